@@ -1,0 +1,97 @@
+"""lazygrad: a PyTorch-shaped tensor library whose every op is lazy.
+
+Ops record an IR graph; realizing it runs compiler passes (simplification, view
+folding, fusion) and generated NumPy or OpenCL kernels.
+"""
+
+from __future__ import annotations
+
+from . import methods as _methods
+from .autograd_state import enable_grad, is_grad_enabled, no_grad
+from .creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .device import device
+from .dtype import DType as dtype
+from .dtype import bool_ as bool  # noqa: A001 - lg.bool like torch.bool
+from .dtype import float32, float64, int32, int64
+from .math_ops import (
+    abs,
+    argmax,
+    argmin,
+    clamp,
+    cos,
+    exp,
+    log,
+    log2,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    prod,
+    reciprocal,
+    relu,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    sqrt,
+    std,
+    sum,
+    tanh,
+    var,
+    where,
+)
+from .movement import cat, chunk, flatten, permute, reshape, split, squeeze, stack, transpose
+from .movement import unsqueeze
+from .realize import realize, schedule
+from .size import Size
+from .tensor import Tensor
+
+_methods.bind()
+
+__version__ = "0.1.0"
+float = float32  # noqa: A001 - torch.float
+double = float64
+long = int64
+int = int32  # noqa: A001
+
+
+def pow(a, b):  # noqa: A001, ANN001, ANN201 - torch.pow
+    """a ** b elementwise."""
+    return a ** b
+
+
+def devices() -> list[device]:
+    """Every device that can be used here."""
+    from .device import valid_devices
+
+    return [device(name) for name in valid_devices()]
+
+
+from . import opencl  # noqa: E402 - needs the names above
+
+__all__ = [name for name in dir() if not name.startswith("_")]

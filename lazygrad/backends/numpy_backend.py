@@ -1,0 +1,295 @@
+"""The NumPy code generator: one Python function per fused kernel.
+
+Each IR node becomes one NumPy statement named after its op. Values live in
+scratch arrays assigned by liveness: an op writes over an operand that dies at
+it (`np.exp(s0, out=s0)`), so a chain of elementwise ops touches one array.
+Views are read in place through `as_strided`; contractions call `np.matmul`
+(BLAS). Sources are compiled once per distinct text, under a
+`<lazygrad:NAME>` file name registered in `linecache` so tracebacks show them.
+"""
+
+from __future__ import annotations
+
+import linecache
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ..ir.node import Node
+from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
+from ..ir.schedule import Kernel
+from ..ir.view import View
+
+KernelFn = Callable[..., tuple[np.ndarray, ...]]
+
+
+# ---- runtime helpers the generated code calls ---------------------------------------------
+def view(flat: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...], offset: int,
+         mask: tuple[tuple[int, int], ...] | None) -> np.ndarray:
+    """Read a flat array through a View (masked positions read 0)."""
+    item = flat.itemsize
+    if mask is None:
+        if not shape or math.prod(shape) == 0:
+            return np.broadcast_to(flat[offset:offset + 1].reshape(()) if shape == () else
+                                   np.zeros((), flat.dtype), shape)
+        return np.lib.stride_tricks.as_strided(flat[offset:], shape,
+                                               tuple(s * item for s in strides), writeable=False)
+    out = np.zeros(shape, flat.dtype)
+    if all(hi > lo for lo, hi in mask):
+        inner = View(tuple(hi - lo for lo, hi in mask), strides,
+                     offset + sum(lo * s for (lo, _), s in zip(mask, strides, strict=True)))
+        out[tuple(slice(lo, hi) for lo, hi in mask)] = view(flat, inner.shape, inner.strides,
+                                                            inner.offset, None)
+    return out
+
+
+def arange(start: float, step: float, count: int, dtype: str) -> np.ndarray:
+    """start + i * step for i < count, computed in the target dtype like PyTorch."""
+    if np.dtype(dtype).kind == "f":
+        return (np.arange(count, dtype=np.float64) * step + start).astype(dtype)
+    return np.arange(start, start + count * step, step, dtype=dtype)[:count]
+
+
+def rand(kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...],
+         dtype: str) -> np.ndarray:
+    """Random numbers from Philox keyed by (seed, counter): the same on every run and device."""
+    gen = np.random.Generator(np.random.Philox(key=seed, counter=counter))
+    if kind == "uniform":
+        return gen.random(shape, dtype=np.float64).astype(dtype)
+    if kind == "normal":
+        return gen.standard_normal(shape, dtype=np.float64).astype(dtype)
+    low, high = extra
+    return gen.integers(low, high, shape).astype(dtype)
+
+
+def own(value: object, shape: tuple[int, ...], dtype: str, scratch: set[int]) -> np.ndarray:
+    """A kernel output: the scratch array itself when it is one, else a fresh copy."""
+    if isinstance(value, np.ndarray) and id(value) in scratch and value.shape == shape:
+        return value
+    return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), shape), dtype=dtype)
+
+
+_HELPERS = {"np": np, "_view": view, "_arange": arange, "_rand": rand, "_own": own,
+            "inf": np.inf, "nan": np.nan}
+
+
+# ---- code generation ------------------------------------------------------------------------
+def _literal(value: object, dtype: str) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    else:
+        text = repr(value)
+    return f"np.{dtype}({text})"
+
+
+class _Renderer:
+    """Renders one kernel: assigns names and scratch arrays, emits one line per node."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.region = set(kernel.nodes)
+        self.outputs = set(kernel.output_nodes)
+        self.lines: list[str] = []
+        self.expr: dict[Node, str] = {}  # how generated code refers to each node's value
+        self.flat: dict[Node, str] = {}  # kernel inputs: the flat argument arrays
+        self.slot_of: dict[Node, str] = {}  # node -> scratch array holding its value
+        self.free: dict[tuple, list[str]] = {}
+        self.count = 0
+        self.index = 0
+        self.last_use = self._liveness()
+
+    def owner(self, node: Node) -> Node:
+        """The node whose scratch array holds `node`'s value (views and copies alias it)."""
+        while node.op in (Op.VIEW, Op.CONTIGUOUS) and node.src[0] in self.region:
+            node = node.src[0]
+        return node
+
+    def _liveness(self) -> dict[Node, int]:
+        last: dict[Node, int] = {}
+        for i, n in enumerate(self.kernel.nodes):
+            for s in n.src:
+                if s in self.region:
+                    last[self.owner(s)] = i
+        for n in self.outputs:
+            last[self.owner(n)] = len(self.kernel.nodes)
+        return last
+
+    def render(self) -> str:
+        k = self.kernel
+        for i, n in enumerate(k.input_nodes):
+            self.flat[n] = f"x{i}"
+            self.expr[n] = f"x{i}" if n.shape == (n.numel,) else f"x{i}.reshape({n.shape})"
+        for i, n in enumerate(k.nodes):
+            self.index = i
+            self.emit(n)
+            for d in {self.owner(s) for s in n.src if s in self.region}:
+                if self.last_use.get(d) == i and d in self.slot_of and \
+                        self.slot_of.get(n) != self.slot_of[d]:
+                    self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
+        rets = "".join(f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch), "
+                       for n in k.output_nodes)
+        params = ", ".join(f"x{i}" for i in range(len(k.input_nodes)))
+        body = [f"    {line}" for line in self.lines]
+        return "\n".join([f"def kernel({params}):", "    _scratch = set()", *body,
+                          f"    return ({rets})", ""])
+
+    def new_slot(self, node: Node, reuse: list[Node]) -> str:
+        """A scratch array for `node`: an operand's that dies here, a free one, or a new one."""
+        key = (node.shape, node.dtype.name)
+        for s in reuse:
+            o = self.owner(s)
+            if o in self.slot_of and (o.shape, o.dtype.name) == key and s.shape == node.shape \
+                    and self.last_use.get(o) == self.index:
+                return self.slot_of[o]
+        if self.free.get(key):
+            return self.free[key].pop()
+        name = f"s{self.count}"
+        self.count += 1
+        self.lines.append(f"{name} = np.empty({node.shape}, np.{node.dtype.name}); "
+                          f"_scratch.add(id({name}))")
+        return name
+
+    def emit(self, n: Node) -> None:
+        op, dtype = n.op, n.dtype.name
+        a = [self.operand(s) for s in n.src]
+        if op not in ELEMENTWISE:  # only ufuncs broadcast a scalar by themselves
+            a = [f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) else e
+                 for e, s in zip(a, n.src, strict=True)]
+        if op is Op.VIEW:
+            self.expr[n] = self.render_view(n)
+        elif op is Op.CONST:
+            self.expr[n] = _literal(n.arg, dtype)
+        elif op is Op.ARANGE:
+            self.expr[n] = self.arange(n)
+        elif op is Op.CONTIGUOUS:
+            self.expr[n] = a[0]
+        elif op is Op.RAND:
+            kind, seed, counter, *extra = n.arg  # type: ignore[misc]
+            slot = f"s{self.count}"
+            self.count += 1
+            self.line(n, slot, f"{slot} = _rand({kind!r}, {seed}, {counter}, {tuple(extra)}, "
+                               f"{n.shape}, '{dtype}'); _scratch.add(id({slot}))")
+        elif op in ELEMENTWISE:
+            self.elementwise(n, a)
+        elif op in REDUCE_OPS:
+            slot = self.new_slot(n, [])
+            fn = OP_TABLE[op].np
+            self.line(n, slot, f"{fn}({a[0]}, axis={n.arg}, keepdims=True, out={slot})")
+        elif op is Op.DOT:
+            slot = self.new_slot(n, [])
+            self.line(n, slot, f"np.matmul({a[0]}, {a[1]}, out={slot})")
+        elif op is Op.GATHER:
+            slot = self.new_slot(n, [])
+            self.line(n, slot, f"np.take({a[0]}.reshape(-1), {a[1]}, out={slot})")
+        elif op is Op.SCATTER:
+            self.scatter(n, a)
+        else:
+            raise AssertionError(f"the NumPy backend cannot render {op}")
+
+    @staticmethod
+    def is_scalar(s: Node) -> bool:
+        """Whether `s` renders as a NumPy scalar literal rather than an array."""
+        return s.op is Op.CONST or (s.op is Op.VIEW and s.src[0].op is Op.CONST
+                                    and s.arg.mask is None)  # type: ignore[union-attr]
+
+    def operand(self, s: Node) -> str:
+        if s in self.expr:
+            return self.expr[s]
+        if s.op is Op.CONST:
+            return _literal(s.arg, s.dtype.name)
+        return self.arange(s)
+
+    def line(self, n: Node, slot: str, statement: str) -> None:
+        self.lines.append(f"{statement}  # {n.op.value} {n.dtype.name}{list(n.shape)}")
+        self.expr[n] = slot
+        self.slot_of[n] = slot
+
+    def elementwise(self, n: Node, a: list[str]) -> None:
+        op = n.op
+        if op is Op.WHERE:
+            slot = self.new_slot(n, [n.src[2]])
+            self.line(n, slot, f"np.copyto({slot}, {a[2]}); np.copyto({slot}, {a[1]}, "
+                               f"where={a[0]})")
+        elif op is Op.CAST:
+            slot = self.new_slot(n, [])
+            self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")
+        else:
+            slot = self.new_slot(n, list(n.src))
+            fn = "np.logical_not" if op is Op.NOT and n.dtype.name == "bool" else OP_TABLE[op].np
+            self.line(n, slot, f"{fn}({', '.join(a)}, out={slot})")
+
+    def scatter(self, n: Node, a: list[str]) -> None:
+        slot = self.new_slot(n, [])
+        flat, idx = f"{slot}.reshape(-1)", f"{a[1]}.reshape(-1)"
+        vals = f"np.broadcast_to({a[2]}, {n.src[1].shape}).reshape(-1)"
+        write = (f"np.add.at({flat}, {idx}, {vals})" if n.arg == "add"
+                 else f"{flat}[{idx}] = {vals}")
+        self.line(n, slot, f"{slot}[...] = {a[0]}; {write}")
+
+    def arange(self, n: Node) -> str:
+        start, step = n.arg  # type: ignore[misc]
+        return f"_arange({start!r}, {step!r}, {n.shape[0]}, '{n.dtype.name}')"
+
+    def render_view(self, n: Node) -> str:
+        base, v = n.src[0], n.arg
+        assert isinstance(v, View)
+        if base.op is Op.CONST:
+            lit = _literal(base.arg, n.dtype.name)
+            if v.mask is None:
+                return lit
+            return f"_view(np.full(1, {lit}), {v.shape}, {v.strides}, 0, {v.mask})"
+        if base in self.region:  # a reduce read back: the same elements, or broadcast
+            src = self.expr[base]
+            if v.numel == base.numel:
+                return f"{src}.reshape({v.shape})"
+            return f"np.broadcast_to({src}, {v.shape})"
+        flat = self.flat[base] if base in self.flat else f"{self.arange(base)}"
+        if v.is_contiguous() and v.numel == base.numel:
+            return f"{flat}.reshape({v.shape})"
+        return f"_view({flat}, {v.shape}, {v.strides}, {v.offset}, {v.mask})"
+
+
+def render(kernel: Kernel) -> str:
+    """Python source of the function that runs `kernel` on NumPy arrays."""
+    body = _Renderer(kernel).render()
+    return f"# {kernel.name}: {', '.join(kernel.ops)}\n{body}"
+
+
+_compiled: dict[str, KernelFn] = {}
+
+
+def compile_kernel(kernel: Kernel) -> KernelFn:
+    """The callable for `kernel`, compiled once per distinct source."""
+    source = kernel.source
+    body = source.split("\n", 1)[1]
+    fn = _compiled.get(body)
+    if fn is None:
+        filename = f"<lazygrad:{kernel.name}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace = dict(_HELPERS)
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our generated code
+        fn = _compiled[body] = namespace["kernel"]
+    return fn
+
+
+def run(kernel: Kernel, inputs: list) -> list:
+    """Run `kernel` on CPU buffers; returns the output buffers."""
+    from ..buffer import Buffer
+
+    if kernel.kind == "copy":
+        arrays = [to_host(b) for b in inputs]
+    else:
+        with np.errstate(all="ignore"):
+            arrays = list(compile_kernel(kernel)(*(b.host for b in inputs)))
+    return [Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))
+            for n, a in zip(kernel.output_nodes, arrays, strict=True)]
+
+
+def to_host(buf: object) -> np.ndarray:
+    """The flat host array of a buffer on any device."""
+    if buf.host is None:  # type: ignore[attr-defined]
+        from ..realize import backend_for
+
+        return backend_for(buf.device).to_host(buf)  # type: ignore[attr-defined]
+    return buf.host  # type: ignore[attr-defined]

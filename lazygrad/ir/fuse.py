@@ -1,0 +1,220 @@
+"""The fusion partition: which nodes are materialized, and which kernel computes each.
+
+Rules, in the order they apply; each materialized node records the rule that made it:
+  output        a value the caller asked for
+  contiguous    an explicit CONTIGUOUS (also leaves that require grad)
+  copy          a transfer to another device, or its source
+  random        random numbers are generated in a kernel of their own
+  scatter       an indexed write (and its operands)
+  gather source the tensor an index reads from at data-dependent positions
+  contraction operand / contraction reduced / second contraction
+                a contraction reads materialized operands, and its kernel only
+                fuses an elementwise epilogue
+  view across elements
+                a computed value read through a view other than "the same elements"
+                or "a reduce broadcast back over the axes it reduced"
+  other reduce space
+                a kernel iterates one space (full shape, reduced axes); a reduce over
+                another space is computed by an earlier kernel
+  shared reduce / shared expensive value
+                a value needed by several kernels that is not cheap to recompute
+                (a reduce, a contraction, or an elementwise subgraph over 16 nodes);
+                cheap elementwise values are recomputed in each kernel instead
+Kernels of the same iteration space that share nodes are merged (never when one
+depends on the other through another kernel, which would make a cycle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .node import Node, toposort
+from .ops import ELEMENTWISE, REDUCE_OPS, Op
+from .view import View
+
+LEAVES = (Op.BUFFER, Op.CONST, Op.ARANGE)
+SPECIAL_ROOTS = {Op.CONTIGUOUS: "contiguous", Op.COPY: "copy", Op.RAND: "random",
+                 Op.SCATTER: "scatter"}
+RECOMPUTE_LIMIT = 16
+
+
+@dataclass
+class Region:
+    """The nodes one kernel computes: its roots (materialized outputs) and everything up to
+    materialized inputs and leaves."""
+
+    roots: list[Node]
+    nodes: list[Node] = field(default_factory=list)
+    signature: tuple = ()
+
+
+def squeeze_like(view: View, base_shape: tuple[int, ...]) -> bool:
+    """Whether `view` reads the same elements in the same order, only adding/removing 1s."""
+    return (view.mask is None and view.offset == 0 and view == View.contiguous(view.shape)
+            and [n for n in view.shape if n != 1] == [n for n in base_shape if n != 1])
+
+
+def expands_back(view: View, reduce: Node) -> bool:
+    """Whether `view` broadcasts a reduce's result back over the axes it reduced."""
+    full = reduce.src[0].shape
+    return view.shape == full and view == View.contiguous(reduce.shape).expand(full)
+
+
+def reduce_signature(node: Node) -> tuple:
+    """The iteration space of a reduce, ignoring size-1 dims: (full sizes, reduced positions)."""
+    full = node.src[0].shape
+    kept = [i for i, n in enumerate(full) if n != 1]
+    return (tuple(full[i] for i in kept), tuple(kept.index(a) for a in node.arg))
+
+
+def _computed(node: Node) -> bool:
+    return node.op not in LEAVES
+
+
+class Partitioner:
+    """Decides the materialized set by the rules above, then groups nodes into regions."""
+
+    def __init__(self, roots: list[Node]):
+        self.roots = roots
+        self.order = toposort(roots)
+        self.position = {n: i for i, n in enumerate(self.order)}
+        self.materialized: dict[Node, str] = {}
+        self.consumers: dict[Node, list[Node]] = {n: [] for n in self.order}
+        for n in self.order:
+            for s in n.src:
+                self.consumers[s].append(n)
+
+    def mark(self, node: Node, reason: str) -> bool:
+        if node in self.materialized or not _computed(node):
+            return False
+        self.materialized[node] = reason
+        return True
+
+    def force_input(self, src: Node, reason: str) -> None:
+        """`src` must be read from memory: materialize it (or the base it views)."""
+        self.mark(src.src[0] if src.op is Op.VIEW else src, reason)
+
+    def initial_rules(self) -> None:
+        for r in self.roots:  # even a constant must be written out when it is asked for
+            self.materialized.setdefault(r, "output")
+        for n in self.order:
+            if n.op in SPECIAL_ROOTS:
+                self.mark(n, SPECIAL_ROOTS[n.op])
+                if n.op in (Op.COPY, Op.SCATTER):
+                    for s in n.src:
+                        self.force_input(s, SPECIAL_ROOTS[n.op])
+            elif n.op is Op.GATHER:
+                self.force_input(n.src[0], "gather source")
+            elif n.op is Op.DOT:
+                for s in n.src:
+                    self.force_input(s, "contraction operand")
+            elif n.op is Op.VIEW and _computed(n.src[0]) and not self.internal_view(n):
+                self.mark(n.src[0], "view across elements")
+
+    @staticmethod
+    def internal_view(view_node: Node) -> bool:
+        base, view = view_node.src[0], view_node.arg
+        if base.op in REDUCE_OPS:
+            return squeeze_like(view, base.shape) or expands_back(view, base)  # type: ignore
+        if base.op is Op.DOT:
+            return squeeze_like(view, base.shape)  # type: ignore[arg-type]
+        return False
+
+    def region(self, roots: list[Node]) -> Region:
+        seen: set[Node] = set()
+        stack = list(roots)
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            for s in n.src:
+                if _computed(s) and s not in self.materialized:
+                    stack.append(s)
+        nodes = sorted(seen, key=self.position.__getitem__)
+        return Region(list(roots), nodes)
+
+    def region_rules(self, region: Region) -> bool:
+        """Materialize what a single kernel of this region cannot compute; True if changed."""
+        changed = False
+        dots = [n for n in region.nodes if n.op is Op.DOT]
+        reduces = [n for n in region.nodes if n.op in REDUCE_OPS]
+        for d in dots[:-1]:
+            changed |= self.mark(d, "second contraction")
+        if dots and reduces:
+            changed |= self.mark(dots[-1], "contraction reduced")
+        if reduces:
+            space = reduce_signature(reduces[-1])
+            for r in reduces[:-1]:
+                if reduce_signature(r) != space:
+                    changed |= self.mark(r, "other reduce space")
+        region.signature = self.signature(region, dots, reduces)
+        return changed
+
+    def signature(self, region: Region, dots: list[Node], reduces: list[Node]) -> tuple:
+        root = region.roots[0]
+        if root.op in SPECIAL_ROOTS and root.op is not Op.CONTIGUOUS or dots:
+            return ("single", id(region))
+        if reduces:
+            return ("reduce", reduce_signature(reduces[-1]))
+        return ("elementwise", tuple(n for n in root.shape if n != 1))
+
+    def partition(self) -> list[Region]:
+        """The fixpoint of the rules, with regions of one space merged where they share work."""
+        self.initial_rules()
+        while True:
+            regions = [self.region([m]) for m in self.order if m in self.materialized]
+            changed = False
+            for region in regions:
+                changed |= self.region_rules(region)
+            if changed:
+                continue
+            regions = self.merge(regions)
+            if not self.share_rules(regions):
+                return regions
+
+    def share_rules(self, regions: list[Region]) -> bool:
+        owners: dict[Node, int] = {}
+        changed = False
+        for i, region in enumerate(regions):
+            for n in region.nodes:
+                if n in self.materialized:
+                    continue
+                if owners.setdefault(n, i) != i:
+                    if n.op in REDUCE_OPS or n.op is Op.DOT:
+                        changed |= self.mark(n, "shared reduce")
+                    elif len(self.region([n]).nodes) > RECOMPUTE_LIMIT:
+                        changed |= self.mark(n, "shared expensive value")
+        return changed
+
+    def merge(self, regions: list[Region]) -> list[Region]:
+        """Merge regions with one signature that share nodes, unless that makes a cycle."""
+        merged: list[Region] = []
+        for region in regions:
+            target = next((m for m in merged if m.signature == region.signature
+                           and m.signature[0] != "single"
+                           and set(m.nodes) & set(region.nodes)
+                           and not self.depends(m, region) and not self.depends(region, m)), None)
+            if target is None:
+                merged.append(region)
+                continue
+            target.roots += region.roots
+            target.nodes = sorted(set(target.nodes) | set(region.nodes),
+                                  key=self.position.__getitem__)
+        return merged
+
+    def depends(self, a: Region, b: Region) -> bool:
+        """Whether region `a` reads, through any chain of kernels, an output of region `b`."""
+        targets = set(b.roots)
+        stack = [s for n in a.nodes for s in n.src if s in self.materialized and s not in a.roots]
+        seen: set[Node] = set()
+        while stack:
+            m = stack.pop()
+            if m in targets:
+                return True
+            if m in seen:
+                continue
+            seen.add(m)
+            stack.extend(s for n in self.region([m]).nodes for s in n.src
+                         if s in self.materialized and s is not m)
+        return False

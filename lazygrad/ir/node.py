@@ -1,0 +1,149 @@
+"""IR nodes: immutable, hash-consed, with shape and dtype inferred (and checked) at creation.
+
+Equal nodes are one object (`make` interns them), so common subexpressions are
+shared for free and identity comparison is structural comparison. Interning is
+weak: a node lives as long as something (a tensor, another node) refers to it.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+from ..dtype import DType, bool_
+from .ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Kind, Op
+from .view import View
+
+Shape = tuple[int, ...]
+
+
+class Node:
+    """One IR op: `op` applied to `src` nodes with an op-specific `arg`."""
+
+    __slots__ = ("op", "src", "arg", "dtype", "shape", "__weakref__")
+
+    op: Op
+    src: tuple[Node, ...]
+    arg: object
+    dtype: DType
+    shape: Shape
+
+    def __init__(self, op: Op, src: tuple[Node, ...], arg: object, dtype: DType, shape: Shape):
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "src", src)
+        object.__setattr__(self, "arg", arg)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "shape", shape)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("IR nodes are immutable")
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def __repr__(self) -> str:
+        arg = "" if self.arg is None else f", arg={self.arg!r}"
+        return f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
+
+
+_interned: weakref.WeakValueDictionary[tuple, Node] = weakref.WeakValueDictionary()
+
+
+def _arg_key(op: Op, arg: object) -> object:
+    # 0.0 == -0.0 == False and 1 == 1.0 == True in Python; keep them apart.
+    if op is Op.CONST:
+        return (type(arg).__name__, repr(arg))
+    return arg
+
+
+def make(op: Op, src: tuple[Node, ...] = (), arg: object = None,
+         dtype: DType | None = None, shape: Shape | None = None) -> Node:
+    """The one way to build a node: infers shape and dtype, checks them, interns the result.
+
+    Leaves pass `dtype` and `shape`; every other op derives them from its sources."""
+    if dtype is None or shape is None:
+        dtype, shape = infer(op, src, arg)
+    key = (op, src, _arg_key(op, arg), dtype, shape)
+    node = _interned.get(key)
+    if node is None:
+        node = Node(op, src, arg, dtype, shape)
+        _interned[key] = node
+    return node
+
+
+def infer(op: Op, src: tuple[Node, ...], arg: object) -> tuple[DType, Shape]:
+    """Shape and dtype rule of every non-leaf op (internal consistency: the frontend has
+    already raised user-facing errors, so a failure here is a lazygrad bug)."""
+    row = OP_TABLE[op]
+    if op in ELEMENTWISE:
+        shapes = {s.shape for s in src}
+        assert len(shapes) == 1, f"{op}: operand shapes differ {shapes}"
+        operands = src[1:] if op is Op.WHERE else src
+        dtypes = {s.dtype for s in operands}
+        assert len(dtypes) == 1, f"{op}: operand dtypes differ {dtypes}"
+        dtype = {"same": operands[0].dtype, "bool": bool_, "arg": arg}[row.result]
+        return dtype, src[0].shape
+    if op in REDUCE_OPS:
+        axes: tuple[int, ...] = arg  # type: ignore[assignment]
+        return src[0].dtype, tuple(1 if i in axes else n for i, n in enumerate(src[0].shape))
+    if op is Op.DOT:
+        a, b = src
+        assert a.shape[:-2] == b.shape[:-2] and a.shape[-1] == b.shape[-2], (a.shape, b.shape)
+        return a.dtype, a.shape[:-1] + b.shape[-1:]
+    if row.kind is Kind.MOVEMENT:
+        return src[0].dtype, movement_shape(op, src[0].shape, arg)
+    if op is Op.GATHER:
+        return src[0].dtype, src[1].shape
+    if op in (Op.SCATTER, Op.CONTIGUOUS, Op.DETACH, Op.COPY):
+        return src[0].dtype, src[0].shape
+    raise AssertionError(f"no shape rule for {op}")
+
+
+def movement_shape(op: Op, shape: Shape, arg: object) -> Shape:
+    """Output shape of a movement op."""
+    if op in (Op.RESHAPE, Op.EXPAND):
+        return tuple(arg)  # type: ignore[arg-type]
+    if op is Op.PERMUTE:
+        return tuple(shape[i] for i in arg)  # type: ignore[union-attr]
+    if op is Op.PAD:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(shape, arg, strict=True))  # type: ignore
+    if op is Op.SHRINK:
+        return tuple(hi - lo for lo, hi in arg)  # type: ignore[union-attr]
+    if op is Op.FLIP:
+        return shape
+    if op is Op.VIEW:
+        assert isinstance(arg, View)
+        return arg.shape
+    raise AssertionError(op)
+
+
+def const(value: object, dtype: DType, shape: Shape = ()) -> Node:
+    """A constant, broadcast to `shape` (a stride-0 expand of a 0-d constant)."""
+    value = dtype.np.type(value).item()
+    node = make(Op.CONST, (), value, dtype, ())
+    if shape == ():
+        return node
+    return make(Op.EXPAND, (make(Op.RESHAPE, (node,), (1,) * len(shape)),), tuple(shape))
+
+
+def toposort(roots: list[Node] | tuple[Node, ...], stop: frozenset[Node] | set[Node] = frozenset()
+             ) -> list[Node]:
+    """All nodes reachable from `roots` (not descending into `stop`), sources first.
+
+    Iterative, so graph depth is never limited by Python's recursion limit."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(list(roots))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if node not in stop:
+            stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
+    return order

@@ -1,0 +1,153 @@
+"""The pipeline driver: lazy graph in, ordered list of kernels out (nothing runs here).
+
+substitute realized values -> simplify + constant folding -> view folding -> fusion
+partition -> kernels in dependency order, each with the rule behind its boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..dtype import DType
+from .fold_views import fold_views
+from .fuse import Partitioner, Region
+from .node import Node, toposort
+from .ops import REDUCE_OPS, Op
+from .rewrite import rewrite
+from .simplify import simplify_node
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Shape and dtype of a kernel input or output."""
+
+    shape: tuple[int, ...]
+    dtype: DType
+
+    def __repr__(self) -> str:
+        return f"{self.dtype.name}{list(self.shape)}"
+
+
+@dataclass
+class Kernel:
+    """One fused kernel: the IR nodes it computes, what it reads and writes, where it runs."""
+
+    name: str
+    kind: str
+    device: str
+    nodes: list[Node]
+    input_nodes: list[Node]
+    output_nodes: list[Node]
+    reasons: list[str]
+    _source: str | None = field(default=None, repr=False)
+
+    @property
+    def ops(self) -> list[str]:
+        """The IR ops fused into this kernel (loads and constants excluded)."""
+        return [n.op.value for n in self.nodes if n.op not in (Op.VIEW, Op.CONST, Op.BUFFER)]
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return [TensorSpec(n.shape, n.dtype) for n in self.input_nodes]
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return [TensorSpec(n.shape, n.dtype) for n in self.output_nodes]
+
+    @property
+    def source(self) -> str:
+        """The generated code (NumPy source for cpu, OpenCL C for opencl)."""
+        if self._source is None:
+            from ..realize import backend_for
+
+            self._source = backend_for(self.device).render(self)
+        return self._source
+
+    def __repr__(self) -> str:
+        return (f"Kernel({self.name}, device={self.device}, ops={self.ops}, "
+                f"inputs={self.inputs}, outputs={self.outputs})")
+
+
+@dataclass
+class Schedule:
+    """Kernels in execution order, and for each requested node the node that computes it."""
+
+    kernels: list[Kernel]
+    targets: dict[Node, Node]  # requested node -> lowered node (a kernel output or a buffer)
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.kernels)
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+    def __getitem__(self, i: int) -> Kernel:
+        return self.kernels[i]
+
+
+def lower(targets: list[Node], realized: dict[Node, Node]) -> dict[Node, Node]:
+    """Run the graph passes; returns each target's lowered node."""
+    substituted = rewrite(targets, lambda n: realized.get(n), stop=frozenset(realized))
+    roots = [substituted[t] for t in targets]
+    simplified = rewrite(roots, simplify_node)
+    roots = [simplified[r] for r in roots]
+    folded = fold_views(roots)
+    return {t: folded[simplified[substituted[t]]] for t in targets}
+
+
+def _device_of(order: list[Node], hints: dict[Node, str]) -> dict[Node, str]:
+    """Each node's device: from buffers and copies forward, from the targets backward."""
+    dev: dict[Node, str | None] = {}
+    for n in order:
+        if n.op is Op.BUFFER:
+            dev[n] = n.arg.device  # type: ignore[union-attr]
+        elif n.op is Op.COPY:
+            dev[n] = n.arg  # type: ignore[assignment]
+        else:
+            dev[n] = next((dev[s] for s in n.src if dev[s] is not None), None)
+    for n in reversed(order):
+        if dev[n] is None:
+            dev[n] = hints.get(n, "cpu")
+        if n.op is not Op.COPY:
+            for s in n.src:
+                if dev[s] is None:
+                    hints.setdefault(s, dev[n])  # type: ignore[arg-type]
+    return dev  # type: ignore[return-value]
+
+
+def _kind(region: Region) -> str:
+    ops = {n.op for n in region.nodes}
+    for op, kind in ((Op.COPY, "copy"), (Op.RAND, "rand"), (Op.SCATTER, "scatter"),
+                     (Op.DOT, "dot")):
+        if op in ops:
+            return kind
+    return "reduce" if ops & REDUCE_OPS else "elementwise"
+
+
+def build_schedule(targets: list[Node], devices: dict[Node, str],
+                   realized: dict[Node, Node]) -> Schedule:
+    """The kernels that compute `targets` (with `devices` naming each target's device)."""
+    lowered = lower(targets, realized)
+    roots = list(dict.fromkeys(n for n in lowered.values() if n.op is not Op.BUFFER))
+    part = Partitioner(roots)
+    regions = part.partition() if roots else []
+    hints = {lowered[t]: devices[t] for t in targets}
+    device = _device_of(part.order if roots else [], hints)
+    regions.sort(key=lambda r: max(part.position[n] for n in r.roots))
+    kernels = []
+    for i, region in enumerate(regions):
+        region_set = set(region.nodes)
+        inputs = list(dict.fromkeys(
+            s for n in region.nodes for s in n.src
+            if s not in region_set and s.op is not Op.CONST and s.op is not Op.ARANGE))
+        kind = _kind(region)
+        shape = max((n.shape for n in region.nodes), key=len, default=())
+        name = f"{kind}_{i}_{'x'.join(map(str, shape)) or 'scalar'}"
+        kernels.append(Kernel(name, kind, device[region.roots[0]], region.nodes, inputs,
+                              region.roots, [part.materialized[r] for r in region.roots]))
+    return Schedule(kernels, lowered)
+
+
+def graph_nodes(targets: list[Node]) -> list[Node]:
+    """Every node of the unlowered graph behind `targets`, sources first."""
+    return toposort(targets)

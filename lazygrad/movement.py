@@ -1,0 +1,242 @@
+"""Movement ops (reshape, permute, expand, ...), cat/stack/split, as IR movement nodes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from . import dtype as dt
+from .ir.node import make
+from .ir.ops import Op
+from .tensor import Tensor
+
+
+def _sizes(args: tuple) -> tuple[int, ...]:
+    """Sizes given as `*sizes`, one tuple/list/Size, or `size=`."""
+    if len(args) == 1 and isinstance(args[0], Sequence):
+        args = tuple(args[0])
+    return tuple(int(a) for a in args)
+
+
+def _movement(x: Tensor, op: Op, arg: object, name: str) -> Tensor:
+    node = make(op, (x._node,), arg)
+    return x if node is x._node else x._result(node, name, (x,))
+
+
+def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    """The same elements in row-major order with a new shape (one size may be -1)."""
+    sizes = list(_sizes(shape))
+    numel = x.numel()
+    if sizes.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(_sizes(shape))}' is invalid for input of size {numel}")
+        sizes[sizes.index(-1)] = numel // known
+    if any(s < 0 for s in sizes) or math.prod(sizes) != numel:
+        raise RuntimeError(f"shape '{list(_sizes(shape))}' is invalid for input of size {numel}")
+    if tuple(sizes) == x._node.shape:
+        return x
+    return _movement(x, Op.RESHAPE, tuple(sizes), "ViewBackward0")
+
+
+def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
+    """Reorder dimensions."""
+    order = _sizes(dims)
+    if len(order) != x.ndim:
+        raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does "
+                           "not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {x.ndim} is not equal to len(dims) = {len(order)}")
+    order = tuple(x._dim(d) for d in order)
+    if len(set(order)) != len(order):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    if order == tuple(range(x.ndim)):
+        return x
+    return _movement(x, Op.PERMUTE, order, "PermuteBackward0")
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    if x.ndim == 0:
+        x._dim(dim0), x._dim(dim1)
+        return x
+    order = list(range(x.ndim))
+    a, b = x._dim(dim0), x._dim(dim1)
+    order[a], order[b] = order[b], order[a]
+    out = permute(x, order)
+    if out.grad_fn is not None:
+        out.grad_fn._name = "TransposeBackward0"
+    return out
+
+
+def t(x: Tensor) -> Tensor:
+    """Transpose of a tensor with at most 2 dimensions."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(x, 0, -1) if x.ndim == 2 else x
+
+
+def T(x: Tensor) -> Tensor:  # noqa: N802 - torch's property name
+    """All dimensions reversed."""
+    return permute(x, tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = x._dim(start_dim), x._dim(end_dim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
+    return reshape(x, shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dimension at `dim`."""
+    d = x._dim(dim, x.ndim + 1)
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
+    """Remove size-1 dimensions (all, or those named)."""
+    dims = set(range(x.ndim)) if dim is None else set(x._dims(dim)) if x.ndim else set()
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
+
+
+def expand(x: Tensor, *sizes: int | Sequence[int]) -> Tensor:
+    """Broadcast to a larger shape without copying (-1 keeps a size)."""
+    target = list(_sizes(sizes))
+    if len(target) < x.ndim:
+        raise RuntimeError(f"expand({x.type()}{{{list(x.shape)}}}, size={target}): the number "
+                           "of sizes provided ({len(target)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({x.ndim})")
+    lead = len(target) - x.ndim
+    for i, n in enumerate(x.shape):
+        want = target[lead + i]
+        if want == -1:
+            target[lead + i] = n
+        elif n != 1 and want != n:
+            raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing "
+                               f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: "
+                               f"{list(_sizes(sizes))}.  Tensor sizes: {list(x.shape)}")
+    if any(n < 0 for n in target[:lead]):
+        raise RuntimeError("The expanded size of the tensor (-1) isn't allowed in a leading, "
+                           "non-existing dimension 0")
+    y = reshape(x, (1,) * lead + x.shape) if lead else x
+    if tuple(target) == y._node.shape:
+        return y
+    out = _movement(y, Op.EXPAND, tuple(target), "ExpandBackward0")
+    if out.grad_fn is not None:
+        out.grad_fn._inputs = (x,)
+    return out
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return expand(x, other.shape)
+
+
+def flip(x: Tensor, dims: int | Sequence[int]) -> Tensor:
+    """Reverse the order of elements along `dims`."""
+    axes = x._dims(dims)
+    return _movement(x, Op.FLIP, axes, "FlipBackward0") if axes else x
+
+
+def shrink(x: Tensor, bounds: tuple[tuple[int, int], ...]) -> Tensor:
+    """Keep bounds[i] = (start, end) of each dimension."""
+    if all(b == (0, n) for b, n in zip(bounds, x.shape, strict=True)):
+        return x
+    return _movement(x, Op.SHRINK, tuple(bounds), "SliceBackward0")
+
+
+def pad(x: Tensor, pads: tuple[tuple[int, int], ...]) -> Tensor:
+    """Zero-pad each dimension by pads[i] = (before, after)."""
+    if all(p == (0, 0) for p in pads):
+        return x
+    return _movement(x, Op.PAD, tuple(pads), "ConstantPadNdBackward0")
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along `dim` (each input zero-padded into place, then summed)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    parts = [x for x in tensors if not (x.ndim == 1 and x.shape[0] == 0)] or tensors[:1]
+    ref = parts[0]
+    d = ref._dim(dim)
+    for i, x in enumerate(parts):
+        ref._check_device(x)
+        if x.ndim != ref.ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ref.ndim} and "
+                               f"{x.ndim}")
+        for k in range(ref.ndim):
+            if k != d and x.shape[k] != ref.shape[k]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected "
+                                   f"size {ref.shape[k]} but got size {x.shape[k]} for tensor "
+                                   f"number {i} in the list.")
+    ctype = ref.dtype
+    for x in parts[1:]:
+        ctype = dt.promote_types(ctype, x.dtype)
+    total = sum(x.shape[d] for x in parts)
+    out, start = None, 0
+    for x in parts:
+        pads = tuple((start, total - start - x.shape[d]) if k == d else (0, 0)
+                     for k in range(ref.ndim))
+        piece = pad(x._cast(ctype), pads)
+        out = piece if out is None else (out | piece if ctype == dt.bool_ else out + piece)
+        start += x.shape[d]
+    assert out is not None
+    if out.grad_fn is not None:
+        out.grad_fn._name, out.grad_fn._inputs = "CatBackward0", tuple(parts)
+    return out
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    for i, x in enumerate(tensors):
+        if x.shape != tensors[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(tensors[0].shape)} at entry 0 and {list(x.shape)} at entry "
+                               f"{i}")
+    d = tensors[0]._dim(dim, tensors[0].ndim + 1)
+    out = cat([unsqueeze(x, d) for x in tensors], d)
+    if out.grad_fn is not None:
+        out.grad_fn._name, out.grad_fn._inputs = "StackBackward0", tuple(tensors)
+    return out
+
+
+def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+          ) -> tuple[Tensor, ...]:
+    """Pieces of `split_size` along `dim` (the last may be smaller), or of the given sizes."""
+    d = x._dim(dim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {n}")
+        sizes = [min(step, n - s) for s in range(0, n, step)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got split_sizes="
+                               f"{sizes}")
+    out, start = [], 0
+    for size in sizes:
+        bounds = tuple((start, start + size) if k == d else (0, m) for k, m in enumerate(x.shape))
+        out.append(shrink(x, bounds))
+        start += size
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split into `chunks` pieces of equal size (the last may be smaller)."""
+    if chunks <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
+    n = x.shape[x._dim(dim)]
+    return split(x, max(1, -(-n // chunks)), dim)
