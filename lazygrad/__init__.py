@@ -92,6 +92,6 @@ def devices() -> list[device]:
     return [device(name) for name in valid_devices()]
 
 
-from . import opencl  # noqa: E402 - needs the names above
+from . import autograd, opencl  # noqa: E402 - need the names above
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,9 @@ from .tensor import Tensor
 
 # node as recorded -> BUFFER node holding its value
 _realized: weakref.WeakKeyDictionary[Node, Node] = weakref.WeakKeyDictionary()
+
+# Called with (schedule, tensors) before each schedule runs: `lazygrad viz` captures graphs here.
+schedule_listeners: list[Callable[[Schedule, list[Tensor]], None]] = []
 
 
 def debug_level() -> int:
@@ -67,6 +71,8 @@ def realize(*tensors: Tensor) -> None:
     if not pending:
         return
     sched = schedule(*pending)
+    for listener in schedule_listeners:
+        listener(sched, pending)
     buffers = run_schedule(sched)
     for t in pending:
         lowered = sched.targets[t._node]
@@ -76,8 +82,8 @@ def realize(*tensors: Tensor) -> None:
             buf = buffers[lowered]
             buf_node = make(Op.BUFFER, (), buf, t.dtype, t._node.shape)
         _realized[t._node] = buf_node
-        if not t.requires_grad:
-            t._node = buf_node  # cut the history nobody needs any more
+        if t.grad_fn is None:  # cut the history only autograd of a non-leaf could need
+            t._replace_node(buf_node)
 
 
 def run_schedule(sched: Schedule) -> dict[Node, Buffer]:

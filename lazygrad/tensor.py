@@ -8,6 +8,7 @@ exception classes and wording. Composite ops are built from the primitives.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ class Tensor:
     """A lazy n-dimensional array on a device, shaped like `torch.Tensor`."""
 
     __slots__ = ("_node", "_device", "_requires_grad", "grad", "grad_fn", "_accumulator",
-                 "__weakref__")
+                 "_aliases", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
     def __init__(self, data: Any = None, *, device: str | device | None = None):
@@ -43,6 +44,9 @@ class Tensor:
         self.grad: Tensor | None = None
         self.grad_fn: GradFn | None = None
         self._accumulator: AccumulateGrad | None = None
+        # Earlier nodes of a leaf that requires grad (before realization replaced them), so
+        # graphs recorded before then still find the leaf.
+        self._aliases: list[weakref.ref[Node]] = []
 
     @classmethod
     def _wrap(cls, node: Node, dev: device, requires_grad: bool = False) -> Tensor:
@@ -114,11 +118,23 @@ class Tensor:
         return self
 
     def _set_leaf_requires_grad(self, flag: bool) -> None:
-        if flag and not self._requires_grad:
+        if flag and not self._requires_grad and self._node.op is not Op.BUFFER:
             # A leaf that requires grad needs its own node identity: interning would
             # otherwise merge two `zeros(3, requires_grad=True)` into one leaf.
             self._node = make(Op.CONTIGUOUS, (self._node,), _LeafToken())
         self._requires_grad = flag
+
+    def _leaf_nodes(self) -> list[Node]:
+        """Every node that stands for this leaf in recorded graphs."""
+        alive = [n for n in (ref() for ref in self._aliases) if n is not None]
+        return [self._node, *alive]
+
+    def _replace_node(self, node: Node) -> None:
+        """Point at a realized buffer, keeping the old identity findable for autograd."""
+        if self._requires_grad:
+            self._aliases = [r for r in self._aliases if r() is not None]
+            self._aliases.append(weakref.ref(self._node))
+        self._node = node
 
     def _accumulate_grad(self) -> AccumulateGrad:
         if self._accumulator is None:
@@ -290,8 +306,8 @@ class Tensor:
         if target_dtype != self.dtype:
             out = out._cast(target_dtype)
         if target_dev != self._device:
-            out = out._result(make(Op.COPY, (out._node,), str(target_dev)), "ToCopyBackward0",
-                              (out,))
+            copy = make(Op.COPY, (out._node,), (str(out._device), str(target_dev)))
+            out = out._result(copy, "ToCopyBackward0", (out,))
             out._device = target_dev
         return out
 

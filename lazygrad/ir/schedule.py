@@ -102,7 +102,7 @@ def _device_of(order: list[Node], hints: dict[Node, str]) -> dict[Node, str]:
         if n.op is Op.BUFFER:
             dev[n] = n.arg.device  # type: ignore[union-attr]
         elif n.op is Op.COPY:
-            dev[n] = n.arg  # type: ignore[assignment]
+            dev[n] = n.arg[1]  # type: ignore[index]
         else:
             dev[n] = next((dev[s] for s in n.src if dev[s] is not None), None)
     for n in reversed(order):

@@ -1,0 +1,158 @@
+"""`backward()` and `lg.autograd.grad`: the user side of the autodiff pass.
+
+Gradients are lazy tensors whose graph the autodiff pass derived from the
+forward graph; reading `.grad` realizes it, and realizing several gradients (or
+an optimizer update that reads them) together fuses them into one schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .autograd_state import GradFn, enable_grad, is_grad_enabled, no_grad
+from .ir.autodiff import gradients
+from .ir.node import Node, const, make
+from .ir.ops import Op
+from .tensor import Tensor
+
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "is_grad_enabled"]
+
+# grad_fn names whose PyTorch nodes keep no tensors alive, so a second backward through
+# them works without retain_graph (as in PyTorch).
+_SAVES_NOTHING = {
+    "AddBackward0", "SubBackward0", "RsubBackward1", "NegBackward0", "SumBackward0",
+    "SumBackward1", "MeanBackward0", "MeanBackward1", "ViewBackward0", "ExpandBackward0",
+    "PermuteBackward0", "TransposeBackward0", "CloneBackward0", "SliceBackward0",
+    "SelectBackward0", "CatBackward0", "StackBackward0", "FlipBackward0", "ToCopyBackward0",
+    "AliasBackward0", "ConstantPadNdBackward0",
+}
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+
+
+def _graph_functions(roots: Sequence[Tensor]) -> tuple[list[GradFn], list[Tensor]]:
+    """The grad_fns behind `roots` and the leaves requiring grad they reach (iteratively)."""
+    functions: list[GradFn] = []
+    leaves: dict[int, Tensor] = {}
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.grad_fn is None:
+            if t.requires_grad:
+                leaves[id(t)] = t
+            continue
+        functions.append(t.grad_fn)
+        stack.extend(i for i in t.grad_fn._inputs if i is not None and i.requires_grad)
+    return functions, list(leaves.values())
+
+
+def _saves_tensors(fn: GradFn) -> bool:
+    if fn.name() in _SAVES_NOTHING:
+        return False
+    if fn.name() in ("MulBackward0", "DivBackward0"):
+        return all(i is not None for i in fn._inputs)
+    return True
+
+
+def _check_not_freed(functions: list[GradFn]) -> None:
+    if any(fn.freed and _saves_tensors(fn) for fn in functions):
+        raise RuntimeError(_FREED_MESSAGE)
+
+
+def _seed(output: Tensor, grad_output: Tensor | None) -> Node:
+    if grad_output is None:
+        if output.numel() != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return const(1, output.dtype, output._node.shape)
+    if not isinstance(grad_output, Tensor):
+        raise TypeError(f"gradient must be a Tensor, got {type(grad_output).__name__}")
+    if grad_output.shape != output.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                           f"{grad_output.shape} and output[0] has a shape of {output.shape}.")
+    return grad_output._cast_node(output.dtype)
+
+
+def _derive(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None],
+            inputs: Sequence[Tensor], retain_graph: bool | None, create_graph: bool
+            ) -> list[Tensor | None]:
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                               "a grad_fn")
+    functions, _ = _graph_functions(outputs)
+    _check_not_freed(functions)
+    seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs, strict=True)]
+    wrt: list[Node] = []
+    owner: list[int] = []
+    for i, t in enumerate(inputs):
+        nodes = t._leaf_nodes() if t.is_leaf else [t._node]
+        wrt += nodes
+        owner += [i] * len(nodes)
+    raw = gradients([o._node for o in outputs], seeds, wrt)
+    per_input: list[Node | None] = [None] * len(inputs)
+    for i, g in zip(owner, raw, strict=True):
+        if g is not None:
+            per_input[i] = g if per_input[i] is None else make(Op.ADD, (per_input[i], g))
+    if not (create_graph if retain_graph is None else retain_graph):
+        for fn in functions:
+            fn.freed = True
+    result: list[Tensor | None] = []
+    for t, g in zip(inputs, per_input, strict=True):
+        if g is None:
+            result.append(None)
+            continue
+        g_tensor = Tensor._wrap(g, t.device, requires_grad=create_graph)
+        if create_graph:
+            g_tensor.grad_fn = GradFn("MulBackward0", tuple(_graph_functions(outputs)[1]))
+        result.append(g_tensor)
+    return result
+
+
+def backward(tensor: Tensor, gradient: Tensor | None = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate the gradient of `tensor` into `.grad` of every leaf it depends on."""
+    if not tensor.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                           "grad_fn")
+    _, leaves = _graph_functions([tensor])
+    with enable_grad() if create_graph else no_grad():
+        grads = _derive([tensor], [gradient], leaves, retain_graph, create_graph)
+    for leaf, g in zip(leaves, grads, strict=True):
+        if g is None:
+            continue
+        if leaf.grad is None:
+            leaf.grad = g
+        else:
+            total = make(Op.ADD, (leaf.grad._node, g._node))
+            leaf.grad = Tensor._wrap(total, leaf.device, requires_grad=create_graph)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, without touching `.grad`."""
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        gouts: list[Tensor | None] = [None] * len(outs)
+    elif isinstance(grad_outputs, Tensor):
+        gouts = [grad_outputs]
+    else:
+        gouts = list(grad_outputs)
+    for t in ins:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    result = _derive(outs, gouts, ins, retain_graph, create_graph)
+    if not allow_unused and any(g is None for g in result):
+        raise RuntimeError("One of the differentiated Tensors appears to not have been used in "
+                           "the graph. Set allow_unused=True if this is the desired behavior.")
+    return tuple(result)

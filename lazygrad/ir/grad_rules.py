@@ -1,0 +1,198 @@
+"""Gradient rules: each primitive op's vector-Jacobian product, as IR construction.
+
+`GRAD_RULES[op](node, grad)` returns one gradient node (or None) per source of
+`node`. Movement ops' rules are their inverses (expand <-> sum over the broadcast
+axes, pad <-> shrink, permute <-> inverse permute), so gradients through
+broadcasting come back in the input's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .node import Node, const, make
+from .ops import Op
+
+Grads = tuple["Node | None", ...]
+Rule = Callable[[Node, Node], Grads]
+
+
+def _c(value: float, like: Node) -> Node:
+    return const(value, like.dtype, like.shape)
+
+
+def add(a: Node, b: Node) -> Node:
+    return make(Op.ADD, (a, b))
+
+
+def mul(a: Node, b: Node) -> Node:
+    return make(Op.MUL, (a, b))
+
+
+def neg(a: Node) -> Node:
+    return make(Op.NEG, (a,))
+
+
+def where(c: Node, a: Node, b: Node) -> Node:
+    return make(Op.WHERE, (c, a, b))
+
+
+def _zero_where(cond: Node, g: Node) -> Node:
+    return where(cond, _c(0, g), g)
+
+
+def sum_to(g: Node, shape: tuple[int, ...]) -> Node:
+    """Sum `g` over the axes where `shape` has 1 and `g` does not (undo an expand)."""
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape, strict=True)) if n == 1 != m)
+    return make(Op.SUM, (g,), axes) if axes else g
+
+
+def _float_only(node: Node, grad: Node | None) -> Node | None:
+    return grad if grad is not None and node.dtype.is_floating_point else None
+
+
+def _maximum(node: Node, g: Node) -> Grads:
+    """Ties split the gradient in half, like PyTorch's maximum/minimum (against a constant,
+    as in relu, the tie goes to the constant)."""
+    x, y = node.src
+    x_wins = make(Op.CMPEQ, (node, x))
+    y_wins = make(Op.CMPEQ, (node, y))
+    from .simplify import const_value
+
+    half = mul(g, _c(0.5, g))
+    if const_value(y) is not None:
+        return (where(make(Op.CMPNE, (x, y)), where(x_wins, g, _c(0, g)), _c(0, g)), None)
+    gx = where(x_wins, where(y_wins, half, g), _c(0, g))
+    gy = where(y_wins, where(x_wins, half, g), _c(0, g))
+    return gx, gy
+
+
+def _reduce_max(node: Node, g: Node) -> Grads:
+    """The gradient is shared evenly between the elements equal to the max."""
+    x = node.src[0]
+    expanded = make(Op.EXPAND, (node,), x.shape)
+    hit = make(Op.CAST, (make(Op.CMPEQ, (x, expanded)),), x.dtype)
+    count = make(Op.EXPAND, (make(Op.SUM, (hit,), node.arg),), x.shape)
+    return (mul(make(Op.DIV, (make(Op.EXPAND, (g,), x.shape), count)), hit),)
+
+
+def _dot(node: Node, g: Node) -> Grads:
+    a, b = node.src
+    n = len(a.shape)
+    swap = tuple(range(n - 2)) + (n - 1, n - 2)
+    ga = make(Op.DOT, (g, make(Op.PERMUTE, (b,), swap)))
+    gb = make(Op.DOT, (make(Op.PERMUTE, (a,), swap), g))
+    return ga, gb
+
+
+def _permute(node: Node, g: Node) -> Grads:
+    inverse = [0] * len(node.arg)  # type: ignore[arg-type]
+    for i, p in enumerate(node.arg):  # type: ignore[union-attr]
+        inverse[p] = i
+    return (make(Op.PERMUTE, (g,), tuple(inverse)),)
+
+
+def _pad(node: Node, g: Node) -> Grads:
+    src = node.src[0]
+    return (make(Op.SHRINK, (g,), tuple((lo, lo + n) for (lo, _), n in
+                                        zip(node.arg, src.shape, strict=True))),)  # type: ignore
+
+
+def _shrink(node: Node, g: Node) -> Grads:
+    src = node.src[0]
+    return (make(Op.PAD, (g,), tuple((lo, n - hi) for (lo, hi), n in
+                                     zip(node.arg, src.shape, strict=True))),)  # type: ignore
+
+
+def _gather(node: Node, g: Node) -> Grads:
+    src, idx = node.src
+    zeros = const(0, src.dtype, src.shape)
+    return make(Op.SCATTER, (zeros, idx, g), "add"), None
+
+
+def _scatter(node: Node, g: Node) -> Grads:
+    dst, idx, val = node.src
+    g_val = make(Op.GATHER, (g, idx))
+    if node.arg == "add":
+        return g, None, g_val
+    return make(Op.SCATTER, (g, idx, const(0, g.dtype, idx.shape)), "set"), None, g_val
+
+
+def _pow(node: Node, g: Node) -> Grads:
+    x, y = node.src
+    from .simplify import const_value
+
+    y_minus_1 = make(Op.SUB, (y, _c(1, y)))
+    gx = mul(g, mul(y, make(Op.POW, (x, y_minus_1))))
+    if const_value(y) is not None:
+        return gx, None
+    safe_log = where(make(Op.CMPEQ, (x, _c(0, x))), _c(0, x), make(Op.LOG, (x,)))
+    return gx, mul(g, mul(node, safe_log))
+
+
+def _abs(node: Node, g: Node) -> Grads:
+    x = node.src[0]
+    zero = _c(0, x)
+    return (where(make(Op.CMPLT, (x, zero)), neg(g), where(make(Op.CMPLT, (zero, x)), g,
+                                                           _c(0, g))),)
+
+
+def _mod(node: Node, g: Node) -> Grads:
+    x, y = node.src
+    return g, neg(mul(g, make(Op.FLOOR, (make(Op.DIV, (x, y)),))))
+
+
+def _cast(node: Node, g: Node) -> Grads:
+    src = node.src[0]
+    return (make(Op.CAST, (g,), src.dtype) if src.dtype.is_floating_point else None,)
+
+
+def _copy(node: Node, g: Node) -> Grads:
+    source_device, target_device = node.arg  # type: ignore[misc]
+    return (make(Op.COPY, (g,), (target_device, source_device)),)
+
+
+def _prod(node: Node, g: Node) -> Grads:
+    x = node.src[0]
+    expanded = make(Op.EXPAND, (mul(g, node),), x.shape)
+    return (make(Op.DIV, (expanded, x)),)
+
+
+GRAD_RULES: dict[Op, Rule] = {
+    Op.NEG: lambda n, g: (neg(g),),
+    Op.EXP: lambda n, g: (mul(g, n),),
+    Op.LOG: lambda n, g: (make(Op.DIV, (g, n.src[0])),),
+    Op.SIN: lambda n, g: (mul(g, make(Op.COS, (n.src[0],))),),
+    Op.COS: lambda n, g: (neg(mul(g, make(Op.SIN, (n.src[0],)))),),
+    Op.SQRT: lambda n, g: (make(Op.DIV, (g, mul(n, _c(2, n)))),),
+    Op.RECIP: lambda n, g: (neg(mul(g, mul(n, n))),),
+    Op.TANH: lambda n, g: (mul(g, make(Op.SUB, (_c(1, n), mul(n, n)))),),
+    Op.ABS: _abs,
+    Op.FLOOR: lambda n, g: (None,),
+    Op.CAST: _cast,
+    Op.ADD: lambda n, g: (g, g),
+    Op.SUB: lambda n, g: (g, neg(g)),
+    Op.MUL: lambda n, g: (mul(g, n.src[1]), mul(g, n.src[0])),
+    Op.DIV: lambda n, g: (make(Op.DIV, (g, n.src[1])), neg(mul(make(Op.DIV, (g, n.src[1])),
+                                                                 n))),
+    Op.MOD: _mod,
+    Op.MAX: _maximum,
+    Op.MIN: _maximum,
+    Op.POW: _pow,
+    Op.WHERE: lambda n, g: (None, where(n.src[0], g, _c(0, g)), _zero_where(n.src[0], g)),
+    Op.SUM: lambda n, g: (make(Op.EXPAND, (g,), n.src[0].shape),),
+    Op.RMAX: _reduce_max,
+    Op.PROD: _prod,
+    Op.DOT: _dot,
+    Op.RESHAPE: lambda n, g: (make(Op.RESHAPE, (g,), n.src[0].shape),),
+    Op.PERMUTE: _permute,
+    Op.EXPAND: lambda n, g: (sum_to(g, n.src[0].shape),),
+    Op.PAD: _pad,
+    Op.SHRINK: _shrink,
+    Op.FLIP: lambda n, g: (make(Op.FLIP, (g,), n.arg),),
+    Op.GATHER: _gather,
+    Op.SCATTER: _scatter,
+    Op.CONTIGUOUS: lambda n, g: (g,),
+    Op.DETACH: lambda n, g: (None,),
+    Op.COPY: _copy,
+}
