@@ -1,0 +1,325 @@
+"""Side-by-side benchmarks: lazygrad (cpu and opencl) next to eager NumPy and, when they are
+installed, numexpr, torch (eager and torch.compile), jax.jit and tinygrad — in one process
+run, printing a Markdown table of medians and ratios against eager NumPy (higher is faster),
+first-call (compile) time and peak memory.
+
+    python tools/bench.py            # full sizes (W1 on 3 x 2**24 float32, ...)
+    python tools/bench.py --quick    # small sizes, for a smoke run
+    python tools/bench.py --only W1,W4
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import lazygrad as lg  # noqa: E402
+from lazygrad.ir.node import toposort  # noqa: E402
+
+
+@dataclass
+class Result:
+    """Timings of one implementation of one workload."""
+
+    median_s: float
+    first_s: float
+    peak_mb: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Workload:
+    """A workload: NumPy inputs, an eager NumPy reference and a lazygrad version."""
+
+    name: str
+    title: str
+    make_inputs: Callable[[bool], dict[str, np.ndarray]]
+    numpy_fn: Callable[[dict], object]
+    lazygrad_fn: Callable[[dict], list]  # returns tensors to realize
+    per_op: int = 0  # report µs per op instead of ms (W6)
+    flops: float = 0.0
+    peers: dict[str, Callable[[dict], Callable[[], object]]] = field(default_factory=dict)
+
+
+def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), first
+
+
+def _peak_mb(fn: Callable[[], object]) -> float:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+# ---- workloads --------------------------------------------------------------------------------
+def _chain_inputs(quick: bool) -> dict:
+    rng = np.random.default_rng(0)
+    n = 2**16 if quick else 2**24
+    return {k: rng.standard_normal(n, dtype=np.float32) for k in "abc"}
+
+
+def _chain_np(d: dict) -> np.ndarray:
+    a, b, c = d["a"], d["b"], d["c"]
+    return np.maximum(np.exp(a * b + c) * 0.5 + np.sqrt(np.abs(a)), 0)
+
+
+def _chain_lg(t: dict) -> list:
+    a, b, c = t["a"], t["b"], t["c"]
+    return [((a * b + c).exp() * 0.5 + a.abs().sqrt()).relu()]
+
+
+def _chain_grads_np(d: dict) -> list:
+    a, b, c = d["a"], d["b"], d["c"]
+    e = np.exp(a * b + c)
+    s = np.sqrt(np.abs(a))
+    live = (e * 0.5 + s) > 0
+    ge = np.where(live, 0.5 * e, 0).astype(np.float32)
+    ga = ge * b + np.where(live, np.sign(a) * 0.5 / np.where(s == 0, 1, s), 0)
+    return [ga, ge * a, ge]
+
+
+def _chain_grads_lg(t: dict) -> list:
+    a, b, c = (t[k].detach().requires_grad_() for k in "abc")
+    loss = ((a * b + c).exp() * 0.5 + a.abs().sqrt()).relu().sum()
+    return list(lg.autograd.grad(loss, [a, b, c]))
+
+
+def _bcast_inputs(quick: bool) -> dict:
+    rng = np.random.default_rng(1)
+    n = 512 if quick else 4096
+    return {"x": rng.standard_normal((n, n), dtype=np.float32),
+            "scale": rng.standard_normal((n, 1), dtype=np.float32),
+            "bias": rng.standard_normal((n,), dtype=np.float32)}
+
+
+def _softmax_inputs(quick: bool) -> dict:
+    rng = np.random.default_rng(2)
+    return {"x": rng.standard_normal((512 if quick else 4096, 1024), dtype=np.float32)}
+
+
+def _softmax_np(d: dict) -> np.ndarray:
+    x = d["x"]
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def _softmax_lg(t: dict) -> list:
+    x = t["x"]
+    e = (x - x.max(1, keepdim=True).values).exp()
+    return [e / e.sum(1, keepdim=True)]
+
+
+def _matmul_inputs(quick: bool) -> dict:
+    rng = np.random.default_rng(3)
+    n = 256 if quick else 1024
+    return {"a": rng.standard_normal((n, n), dtype=np.float32),
+            "b": rng.standard_normal((n, n), dtype=np.float32)}
+
+
+def _mlp_inputs(quick: bool) -> dict:
+    rng = np.random.default_rng(4)
+    batch = 256
+    return {"x": rng.standard_normal((batch, 784), dtype=np.float32),
+            "y": rng.integers(0, 10, batch),
+            "w1": (rng.standard_normal((784, 512)) * 0.03).astype(np.float32),
+            "b1": np.zeros(512, np.float32),
+            "w2": (rng.standard_normal((512, 10)) * 0.03).astype(np.float32),
+            "b2": np.zeros(10, np.float32)}
+
+
+def _mlp_np(d: dict) -> None:
+    """One hand-written NumPy training step of a 784-512-10 ReLU MLP (SGD, lr 0.01)."""
+    x, y, w1, b1, w2, b2 = (d[k] for k in ("x", "y", "w1", "b1", "w2", "b2"))
+    h = np.maximum(x @ w1 + b1, 0)
+    logits = h @ w2 + b2
+    logits = logits - logits.max(1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    g = p / len(y)
+    gw2, gb2 = h.T @ g, g.sum(0)
+    gh = (g @ w2.T) * (h > 0)
+    gw1, gb1 = x.T @ gh, gh.sum(0)
+    for w, gw in ((w1, gw1), (b1, gb1), (w2, gw2), (b2, gb2)):
+        w -= 0.01 * gw
+
+
+def _mlp_lg(t: dict) -> list:
+    params = [t[k] for k in ("w1", "b1", "w2", "b2")]
+    for p in params:
+        if not p.requires_grad:
+            p.requires_grad_()
+    x, y = t["x"], t["y"]
+    h = (x @ params[0] + params[1]).relu()
+    logits = h @ params[2] + params[3]
+    loss = -logits.log_softmax(1)[lg.arange(y.shape[0], device=x.device), y].mean()
+    for p in params:
+        p.grad = None
+    loss.backward()
+    with lg.no_grad():
+        for p in params:
+            p -= 0.01 * p.grad
+    return params
+
+
+def _tiny_inputs(quick: bool) -> dict:
+    return {"x": np.linspace(0.1, 1.6, 16, dtype=np.float32)}
+
+
+def _tiny_np(d: dict) -> np.ndarray:
+    x = d["x"]
+    for i in range(200):
+        x = x * 1.001 if i % 2 else x + 0.001
+    return x
+
+
+def _tiny_lg(t: dict) -> list:
+    x = t["x"]
+    for i in range(200):
+        x = x * 1.001 if i % 2 else x + 0.001
+    return [x]
+
+
+WORKLOADS = [
+    Workload("W1", "relu(exp(a*b+c)*0.5+sqrt(abs(a))), 3x2**24 f32", _chain_inputs, _chain_np,
+             _chain_lg),
+    Workload("W2", "tanh(x*scale+bias), x 4096²", _bcast_inputs,
+             lambda d: np.tanh(d["x"] * d["scale"] + d["bias"]),
+             lambda t: [(t["x"] * t["scale"] + t["bias"]).tanh()]),
+    Workload("W3", "row softmax (4096,1024)", _softmax_inputs, _softmax_np, _softmax_lg),
+    Workload("W4", "matmul 1024² f32", _matmul_inputs, lambda d: d["a"] @ d["b"],
+             lambda t: [t["a"] @ t["b"]], flops=2 * 1024**3),
+    Workload("W5", "MLP 784-512-10 train step, batch 256", _mlp_inputs, _mlp_np, _mlp_lg),
+    Workload("W6", "200 elementwise ops on 16 elements (µs/op)", _tiny_inputs, _tiny_np,
+             _tiny_lg, per_op=200),
+    Workload("W7", "grads of W1's sum wrt a, b, c", _chain_inputs, _chain_grads_np,
+             _chain_grads_lg),
+]
+
+
+# ---- runners ------------------------------------------------------------------------------
+def run_numpy(w: Workload, inputs: dict, repeat: int) -> Result:
+    data = {k: v.copy() for k, v in inputs.items()}
+    median, first = _time(lambda: w.numpy_fn(data), repeat)
+    return Result(median, first, _peak_mb(lambda: w.numpy_fn(data)))
+
+
+def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int) -> Result:
+    tensors = {k: lg.tensor(v, device=device).realize() for k, v in inputs.items()}
+
+    def step() -> None:
+        outs = w.lazygrad_fn(tensors)
+        lg.realize(*outs)
+        for o in outs:  # wait for the device: read one element back
+            o.detach().reshape(-1)[0].item() if o.numel() else None
+
+    median, first = _time(step, repeat)
+    peak = _peak_mb(step) if device == "cpu" else None
+    return Result(median, first, peak)
+
+
+def _peer_numexpr(w: Workload, inputs: dict) -> Callable[[], object] | None:
+    if w.name != "W1" or importlib.util.find_spec("numexpr") is None:
+        return None
+    import numexpr
+
+    a, b, c = inputs["a"], inputs["b"], inputs["c"]
+    expr = "where(exp(a*b+c)*0.5+sqrt(abs(a)) > 0, exp(a*b+c)*0.5+sqrt(abs(a)), 0)"
+    return lambda: numexpr.evaluate(expr, local_dict={"a": a, "b": b, "c": c})
+
+
+def _peer_torch(w: Workload, inputs: dict, compiled: bool) -> Callable[[], object] | None:
+    if importlib.util.find_spec("torch") is None or w.name not in ("W1", "W2", "W3", "W4"):
+        return None
+    import torch
+
+    t = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    fns = {"W1": lambda a, b, c: torch.relu(torch.exp(a * b + c) * 0.5 + torch.sqrt(a.abs())),
+           "W2": lambda x, scale, bias: torch.tanh(x * scale + bias),
+           "W3": lambda x: torch.softmax(x, 1),
+           "W4": lambda a, b: a @ b}
+    fn = torch.compile(fns[w.name]) if compiled else fns[w.name]
+    return lambda: fn(*t.values())
+
+
+def format_table(rows: list[tuple]) -> str:
+    lines = ["| workload | implementation | median | ratio vs NumPy | first call | peak MiB |",
+             "|---|---|---|---|---|---|"]
+    for workload, impl, res, base in rows:
+        if res is None:
+            lines.append(f"| {workload.name} | {impl} | skipped | | | |")
+            continue
+        if workload.per_op:
+            median = f"{res.median_s / workload.per_op * 1e6:.2f} µs/op"
+        elif workload.flops:
+            median = f"{res.median_s * 1e3:.1f} ms ({workload.flops / res.median_s / 1e9:.0f} GFLOP/s)"
+        else:
+            median = f"{res.median_s * 1e3:.1f} ms"
+        ratio = f"{base.median_s / res.median_s:.2f}x"
+        peak = "" if res.peak_mb is None else f"{res.peak_mb:.0f}"
+        lines.append(f"| {workload.name} {workload.title} | {impl}{res.note} | {median} | {ratio} "
+                     f"| {res.first_s * 1e3:.0f} ms | {peak} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--devices", default="cpu,opencl")
+    args = parser.parse_args(argv)
+    chosen = [w for w in WORKLOADS if not args.only or w.name in args.only.split(",")]
+    devices = [d for d in args.devices.split(",") if d != "opencl" or lg.opencl.is_available()]
+    rows: list[tuple] = []
+    for w in chosen:
+        inputs = w.make_inputs(args.quick)
+        base = run_numpy(w, inputs, args.repeat)
+        rows.append((w, "eager NumPy", base, base))
+        for device in devices:
+            try:
+                rows.append((w, f"lazygrad {device}", run_lazygrad(w, inputs, device,
+                                                                   args.repeat), base))
+            except Exception as err:  # report and go on: one backend must not hide the others
+                print(f"{w.name} on {device} failed: {type(err).__name__}: {err}",
+                      file=sys.stderr)
+                rows.append((w, f"lazygrad {device}", None, base))
+        for name, peer in (("numexpr", _peer_numexpr(w, inputs)),
+                           ("torch eager", _peer_torch(w, inputs, False)),
+                           ("torch.compile", _peer_torch(w, inputs, True))):
+            if peer is not None:
+                median, first = _time(peer, args.repeat)
+                rows.append((w, name, Result(median, first), base))
+        print(f"{w.name} done", file=sys.stderr)
+    print(format_table(rows))
+    missing = [p for p in ("numexpr", "torch", "jax", "tinygrad")
+               if importlib.util.find_spec(p) is None]
+    if missing:
+        print(f"\nnot installed, skipped: {', '.join(missing)}")
+    _ = toposort
+
+
+if __name__ == "__main__":
+    main()
