@@ -10,7 +10,9 @@ import os
 import sys
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ import numpy as np
 from .buffer import Buffer
 from .ir.node import Node, make
 from .ir.ops import Op
+from .ir.cache_key import structural_key
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor
 
@@ -65,34 +68,78 @@ def schedule(*tensors: Tensor) -> Schedule:
     return build_schedule(nodes, devices, _realized)
 
 
+@dataclass
+class _CachedSchedule:
+    """A schedule built once, with the input buffer nodes it was built against (in slot
+    order) and the position of each target's lowered node."""
+
+    schedule: Schedule
+    inputs: list[Node]
+    lowered: list[Node]
+
+
+_schedule_cache: OrderedDict[tuple, _CachedSchedule] = OrderedDict()
+SCHEDULE_CACHE_SIZE = 64
+cache_stats = {"hits": 0, "misses": 0}
+
+
+def _cached_schedule(pending: list[Tensor]) -> tuple[_CachedSchedule, list[Node]]:
+    """The schedule for `pending` from the cache (keyed by graph structure), or a new one."""
+    nodes = list(dict.fromkeys(t._node for t in pending))
+    devices = {t._node: str(t.device) for t in pending}
+    key, inputs = structural_key(nodes, [devices[n] for n in nodes], _realized)
+    entry = _schedule_cache.get(key)
+    if entry is not None:
+        _schedule_cache.move_to_end(key)
+        cache_stats["hits"] += 1
+        return entry, inputs
+    cache_stats["misses"] += 1
+    sched = build_schedule(nodes, devices, _realized)
+    entry = _CachedSchedule(sched, inputs, [sched.targets[n] for n in nodes])
+    _schedule_cache[key] = entry
+    if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
+        _schedule_cache.popitem(last=False)
+    return entry, inputs
+
+
 def realize(*tensors: Tensor) -> None:
-    """Compute every tensor in `tensors` now, sharing their common subgraphs."""
+    """Compute every tensor in `tensors` now, sharing their common subgraphs.
+
+    A graph with the structure of an earlier one reuses that schedule (kernels and all)
+    with this graph's input buffers bound in place of the earlier ones."""
     pending = _pending(tensors)
     if not pending:
         return
-    sched = schedule(*pending)
+    entry, inputs = _cached_schedule(pending)
     for listener in schedule_listeners:
-        listener(sched, pending)
-    buffers = run_schedule(sched)
-    for t in pending:
-        lowered = sched.targets[t._node]
+        listener(entry.schedule, pending)
+    bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
+    buffers = run_schedule(entry.schedule, bindings)
+    nodes = list(dict.fromkeys(t._node for t in pending))
+    for node, lowered in zip(nodes, entry.lowered, strict=True):
         if lowered.op is Op.BUFFER:
-            buf_node = lowered
+            buf = bindings.get(lowered, lowered.arg)
         else:
             buf = buffers[lowered]
-            buf_node = make(Op.BUFFER, (), buf, t.dtype, t._node.shape)
-        _realized[t._node] = buf_node
+        _realized[node] = make(Op.BUFFER, (), buf, node.dtype, node.shape)
+    for t in pending:
         if t.grad_fn is None:  # cut the history only autograd of a non-leaf could need
-            t._replace_node(buf_node)
+            t._replace_node(_realized[t._node])
 
 
-def run_schedule(sched: Schedule) -> dict[Node, Buffer]:
-    """Run every kernel; returns the buffer of each kernel output."""
+def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None
+                 ) -> dict[Node, Buffer]:
+    """Run every kernel; returns the buffer of each kernel output. `bindings` maps the
+    schedule's input buffer nodes to the buffers to use instead."""
     level = debug_level()
+    bindings = bindings or {}
     produced: dict[Node, Buffer] = {}
+    if level:
+        print(f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
+              f"{cache_stats['hits']}, misses {cache_stats['misses']})", file=sys.stderr)
     for kernel in sched.kernels:
         start = time.perf_counter()
-        inputs = [_input_buffer(n, produced) for n in kernel.input_nodes]
+        inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
         outputs = backend_for(kernel.device).run(kernel, inputs)
         for node, buf in zip(kernel.output_nodes, outputs, strict=True):
             produced[node] = buf

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Container
 
 from ..dtype import DType, bool_
 from .ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Kind, Op
@@ -47,7 +48,15 @@ class Node:
         return f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
 
 
-_interned: weakref.WeakValueDictionary[tuple, Node] = weakref.WeakValueDictionary()
+# key -> weak reference to the node; a plain dict of weakrefs is several times faster to
+# probe than WeakValueDictionary, and node creation is the hot path of every op.
+_interned: dict[tuple, weakref.ref[Node]] = {}
+
+
+def _forget(key: tuple) -> None:
+    ref = _interned.get(key)
+    if ref is not None and ref() is None:
+        del _interned[key]
 
 
 def _arg_key(op: Op, arg: object) -> object:
@@ -64,11 +73,12 @@ def make(op: Op, src: tuple[Node, ...] = (), arg: object = None,
     Leaves pass `dtype` and `shape`; every other op derives them from its sources."""
     if dtype is None or shape is None:
         dtype, shape = infer(op, src, arg)
-    key = (op, src, _arg_key(op, arg), dtype, shape)
-    node = _interned.get(key)
+    key = (op, src, _arg_key(op, arg) if op is Op.CONST else arg, dtype, shape)
+    ref = _interned.get(key)
+    node = ref() if ref is not None else None
     if node is None:
         node = Node(op, src, arg, dtype, shape)
-        _interned[key] = node
+        _interned[key] = weakref.ref(node, lambda _, key=key: _forget(key))
     return node
 
 
@@ -127,7 +137,7 @@ def const(value: object, dtype: DType, shape: Shape = ()) -> Node:
     return make(Op.EXPAND, (make(Op.RESHAPE, (node,), (1,) * len(shape)),), tuple(shape))
 
 
-def toposort(roots: list[Node] | tuple[Node, ...], stop: frozenset[Node] | set[Node] = frozenset()
+def toposort(roots: list[Node] | tuple[Node, ...], stop: Container[Node] = frozenset()
              ) -> list[Node]:
     """All nodes reachable from `roots` (not descending into `stop`), sources first.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from .node import Node, make, toposort
 
@@ -16,7 +16,7 @@ def rebuild(node: Node, src: tuple[Node, ...]) -> Node:
     return make(node.op, src, node.arg)
 
 
-def rewrite(roots: list[Node], rule: Rule, stop: frozenset[Node] = frozenset(),
+def rewrite(roots: list[Node], rule: Rule, stop: Container[Node] = frozenset(),
             max_steps: int = 64) -> dict[Node, Node]:
     """Rewrite every node reachable from `roots`, sources first: rebuild it over its rewritten
     sources, then apply `rule` until it returns None. Returns old node -> new node.

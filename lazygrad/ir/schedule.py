@@ -87,7 +87,7 @@ class Schedule:
 
 def lower(targets: list[Node], realized: dict[Node, Node]) -> dict[Node, Node]:
     """Run the graph passes; returns each target's lowered node."""
-    substituted = rewrite(targets, lambda n: realized.get(n), stop=frozenset(realized))
+    substituted = rewrite(targets, lambda n: realized.get(n), stop=realized)
     roots = [substituted[t] for t in targets]
     simplified = rewrite(roots, simplify_node)
     roots = [simplified[r] for r in roots]

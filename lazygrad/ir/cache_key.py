@@ -1,0 +1,45 @@
+"""The structural key of a graph: equal keys mean the same schedule can run both graphs.
+
+Buffers (and already realized nodes) become numbered input slots, so two graphs
+that differ only in which buffers they read share a key; op, argument (constant
+values included), dtype, shape, device and the wiring between nodes are all part
+of it. Never Python object identity: a leaf's identity token counts only as "leaf".
+"""
+
+from __future__ import annotations
+
+from .node import Node, _arg_key
+from .ops import Op
+
+
+def structural_key(targets: list[Node], devices: list[str], realized: dict[Node, Node]
+                   ) -> tuple[tuple, list[Node]]:
+    """(key, input buffer nodes in slot order) for realizing `targets` on `devices`."""
+    index: dict[Node, int] = {}
+    entries: list[tuple] = []
+    inputs: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in index:
+            continue
+        buffer = node if node.op is Op.BUFFER else realized.get(node)
+        if buffer is not None:
+            index[node] = len(entries)
+            entries.append(("input", buffer.arg.device, buffer.dtype, buffer.shape))  # type: ignore
+            inputs.append(buffer)
+            continue
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((s, False) for s in reversed(node.src) if s not in index)
+            continue
+        index[node] = len(entries)
+        entries.append((node.op, _structural_arg(node), node.dtype, node.shape,
+                        tuple(index[s] for s in node.src)))
+    return (tuple(entries), tuple(index[t] for t in targets), tuple(devices)), inputs
+
+
+def _structural_arg(node: Node) -> object:
+    if node.op is Op.CONTIGUOUS and node.arg is not None:
+        return "leaf"
+    return _arg_key(node.op, node.arg)
