@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import linecache
 import math
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -63,15 +64,57 @@ def rand(kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...
     return gen.integers(low, high, shape).astype(dtype)
 
 
-def own(value: object, shape: tuple[int, ...], dtype: str, scratch: set[int]) -> np.ndarray:
-    """A kernel output: the scratch array itself when it is one, else a fresh copy."""
-    if isinstance(value, np.ndarray) and id(value) in scratch and value.shape == shape:
-        return value
-    return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), shape), dtype=dtype)
+class ArrayPool:
+    """Arrays kept for reuse by shape and dtype: a fresh large array costs page faults on
+    first touch (several times the cost of the kernel that fills it); a reused one does not."""
+
+    def __init__(self, limit_bytes: int = 1 << 30):
+        self.free: dict[tuple, list[np.ndarray]] = {}
+        self.limit = limit_bytes
+        self.held = 0
+        self.stats = {"allocations": 0, "reuses": 0}
+
+    def take(self, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        stack = self.free.get((shape, dtype))
+        if stack:
+            arr = stack.pop()
+            self.held -= arr.nbytes
+            self.stats["reuses"] += 1
+            return arr
+        self.stats["allocations"] += 1
+        return np.empty(shape, dtype)
+
+    def give(self, arr: np.ndarray) -> None:
+        if self.held + arr.nbytes <= self.limit:
+            self.free.setdefault((arr.shape, arr.dtype.name), []).append(arr)
+            self.held += arr.nbytes
+
+
+pool = ArrayPool()
+
+
+def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]
+        ) -> np.ndarray:
+    """A kernel output: the scratch array itself when it is one (no longer scratch), else a
+    fresh copy."""
+    if isinstance(value, np.ndarray) and value.shape == shape:
+        for i, arr in enumerate(scratch):
+            if arr is value:
+                del scratch[i]
+                return value
+    out = pool.take(shape, dtype)
+    np.copyto(out, np.broadcast_to(np.asarray(value, dtype=dtype), shape))
+    return out
+
+
+def release(scratch: list[np.ndarray]) -> None:
+    """Return a kernel's scratch arrays (those not handed out as outputs) to the pool."""
+    for arr in scratch:
+        pool.give(arr)
 
 
 _HELPERS = {"np": np, "_view": view, "_arange": arange, "_rand": rand, "_own": own,
-            "inf": np.inf, "nan": np.nan}
+            "_take": pool.take, "_release": release, "inf": np.inf, "nan": np.nan}
 
 
 # ---- code generation ------------------------------------------------------------------------
@@ -127,12 +170,13 @@ class _Renderer:
                 if self.last_use.get(d) == i and d in self.slot_of and \
                         self.slot_of.get(n) != self.slot_of[d]:
                     self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
-        rets = "".join(f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch), "
-                       for n in k.output_nodes)
+        rets = ", ".join(f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)"
+                         for n in k.output_nodes)
         params = ", ".join(f"x{i}" for i in range(len(k.input_nodes)))
         body = [f"    {line}" for line in self.lines]
-        return "\n".join([f"def kernel({params}):", "    _scratch = set()", *body,
-                          f"    return ({rets})", ""])
+        return "\n".join([f"def kernel({params}):", "    _scratch = []", *body,
+                          f"    outputs = ({rets},)", "    _release(_scratch)",
+                          "    return outputs", ""])
 
     def new_slot(self, node: Node, reuse: list[Node]) -> str:
         """A scratch array for `node`: an operand's that dies here, a free one, or a new one."""
@@ -146,8 +190,8 @@ class _Renderer:
             return self.free[key].pop()
         name = f"s{self.count}"
         self.count += 1
-        self.lines.append(f"{name} = np.empty({node.shape}, np.{node.dtype.name}); "
-                          f"_scratch.add(id({name}))")
+        self.lines.append(f"{name} = _take({node.shape}, '{node.dtype.name}'); "
+                          f"_scratch.append({name})")
         return name
 
     def emit(self, n: Node) -> None:
@@ -169,7 +213,7 @@ class _Renderer:
             slot = f"s{self.count}"
             self.count += 1
             self.line(n, slot, f"{slot} = _rand({kind!r}, {seed}, {counter}, {tuple(extra)}, "
-                               f"{n.shape}, '{dtype}'); _scratch.add(id({slot}))")
+                               f"{n.shape}, '{dtype}'); _scratch.append({slot})")
         elif op in ELEMENTWISE:
             self.elementwise(n, a)
         elif op in REDUCE_OPS:
@@ -282,8 +326,12 @@ def run(kernel: Kernel, inputs: list) -> list:
     else:
         with np.errstate(all="ignore"):
             arrays = list(compile_kernel(kernel)(*(b.host for b in inputs)))
-    return [Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))
-            for n, a in zip(kernel.output_nodes, arrays, strict=True)]
+    buffers = []
+    for n, a in zip(kernel.output_nodes, arrays, strict=True):
+        buf = Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))
+        weakref.finalize(buf, pool.give, a)  # the array returns to the pool with its buffer
+        buffers.append(buf)
+    return buffers
 
 
 def to_host(buf: object) -> np.ndarray:
