@@ -192,8 +192,7 @@ class Partitioner:
         merged: list[Region] = []
         for region in regions:
             target = next((m for m in merged if m.signature == region.signature
-                           and m.signature[0] != "single"
-                           and set(m.nodes) & set(region.nodes)
+                           and m.signature[0] != "single" and self.related(m, region)
                            and not self.depends(m, region) and not self.depends(region, m)), None)
             if target is None:
                 merged.append(region)
@@ -203,10 +202,19 @@ class Partitioner:
                                   key=self.position.__getitem__)
         return merged
 
+    @staticmethod
+    def related(a: Region, b: Region) -> bool:
+        """Whether merging saves work: shared nodes, or one reads the other's output."""
+        nodes_a, nodes_b = set(a.nodes), set(b.nodes)
+        return bool(nodes_a & nodes_b) or any(s in nodes_b for n in a.nodes for s in n.src) or \
+            any(s in nodes_a for n in b.nodes for s in n.src)
+
     def depends(self, a: Region, b: Region) -> bool:
-        """Whether region `a` reads, through any chain of kernels, an output of region `b`."""
+        """Whether region `a` reads an output of region `b` through another kernel (reading
+        it directly is fine: the merged kernel computes it before it is read)."""
         targets = set(b.roots)
-        stack = [s for n in a.nodes for s in n.src if s in self.materialized and s not in a.roots]
+        stack = [s for n in a.nodes for s in n.src
+                 if s in self.materialized and s not in a.roots and s not in targets]
         seen: set[Node] = set()
         while stack:
             m = stack.pop()

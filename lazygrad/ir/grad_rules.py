@@ -61,7 +61,8 @@ def _maximum(node: Node, g: Node) -> Grads:
 
     half = mul(g, _c(0.5, g))
     if const_value(y) is not None:
-        return (where(make(Op.CMPNE, (x, y)), where(x_wins, g, _c(0, g)), _c(0, g)), None)
+        wins = make(Op.CMPLT, (y, x) if node.op is Op.MAX else (x, y))
+        return where(wins, g, _c(0, g)), None
     gx = where(x_wins, where(y_wins, half, g), _c(0, g))
     gy = where(y_wins, where(x_wins, half, g), _c(0, g))
     return gx, gy
