@@ -125,7 +125,7 @@ def _elementwise_rows() -> list[OpDef]:
         OpDef(Op.ABS, u, "np.abs", "{absfn}({0})"),
         OpDef(Op.FLOOR, u, "np.floor", "floor({0})", float_only=True),
         OpDef(Op.NOT, u, "np.invert", "{notop}{0}"),
-        OpDef(Op.CAST, u, None, "(({ctype}){0})", result="arg"),
+        OpDef(Op.CAST, u, None, "{cast}({0})", result="arg"),
         OpDef(Op.ADD, b, "np.add", "({0}+{1})"),
         OpDef(Op.SUB, b, "np.subtract", "({0}-{1})"),
         OpDef(Op.MUL, b, "np.multiply", "({0}*{1})"),

@@ -1,0 +1,302 @@
+"""The OpenCL backend: what `lazygrad.realize` calls for kernels on `opencl:N` devices.
+
+`render(kernel)` gives a kernel's OpenCL C source; `run(kernel, inputs)` runs it and returns
+the output buffers; `to_host(buf)` copies a buffer back. Programs are cached by the kernel's
+*structure* — ops, wiring, shapes, dtypes and views, with input buffers as numbered slots and
+floating-point constants as kernel arguments — so a training loop that makes new buffers and
+new learning rates every step renders and builds each kernel once. Built binaries are cached
+by the runtime (in memory and on disk, keyed by source), and function names depend only on
+the structure, so a second process finds them on disk.
+
+Transfers are host round trips: copies to OpenCL upload (once per buffer; the host array is
+kept), copies out download; random numbers are drawn on the host exactly as on the CPU.
+Scatters (indexed writes) have their template here; the others are in `opencl_kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..buffer import Buffer
+from ..dtype import DType, bool_, float32, float64, int32
+from ..ir.node import Node, _arg_key
+from ..ir.ops import ELEMENTWISE, Op
+from ..ir.schedule import Kernel
+from . import numpy_backend, opencl_runtime
+from .opencl_kernels import DotKernel, Launch, Program, ReduceKernel, index_type, signature
+from .opencl_render import (
+    Access,
+    CodeContext,
+    Emitter,
+    SourceBuilder,
+    Target,
+    kernel_function,
+    uses_fp64,
+)
+
+try:
+    import pyopencl as cl
+except Exception:  # pragma: no cover - the runtime reports a missing pyopencl clearly
+    cl = None
+
+MAX_PROGRAMS = 4096
+# "-w": generated code may compare a value with itself (NaN tests); never -cl-fast-relaxed-math
+BUILD_OPTIONS = ("-w",)
+_programs: dict[tuple, Program] = {}
+_targets: dict[int, Target] = {}
+
+
+def device_index(device: str) -> int:
+    """The OpenCL device index of a device string such as 'opencl:1' ('opencl' is 0)."""
+    _, _, index = device.partition(":")
+    return int(index) if index else 0
+
+
+def target(index: int) -> Target:
+    """What the code generator needs to know about OpenCL device `index`."""
+    if index not in _targets:
+        dev = opencl_runtime.get_device(index)
+        multiple = dev.preferred_work_group_multiple if dev.is_gpu else 1
+        align = int(dev.cl_device.mem_base_addr_align) // 8
+        _targets[index] = Target(
+            dev.name,
+            dev.has_fp64,
+            dev.is_gpu,
+            dev.compute_units,
+            dev.max_work_group_size,
+            multiple,
+            align,
+        )
+    return _targets[index]
+
+
+# ---- indexed writes -------------------------------------------------------------------------
+_ATOMIC_ADD_FLOAT = """inline void lg_atomic_add_float(volatile __global float *p, float v) {
+  union { uint u; float f; } old, upd;
+  do { old.f = *p; upd.f = old.f + v; }
+  while (atomic_cmpxchg((volatile __global uint *)p, old.u, upd.u) != old.u);
+}"""
+
+
+class ScatterKernel:
+    """out = copy of dst; then out.flat[idx[j]] = val[j] (or += for "add": atomics for 32-bit
+    types, one serial work-item otherwise)."""
+
+    def __init__(self, kernel: Kernel, const_slots: dict[Node, int], target: Target):
+        self.kernel = kernel
+        self.ctx = CodeContext(kernel.nodes, kernel.input_nodes, const_slots, target)
+        self.const_dtypes = [n.dtype for n in sorted(const_slots, key=const_slots.__getitem__)]
+        self.node = next(n for n in kernel.nodes if n.op is Op.SCATTER)
+
+    def program(self) -> Program:
+        """Render the copy and the scatter kernels."""
+        src = SourceBuilder(index_type(self.kernel))
+        src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
+        sig = signature(self.kernel, [], self.const_dtypes)
+        dst, idx, val = self.node.src
+        d = self.node.dtype
+        em = Emitter(src, self.ctx, {"i": "i"})
+        em.lines += ["idx_t i = get_global_id(0);", f"if (i >= {dst.numel}) return;"]
+        em.store("o0", Access(None, 0, {"i": 1}), em.load_flat(dst, "i", "i"), d, False)
+        copy = self._function(src, sig, f"scatter_copy_{dst.numel}", em.lines, dst.numel)
+        serial = self.node.arg == "add" and d.name not in ("float32", "int32")
+        em = Emitter(src, self.ctx, {})
+        if serial:
+            em.lines.append(f"for (idx_t j = 0; j < {idx.numel}; j++) {{")
+        else:
+            em.lines += ["idx_t j = get_global_id(0);", f"if (j >= {idx.numel}) return;"]
+        p, v = em.load_flat(idx, "j", "ji"), em.load_flat(val, "j", "jv")
+        em.lines.append(f"idx_t p = (idx_t)({p.expr});")
+        em.lines.append(f"if (p >= 0 && p < {dst.numel}) {self._write(src, d, v.expr)}")
+        if serial:
+            em.lines.append("}")
+        name = f"scatter_{self.node.arg}_{idx.numel}_{dst.numel}"
+        write = self._function(src, sig, name, em.lines, 0 if serial else idx.numel)
+        return Program(src.text(), (copy, write), (), tuple(self.const_dtypes))
+
+    def _write(self, src: SourceBuilder, d: DType, v: str) -> str:
+        if self.node.arg != "add":
+            return f"o0[p] = {'(uchar)' if d == bool_ else ''}({v});"
+        if d == float32:
+            src.helpers.setdefault("lg_atomic_add_float", _ATOMIC_ADD_FLOAT)
+            return f"lg_atomic_add_float(o0 + p, {v});"
+        if d == int32:
+            return f"atomic_add(o0 + p, {v});"
+        if d == bool_:
+            return f"o0[p] = (uchar)(o0[p] | ({v}));"
+        return f"o0[p] += {v};"
+
+    def _function(
+        self, src: SourceBuilder, sig: str, name: str, lines: list[str], total: int
+    ) -> Launch:
+        src.functions.append(kernel_function(name, sig, lines))
+        if total == 0:  # one work-item runs the whole (serial) loop
+            return Launch(name, (1,), (1,))
+        return Launch(name, (-(-total // 64) * 64,), (64,))
+
+
+# ---- structural keys and the program cache -------------------------------------------------
+def _structural_arg(node: Node) -> object:
+    if node.op in ELEMENTWISE and node.op is not Op.CAST:
+        return None
+    if node.op in (Op.CONTIGUOUS, Op.DETACH, Op.GATHER, Op.DOT):
+        return None
+    return _arg_key(node.op, node.arg)
+
+
+def structure(kernel: Kernel) -> tuple[tuple, dict[Node, int]]:
+    """(key, constant slots): equal keys render to the same program. Floating-point constants
+    become numbered kernel arguments instead of part of the key."""
+    ids: dict[Node, int] = {}
+    entries: list[tuple] = []
+    slots: dict[Node, int] = {}
+
+    def add(node: Node, entry: tuple) -> None:
+        ids[node] = len(entries)
+        entries.append(entry)
+
+    for n in kernel.input_nodes:
+        add(n, ("input", n.dtype.name, n.shape))
+    for n in kernel.nodes:
+        for s in (*n.src, n):
+            if s in ids:
+                continue
+            if s.op is Op.CONST and s.dtype.is_floating_point:
+                slots[s] = len(slots)
+                add(s, ("constant", s.dtype.name))
+            else:
+                srcs = tuple(ids[x] for x in s.src) if s is n else ()
+                add(s, (s.op.value, _structural_arg(s), s.dtype.name, s.shape, srcs))
+    outputs = tuple(ids[o] for o in kernel.output_nodes)
+    return (kernel.kind, kernel.device, tuple(entries), outputs), slots
+
+
+def check_dtypes(kernel: Kernel, index: int) -> None:
+    """float64 needs cl_khr_fp64: raise a clear error naming the device otherwise."""
+    tgt = target(index)
+    if tgt.has_fp64:
+        return
+    if any(n.dtype == float64 for n in [*kernel.nodes, *kernel.input_nodes]):
+        raise RuntimeError(
+            f"float64 is not supported on OpenCL device opencl:{index} "
+            f"({tgt.name!r}): it does not report cl_khr_fp64. Use float32, or "
+            "another device."
+        )
+
+
+def build_program(kernel: Kernel, slots: dict[Node, int], tgt: Target) -> Program:
+    """Render `kernel` with the template for its kind."""
+    if kernel.kind == "dot":
+        return DotKernel(kernel, slots, tgt).program()
+    if kernel.kind == "scatter":
+        return ScatterKernel(kernel, slots, tgt).program()
+    return ReduceKernel(kernel, slots, tgt).program()
+
+
+def program_for(kernel: Kernel) -> tuple[Program, list[object]]:
+    """The (cached) program for `kernel` and the values of its constant arguments."""
+    key, slots = structure(kernel)
+    program = _programs.get(key)
+    if program is None:
+        index = device_index(kernel.device)
+        check_dtypes(kernel, index)
+        program = _programs[key] = build_program(kernel, slots, target(index))
+        if len(_programs) > MAX_PROGRAMS:  # forget the oldest structure
+            del _programs[next(iter(_programs))]
+    return program, [n.arg for n in sorted(slots, key=slots.__getitem__)]
+
+
+def render(kernel: Kernel) -> str:
+    """The OpenCL C source of `kernel` (transfers and random numbers run on the host)."""
+    if kernel.kind == "copy":
+        return f"// {kernel.name}: a host round trip to {kernel.device}, no kernel source"
+    if kernel.kind == "rand":
+        return f"// {kernel.name}: generated on the host (Philox, as on cpu) and uploaded"
+    return program_for(kernel)[0].source
+
+
+# ---- running ------------------------------------------------------------------------------
+def _upload(array: np.ndarray, device: str, node: Node) -> Buffer:
+    dev = opencl_runtime.get_device(device_index(device))
+    flat = np.ascontiguousarray(array, dtype=node.dtype.np).reshape(-1)
+    mem = dev.alloc(flat.nbytes)
+    dev.copyin(mem, flat)
+    return Buffer(device, node.dtype, node.numel, host=flat, dev=mem)
+
+
+def device_buffer(buf: Buffer, device: str) -> opencl_runtime.Buffer:
+    """The device allocation of `buf`, uploading host data on first use."""
+    if buf.dev is None:
+        if buf.host is None:
+            raise RuntimeError(f"{buf!r} has neither host data nor a device allocation")
+        dev = opencl_runtime.get_device(device_index(device))
+        mem = dev.alloc(buf.nbytes)
+        dev.copyin(mem, np.ascontiguousarray(buf.host).reshape(-1))
+        buf.dev = mem
+    return buf.dev
+
+
+def _transfer(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
+    out = kernel.output_nodes[0]
+    source = out.src[0]
+    host = numpy_backend.to_host(inputs[0])
+    if source.op is Op.VIEW and source not in kernel.input_nodes:
+        v = source.arg
+        host = numpy_backend.view(host, v.shape, v.strides, v.offset, v.mask)  # type: ignore
+    return [_upload(host, kernel.device, out)]
+
+
+def _random(kernel: Kernel) -> list[Buffer]:
+    node = kernel.output_nodes[0]
+    kind, seed, counter, *extra = node.arg  # type: ignore[misc]
+    values = numpy_backend.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
+    return [_upload(values, kernel.device, node)]
+
+
+_SCALAR_TYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _scalar(value: object, dtype: DType) -> np.generic:
+    """A constant argument as the NumPy scalar pyopencl passes by value."""
+    return _SCALAR_TYPES[dtype.name](value)
+
+
+def run(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
+    """Run `kernel` on its OpenCL device; returns one new buffer per output."""
+    if kernel.kind == "copy":
+        return _transfer(kernel, inputs)
+    if kernel.kind == "rand":
+        return _random(kernel)
+    program, consts = program_for(kernel)
+    dev = opencl_runtime.get_device(device_index(kernel.device))
+    outs = [dev.alloc(n.numel * n.dtype.itemsize) for n in kernel.output_nodes]
+    result = [
+        Buffer(kernel.device, n.dtype, n.numel, dev=m)
+        for n, m in zip(kernel.output_nodes, outs, strict=True)
+    ]
+    if all(n.numel == 0 for n in kernel.output_nodes):
+        return result
+    temps = [dev.alloc(max(count, 1) * d.itemsize) for d, count in program.temps]
+    args = [m.cl_buffer for m in outs]
+    args += [device_buffer(b, kernel.device).cl_buffer for b in inputs]
+    args += [m.cl_buffer for m in temps]
+    args += [_scalar(v, d) for v, d in zip(consts, program.const_dtypes, strict=True)]
+    try:
+        for launch in program.launches:
+            knl = dev.kernel(program.source, launch.name, BUILD_OPTIONS)
+            knl.set_args(*args)
+            cl.enqueue_nd_range_kernel(dev.queue, knl, launch.global_size, launch.local_size)
+    finally:
+        for m in temps:  # the in-order queue finishes these launches before any reuse
+            m.free()
+    return result
+
+
+def to_host(buf: Buffer) -> np.ndarray:
+    """The flat host array of an OpenCL buffer (downloaded once, then kept)."""
+    if buf.host is None:
+        dev = opencl_runtime.get_device(device_index(buf.device))
+        out = np.empty(buf.numel, dtype=buf.dtype.np)
+        dev.copyout(buf.dev, out)
+        buf.host = out
+    return buf.host
