@@ -8,7 +8,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 
 from . import dtype as dt
-from .ir.node import Node, const, make
+from .ir.node import Node, const, make, param
 from .ir.ops import OP_TABLE, Op
 from .tensor import Scalar, Tensor
 
@@ -75,7 +75,7 @@ def elementwise(op: Op, name: str, operands: Sequence[Operand], compute: dt.DTyp
         if isinstance(o, Tensor):
             srcs.append(expand_node(o._cast_node(ctype), shape))
         else:
-            srcs.append(const(o, ctype, shape))
+            srcs.append(param(o, ctype, shape))
     inputs = tuple(o if isinstance(o, Tensor) else None for o in operands)
     return ref._result(make(op, tuple(srcs)), name, inputs)
 

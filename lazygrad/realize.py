@@ -75,6 +75,7 @@ class _CachedSchedule:
 
     schedule: Schedule
     inputs: list[Node]
+    params: list[Node]
     lowered: list[Node]
 
 
@@ -83,23 +84,24 @@ SCHEDULE_CACHE_SIZE = 64
 cache_stats = {"hits": 0, "misses": 0}
 
 
-def _cached_schedule(pending: list[Tensor]) -> tuple[_CachedSchedule, list[Node]]:
+def _cached_schedule(pending: list[Tensor]
+                     ) -> tuple[_CachedSchedule, list[Node], list[Node]]:
     """The schedule for `pending` from the cache (keyed by graph structure), or a new one."""
     nodes = list(dict.fromkeys(t._node for t in pending))
     devices = {t._node: str(t.device) for t in pending}
-    key, inputs = structural_key(nodes, [devices[n] for n in nodes], _realized)
+    key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], _realized)
     entry = _schedule_cache.get(key)
     if entry is not None:
         _schedule_cache.move_to_end(key)
         cache_stats["hits"] += 1
-        return entry, inputs
+        return entry, inputs, params
     cache_stats["misses"] += 1
     sched = build_schedule(nodes, devices, _realized)
-    entry = _CachedSchedule(sched, inputs, [sched.targets[n] for n in nodes])
+    entry = _CachedSchedule(sched, inputs, params, [sched.targets[n] for n in nodes])
     _schedule_cache[key] = entry
     if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
         _schedule_cache.popitem(last=False)
-    return entry, inputs
+    return entry, inputs, params
 
 
 def realize(*tensors: Tensor) -> None:
@@ -110,10 +112,11 @@ def realize(*tensors: Tensor) -> None:
     pending = _pending(tensors)
     if not pending:
         return
-    entry, inputs = _cached_schedule(pending)
+    entry, inputs, params = _cached_schedule(pending)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
+    bindings.update((old, new.arg) for old, new in zip(entry.params, params, strict=True))
     buffers = run_schedule(entry.schedule, bindings)
     nodes = list(dict.fromkeys(t._node for t in pending))
     for node, lowered in zip(nodes, entry.lowered, strict=True):
@@ -130,7 +133,8 @@ def realize(*tensors: Tensor) -> None:
 def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None
                  ) -> dict[Node, Buffer]:
     """Run every kernel; returns the buffer of each kernel output. `bindings` maps the
-    schedule's input buffer nodes to the buffers to use instead."""
+    schedule's input buffer nodes to the buffers to use instead, and its PARAM nodes to the
+    values to pass."""
     level = debug_level()
     bindings = bindings or {}
     produced: dict[Node, Buffer] = {}
@@ -140,7 +144,8 @@ def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None
     for kernel in sched.kernels:
         start = time.perf_counter()
         inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
-        outputs = backend_for(kernel.device).run(kernel, inputs)
+        params = [bindings.get(p, p.arg) for p in kernel.param_nodes]
+        outputs = backend_for(kernel.device).run(kernel, inputs, params)
         for node, buf in zip(kernel.output_nodes, outputs, strict=True):
             produced[node] = buf
         if level:

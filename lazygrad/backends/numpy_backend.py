@@ -23,6 +23,7 @@ from ..ir.schedule import Kernel
 from ..ir.view import View
 
 KernelFn = Callable[..., tuple[np.ndarray, ...]]
+_SCALARS = (Op.CONST, Op.PARAM)
 
 
 # ---- runtime helpers the generated code calls ---------------------------------------------
@@ -160,6 +161,8 @@ class _Renderer:
 
     def render(self) -> str:
         k = self.kernel
+        for i, n in enumerate(k.param_nodes):
+            self.expr[n] = f"p{i}"
         for i, n in enumerate(k.input_nodes):
             self.flat[n] = f"x{i}"
             self.expr[n] = f"x{i}" if n.shape == (n.numel,) else f"x{i}.reshape({n.shape})"
@@ -172,7 +175,8 @@ class _Renderer:
                     self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
         rets = ", ".join(f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)"
                          for n in k.output_nodes)
-        params = ", ".join(f"x{i}" for i in range(len(k.input_nodes)))
+        params = ", ".join([f"x{i}" for i in range(len(k.input_nodes))] +
+                           [f"p{i}" for i in range(len(k.param_nodes))])
         body = [f"    {line}" for line in self.lines]
         return "\n".join([f"def kernel({params}):", "    _scratch = []", *body,
                           f"    outputs = ({rets},)", "    _release(_scratch)",
@@ -202,8 +206,8 @@ class _Renderer:
                  for e, s in zip(a, n.src, strict=True)]
         if op is Op.VIEW:
             self.expr[n] = self.render_view(n)
-        elif op is Op.CONST:
-            self.expr[n] = _literal(n.arg, dtype)
+        elif op in _SCALARS:
+            self.expr[n] = self.operand(n)
         elif op is Op.ARANGE:
             self.expr[n] = self.arange(n)
         elif op is Op.CONTIGUOUS:
@@ -234,10 +238,11 @@ class _Renderer:
     @staticmethod
     def is_scalar(s: Node) -> bool:
         """Whether `s` renders as a NumPy scalar literal rather than an array."""
-        return s.op is Op.CONST or (s.op is Op.VIEW and s.src[0].op is Op.CONST
+        return s.op in _SCALARS or (s.op is Op.VIEW and s.src[0].op in _SCALARS
                                     and s.arg.mask is None)  # type: ignore[union-attr]
 
     def operand(self, s: Node) -> str:
+        """How generated code names the value of `s` (inputs, earlier results, scalars)."""
         if s in self.expr:
             return self.expr[s]
         if s.op is Op.CONST:
@@ -278,8 +283,8 @@ class _Renderer:
     def render_view(self, n: Node) -> str:
         base, v = n.src[0], n.arg
         assert isinstance(v, View)
-        if base.op is Op.CONST:
-            lit = _literal(base.arg, n.dtype.name)
+        if base.op in _SCALARS:
+            lit = self.operand(base)
             if v.mask is None:
                 return lit
             return f"_view(np.full(1, {lit}), {v.shape}, {v.strides}, 0, {v.mask})"
@@ -317,15 +322,16 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
     return fn
 
 
-def run(kernel: Kernel, inputs: list) -> list:
-    """Run `kernel` on CPU buffers; returns the output buffers."""
+def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
+    """Run `kernel` on CPU buffers with its scalar arguments; returns the output buffers."""
     from ..buffer import Buffer
 
     if kernel.kind == "copy":
         arrays = [to_host(b) for b in inputs]
     else:
         with np.errstate(all="ignore"):
-            arrays = list(compile_kernel(kernel)(*(b.host for b in inputs)))
+            typed = [p.dtype.np.type(v) for p, v in zip(kernel.param_nodes, params, strict=True)]
+            arrays = list(compile_kernel(kernel)(*(b.host for b in inputs), *typed))
     buffers = []
     for n, a in zip(kernel.output_nodes, arrays, strict=True):
         buf = Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))

@@ -32,7 +32,7 @@ from .node import Node, toposort
 from .ops import ELEMENTWISE, REDUCE_OPS, Op
 from .view import View
 
-LEAVES = (Op.BUFFER, Op.CONST, Op.ARANGE)
+LEAVES = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
 SPECIAL_ROOTS = {Op.CONTIGUOUS: "contiguous", Op.COPY: "copy", Op.RAND: "random",
                  Op.SCATTER: "scatter"}
 RECOMPUTE_LIMIT = 16

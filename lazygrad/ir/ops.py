@@ -18,6 +18,7 @@ class Op(Enum):
     CONST = "const"
     ARANGE = "arange"
     RAND = "rand"
+    PARAM = "param"  # a Python scalar, passed to the kernel as an argument
     # unary
     NEG = "neg"
     EXP = "exp"
@@ -152,6 +153,7 @@ def _other_rows() -> list[OpDef]:
         OpDef(Op.CONST, Kind.LEAF),
         OpDef(Op.ARANGE, Kind.LEAF),
         OpDef(Op.RAND, Kind.LEAF),
+        OpDef(Op.PARAM, Kind.LEAF),
         OpDef(Op.SUM, Kind.REDUCE, "np.sum", "acc + x", identity="0"),
         OpDef(Op.RMAX, Kind.REDUCE, "np.max", "{maxfn}(acc, x)", identity="-INFINITY"),
         OpDef(Op.PROD, Kind.REDUCE, "np.prod", "acc * x", identity="1"),

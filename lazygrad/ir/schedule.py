@@ -39,12 +39,14 @@ class Kernel:
     input_nodes: list[Node]
     output_nodes: list[Node]
     reasons: list[str]
+    param_nodes: list[Node] = field(default_factory=list)  # scalar arguments, in order
     _source: str | None = field(default=None, repr=False)
 
     @property
     def ops(self) -> list[str]:
         """The IR ops fused into this kernel (loads and constants excluded)."""
-        return [n.op.value for n in self.nodes if n.op not in (Op.VIEW, Op.CONST, Op.BUFFER)]
+        return [n.op.value for n in self.nodes if n.op not in (Op.VIEW, Op.CONST, Op.BUFFER,
+                                                                Op.PARAM)]
 
     @property
     def inputs(self) -> list[TensorSpec]:
@@ -139,12 +141,16 @@ def build_schedule(targets: list[Node], devices: dict[Node, str],
         region_set = set(region.nodes)
         inputs = list(dict.fromkeys(
             s for n in region.nodes for s in n.src
-            if s not in region_set and s.op is not Op.CONST and s.op is not Op.ARANGE))
+            if s not in region_set and s.op not in (Op.CONST, Op.ARANGE, Op.PARAM)))
+        params = list(dict.fromkeys(
+            leaf for n in region.nodes for s in n.src
+            for leaf in (s, *s.src[:1]) if leaf.op is Op.PARAM))
         kind = _kind(region)
         shape = max((n.shape for n in region.nodes), key=len, default=())
         name = f"{kind}_{i}_{'x'.join(map(str, shape)) or 'scalar'}"
         kernels.append(Kernel(name, kind, device[region.roots[0]], region.nodes, inputs,
-                              region.roots, [part.materialized[r] for r in region.roots]))
+                              region.roots, [part.materialized[r] for r in region.roots],
+                              params))
     return Schedule(kernels, lowered)
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..dtype import DType
-from .node import Node, const, make
+from .node import Node, const, make, param_class
 from .ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
 from .view import View
 
@@ -18,6 +18,8 @@ def const_value(node: Node) -> object | None:
     while node.op in (Op.RESHAPE, Op.EXPAND, Op.PERMUTE, Op.SHRINK, Op.FLIP) or (
             node.op is Op.VIEW and node.arg.mask is None):  # type: ignore[union-attr]
         node = node.src[0]
+    if node.op is Op.PARAM:
+        return node.arg if param_class(node.arg) != "any" else None
     return node.arg if node.op is Op.CONST else None
 
 
