@@ -9,13 +9,13 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,demo]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: setup
-	$(PY) examples/demo.py
+	$(PY) examples/train_digits.py
 
 lint: setup
 	$(VENV)/bin/ruff check lazygrad tests tools examples

@@ -51,8 +51,8 @@ def backend_for(device: str) -> Any:
 
 
 def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
-    out = []
-    for t in tensors:
+    out: list[Tensor] = []
+    for t in {id(t): t for t in tensors}.values():
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor, got {type(t).__name__}")
         if t._node.op is not Op.BUFFER and t._node not in _realized:

@@ -6,6 +6,7 @@ partition -> kernels in dependency order, each with the rule behind its boundary
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 from ..dtype import DType
@@ -89,7 +90,7 @@ class Schedule:
 
 def lower(targets: list[Node], realized: dict[Node, Node]) -> dict[Node, Node]:
     """Run the graph passes; returns each target's lowered node."""
-    substituted = rewrite(targets, lambda n: realized.get(n), stop=realized)
+    substituted = rewrite(targets, lambda n: None, replace=realized)
     roots = [substituted[t] for t in targets]
     simplified = rewrite(roots, simplify_node)
     roots = [simplified[r] for r in roots]
@@ -126,6 +127,33 @@ def _kind(region: Region) -> str:
     return "reduce" if ops & REDUCE_OPS else "elementwise"
 
 
+def dependency_order(regions: list[Region], position: dict[Node, int]) -> list[Region]:
+    """Regions in an order where each runs after the regions whose outputs it reads (Kahn's
+    algorithm; ties broken by graph position, so the order is deterministic)."""
+    owner = {root: i for i, r in enumerate(regions) for root in r.roots}
+    needs: list[set[int]] = []
+    for i, region in enumerate(regions):
+        inside = set(region.nodes)
+        needs.append({owner[s] for n in region.nodes for s in n.src
+                      if s not in inside and s in owner and owner[s] != i})
+    users: dict[int, list[int]] = {}
+    for i, deps in enumerate(needs):
+        for d in deps:
+            users.setdefault(d, []).append(i)
+    ready = [(max(position[n] for n in r.roots), i) for i, r in enumerate(regions) if not needs[i]]
+    heapq.heapify(ready)
+    order: list[Region] = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        order.append(regions[i])
+        for u in users.get(i, []):
+            needs[u].discard(i)
+            if not needs[u]:
+                heapq.heappush(ready, (max(position[n] for n in regions[u].roots), u))
+    assert len(order) == len(regions), "the kernel graph has a cycle"
+    return order
+
+
 def build_schedule(targets: list[Node], devices: dict[Node, str],
                    realized: dict[Node, Node]) -> Schedule:
     """The kernels that compute `targets` (with `devices` naming each target's device)."""
@@ -135,7 +163,7 @@ def build_schedule(targets: list[Node], devices: dict[Node, str],
     regions = part.partition() if roots else []
     hints = {lowered[t]: devices[t] for t in targets}
     device = _device_of(part.order if roots else [], hints)
-    regions.sort(key=lambda r: max(part.position[n] for n in r.roots))
+    regions = dependency_order(regions, part.position)
     kernels = []
     for i, region in enumerate(regions):
         region_set = set(region.nodes)

@@ -1,0 +1,192 @@
+"""`lg.save` / `lg.load`: state dicts as NumPy `.npz` files, never pickle.
+
+The file holds one array per tensor (its dtype kept, so a round trip is bit-exact) and
+one entry, `__lazygrad__`, with the object's structure as JSON: dicts (with their key
+types), lists, tuples, numbers, strings, and references to the arrays. Loading uses
+`np.load(..., allow_pickle=False)` and checks every piece, so a truncated, tampered or
+foreign file raises a RuntimeError naming the file and never runs code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections import OrderedDict
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .creation import tensor
+from .dtype import ALL_DTYPES
+from .realize import realize
+from .tensor import Tensor
+
+__all__ = ["save", "load"]
+
+_META = "__lazygrad__"
+_FORMAT = "lazygrad.save/1"
+_DTYPES = {d.np.str: d for d in ALL_DTYPES}  # native byte order only
+
+FileLike = str | os.PathLike | BinaryIO
+
+
+def _tensors_in(obj: Any) -> list[Tensor]:
+    """Every tensor in a nested structure (iteratively)."""
+    found, stack = [], [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+class _Encoder:
+    """Turns a nested object into JSON-able data plus a table of named arrays."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self._names: dict[int, str] = {}
+
+    def encode(self, obj: Any) -> Any:
+        if isinstance(obj, Tensor):
+            return self._tensor(obj)
+        if isinstance(obj, dict):
+            for key in obj:
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    raise TypeError(
+                        f"lg.save: dict keys must be str, int, float, bool or None, "
+                        f"got {type(key).__name__}"
+                    )
+            kind = "odict" if isinstance(obj, OrderedDict) else "dict"
+            return {kind: [[k, self.encode(v)] for k, v in obj.items()]}
+        if isinstance(obj, list | tuple):
+            return {"list" if isinstance(obj, list) else "tuple": [self.encode(v) for v in obj]}
+        if obj is None or isinstance(obj, str | bool | int | float):
+            return {"value": obj}
+        if isinstance(obj, np.generic) and obj.dtype.str in _DTYPES:
+            return {"value": obj.item()}
+        raise TypeError(
+            f"lg.save can store tensors, dicts, lists, tuples, numbers, strings and "
+            f"None, not {type(obj).__name__}"
+        )
+
+    def _tensor(self, t: Tensor) -> dict[str, Any]:
+        name = self._names.get(id(t))
+        if name is None:
+            name = self._names[id(t)] = f"tensor{len(self._names)}"
+            self.arrays[name] = np.array(t.detach().numpy(), order="C")  # keeps 0-d shapes
+        return {"tensor": name, "device": str(t.device), "requires_grad": t.requires_grad}
+
+
+def save(obj: Any, f: FileLike) -> None:
+    """Write `obj` (a state dict: str → Tensor, or nested dicts/lists of tensors and numbers,
+    like an optimizer's state dict) to `f`, a path or a binary file object."""
+    tensors = list({id(t): t for t in _tensors_in(obj)}.values())
+    realize(*tensors)  # every pending tensor in one schedule
+    encoder = _Encoder()
+    structure = encoder.encode(obj)
+    meta = json.dumps({"format": _FORMAT, "object": structure}).encode()
+    arrays = {_META: np.frombuffer(meta, dtype=np.uint8), **encoder.arrays}
+    if isinstance(f, str | os.PathLike):
+        with open(f, "wb") as handle:  # a path is used as given (np.savez would add .npz)
+            np.savez(handle, **arrays)
+    else:
+        np.savez(f, **arrays)
+
+
+def _name_of(f: FileLike) -> str:
+    if isinstance(f, str | os.PathLike):
+        return os.fspath(f)
+    return getattr(f, "name", None) or f"<{type(f).__name__}>"
+
+
+class _Decoder:
+    """Rebuilds the object from the JSON structure, checking everything it reads."""
+
+    def __init__(self, archive: Any, map_location: Any) -> None:
+        self.archive = archive
+        self.map_location = map_location
+        self._cache: dict[str, Tensor] = {}
+
+    def decode(self, node: Any) -> Any:
+        if isinstance(node, dict) and "tensor" in node:
+            return self._tensor(node)
+        if not isinstance(node, dict) or len(node) != 1:
+            raise ValueError(f"malformed structure entry {str(node)[:80]!r}")
+        ((kind, body),) = node.items()
+        if kind == "value":
+            if body is not None and not isinstance(body, str | bool | int | float):
+                raise ValueError(f"unexpected value {body!r}")
+            return body
+        if kind in ("list", "tuple") and isinstance(body, list):
+            items = [self.decode(v) for v in body]
+            return items if kind == "list" else tuple(items)
+        if kind in ("dict", "odict") and isinstance(body, list):
+            out: dict[Any, Any] = OrderedDict() if kind == "odict" else {}
+            for pair in body:
+                if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], list | dict):
+                    raise ValueError(f"malformed dict entry {str(pair)[:80]!r}")
+                out[pair[0]] = self.decode(pair[1])
+            return out
+        raise ValueError(f"unknown structure entry {kind!r}")
+
+    def _tensor(self, node: dict[str, Any]) -> Tensor:
+        name, device = node.get("tensor"), node.get("device", "cpu")
+        if not isinstance(name, str) or name == _META or name not in self.archive.files:
+            raise ValueError(f"reference to a missing array {name!r}")
+        if not isinstance(device, str):
+            raise ValueError(f"bad device entry {device!r}")
+        if name not in self._cache:
+            arr = self.archive[name]
+            if arr.dtype.str not in _DTYPES:
+                raise ValueError(f"array {name!r} has unsupported dtype {arr.dtype}")
+            where = self.map_location if self.map_location is not None else device
+            t = tensor(arr, dtype=_DTYPES[arr.dtype.str], device=where)
+            if node.get("requires_grad") is True and t.is_floating_point():
+                t.requires_grad_(True)
+            self._cache[name] = t
+        return self._cache[name]
+
+
+def load(f: FileLike, map_location: Any = None) -> Any:
+    """Read an object written by `save`. Tensors go back to the device they were saved
+    from, or to `map_location` (a device or device string) when given."""
+    name = _name_of(f)
+    try:
+        if hasattr(f, "read"):
+            data = f.read()  # type: ignore[union-attr]
+        else:
+            with open(f, "rb") as handle:  # type: ignore[arg-type]
+                data = handle.read()
+    except OSError as exc:
+        raise RuntimeError(f"lg.load: cannot read {name}: {exc}") from exc
+    if not data.startswith(b"PK\x03\x04"):
+        raise RuntimeError(f"lg.load: {name} is not a lazygrad checkpoint (not an .npz archive)")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            if _META not in archive.files:
+                raise ValueError("no __lazygrad__ entry: not written by lg.save")
+            meta = json.loads(archive[_META].tobytes().decode())
+            if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+                raise ValueError(f"unknown format {str(meta)[:80]!r}")
+            return _Decoder(archive, map_location).decode(meta.get("object"))
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        OSError,
+        EOFError,
+        RecursionError,
+        zipfile.BadZipFile,
+        UnicodeDecodeError,
+    ) as exc:
+        raise RuntimeError(
+            f"lg.load: {name} is not a valid lazygrad checkpoint "
+            f"(truncated, corrupted or foreign file): {exc}"
+        ) from exc
