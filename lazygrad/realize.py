@@ -116,8 +116,8 @@ def realize(*tensors: Tensor) -> None:
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
-    bindings.update((old, new.arg) for old, new in zip(entry.params, params, strict=True))
-    buffers = run_schedule(entry.schedule, bindings)
+    values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
+    buffers = run_schedule(entry.schedule, bindings, values)
     nodes = list(dict.fromkeys(t._node for t in pending))
     for node, lowered in zip(nodes, entry.lowered, strict=True):
         if lowered.op is Op.BUFFER:
@@ -130,13 +130,14 @@ def realize(*tensors: Tensor) -> None:
             t._replace_node(_realized[t._node])
 
 
-def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None
-                 ) -> dict[Node, Buffer]:
+def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None,
+                 values: dict[Node, Any] | None = None) -> dict[Node, Buffer]:
     """Run every kernel; returns the buffer of each kernel output. `bindings` maps the
-    schedule's input buffer nodes to the buffers to use instead, and its PARAM nodes to the
-    values to pass."""
+    schedule's input buffer nodes to the buffers to use instead, `values` its PARAM and RAND
+    nodes to the arguments to pass."""
     level = debug_level()
     bindings = bindings or {}
+    values = values or {}
     produced: dict[Node, Buffer] = {}
     if level:
         print(f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
@@ -144,7 +145,7 @@ def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None
     for kernel in sched.kernels:
         start = time.perf_counter()
         inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
-        params = [bindings.get(p, p.arg) for p in kernel.param_nodes]
+        params = [values.get(p, p.arg) for p in kernel.param_nodes]
         outputs = backend_for(kernel.device).run(kernel, inputs, params)
         for node, buf in zip(kernel.output_nodes, outputs, strict=True):
             produced[node] = buf

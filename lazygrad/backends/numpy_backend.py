@@ -213,10 +213,10 @@ class _Renderer:
         elif op is Op.CONTIGUOUS:
             self.expr[n] = a[0]
         elif op is Op.RAND:
-            kind, seed, counter, *extra = n.arg  # type: ignore[misc]
-            slot = f"s{self.count}"
+            kind, _seed, _counter, *extra = n.arg  # type: ignore[misc]
+            slot, key = f"s{self.count}", self.expr[n]
             self.count += 1
-            self.line(n, slot, f"{slot} = _rand({kind!r}, {seed}, {counter}, {tuple(extra)}, "
+            self.line(n, slot, f"{slot} = _rand({kind!r}, {key}[1], {key}[2], {tuple(extra)}, "
                                f"{n.shape}, '{dtype}'); _scratch.append({slot})")
         elif op in ELEMENTWISE:
             self.elementwise(n, a)
@@ -330,7 +330,8 @@ def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
         arrays = [to_host(b) for b in inputs]
     else:
         with np.errstate(all="ignore"):
-            typed = [p.dtype.np.type(v) for p, v in zip(kernel.param_nodes, params, strict=True)]
+            typed = [v if p.op is Op.RAND else p.dtype.np.type(v)
+                     for p, v in zip(kernel.param_nodes, params, strict=True)]
             arrays = list(compile_kernel(kernel)(*(b.host for b in inputs), *typed))
     buffers = []
     for n, a in zip(kernel.output_nodes, arrays, strict=True):

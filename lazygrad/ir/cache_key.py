@@ -14,9 +14,10 @@ from .ops import Op
 
 def structural_key(targets: list[Node], devices: list[str], realized: dict[Node, Node]
                    ) -> tuple[tuple, list[Node], list[Node]]:
-    """(key, input buffer nodes in slot order, PARAM nodes in slot order) for realizing
+    """(key, input buffer nodes in slot order, argument nodes in slot order) for realizing
     `targets` on `devices`. A PARAM counts by type and dtype (and its value only when the
-    value is one simplification relies on), so new values reuse the schedule."""
+    value is one simplification relies on), a RAND by its distribution (not its seed and
+    counter), so new values and new random draws reuse the schedule."""
     index: dict[Node, int] = {}
     entries: list[tuple] = []
     inputs: list[Node] = []
@@ -37,7 +38,7 @@ def structural_key(targets: list[Node], devices: list[str], realized: dict[Node,
             stack.extend((s, False) for s in reversed(node.src) if s not in index)
             continue
         index[node] = len(entries)
-        if node.op is Op.PARAM:
+        if node.op in (Op.PARAM, Op.RAND):
             params.append(node)
         entries.append((node.op, _structural_arg(node), node.dtype, node.shape,
                         tuple(index[s] for s in node.src)))
@@ -50,4 +51,7 @@ def _structural_arg(node: Node) -> object:
         return "leaf"
     if node.op is Op.PARAM:
         return (type(node.arg).__name__, param_class(node.arg))
+    if node.op is Op.RAND:  # the seed and counter are arguments; the distribution is not
+        kind, _seed, _counter, *extra = node.arg  # type: ignore[misc]
+        return (kind, *extra)
     return _arg_key(node.op, node.arg)

@@ -40,7 +40,7 @@ class Kernel:
     input_nodes: list[Node]
     output_nodes: list[Node]
     reasons: list[str]
-    param_nodes: list[Node] = field(default_factory=list)  # scalar arguments, in order
+    param_nodes: list[Node] = field(default_factory=list)  # PARAM and RAND arguments
     _source: str | None = field(default=None, repr=False)
 
     @property
@@ -171,8 +171,8 @@ def build_schedule(targets: list[Node], devices: dict[Node, str],
             s for n in region.nodes for s in n.src
             if s not in region_set and s.op not in (Op.CONST, Op.ARANGE, Op.PARAM)))
         params = list(dict.fromkeys(
-            leaf for n in region.nodes for s in n.src
-            for leaf in (s, *s.src[:1]) if leaf.op is Op.PARAM))
+            leaf for n in region.nodes for s in (n, *n.src)
+            for leaf in (s, *s.src[:1]) if leaf.op in (Op.PARAM, Op.RAND)))
         kind = _kind(region)
         shape = max((n.shape for n in region.nodes), key=len, default=())
         name = f"{kind}_{i}_{'x'.join(map(str, shape)) or 'scalar'}"
