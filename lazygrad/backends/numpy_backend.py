@@ -56,7 +56,10 @@ def arange(start: float, step: float, count: int, dtype: str) -> np.ndarray:
 def rand(kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...],
          dtype: str) -> np.ndarray:
     """Random numbers from Philox keyed by (seed, counter): the same on every run and device."""
-    gen = np.random.Generator(np.random.Philox(key=seed, counter=counter))
+    # (seed, counter) is the 128-bit key: every draw gets its own stream (a shared key with
+    # different counters would give overlapping, shifted streams).
+    key = np.array([seed % 2**64, counter % 2**64], dtype=np.uint64)
+    gen = np.random.Generator(np.random.Philox(key=key))
     if kind == "uniform":
         return gen.random(shape, dtype=np.float64).astype(dtype)
     if kind == "normal":
