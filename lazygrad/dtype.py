@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # singletons: identity eq and hash are fast
 class DType:
     """A lazygrad dtype: its name, category and the NumPy/OpenCL types it maps to."""
 
@@ -18,14 +18,42 @@ class DType:
 
     @property
     def np(self) -> np.dtype:
+        """The NumPy dtype."""
         return np.dtype("bool" if self.name == "bool" else self.name)
 
     @property
     def is_floating_point(self) -> bool:
+        """Whether this is float32 or float64."""
         return self.category == 2
+
+    @property
+    def torch_name(self) -> str:
+        """PyTorch's scalar-type name, used in error messages ('Float', 'Long', ...)."""
+        return _TORCH_NAMES[self.name]
+
+    @property
+    def c_name(self) -> str:
+        """The C type name PyTorch's matmul errors use ('float', 'long int', ...)."""
+        return _C_NAMES[self.name]
 
     def __repr__(self) -> str:
         return f"lazygrad.{self.name}"
+
+
+_TORCH_NAMES = {
+    "bool": "Bool",
+    "int32": "Int",
+    "int64": "Long",
+    "float32": "Float",
+    "float64": "Double",
+}
+_C_NAMES = {
+    "bool": "bool",
+    "int32": "int",
+    "int64": "long int",
+    "float32": "float",
+    "float64": "double",
+}
 
 
 bool_ = DType("bool", 0, 1, "bool")
@@ -59,16 +87,18 @@ def from_numpy_dtype(dt: np.dtype) -> DType:
         return float32 if dt.itemsize <= 4 else float64
     if dt.kind in "iu":
         return int32 if dt.itemsize < 4 else int64
-    raise TypeError(f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
-                    "float64, float32, int64, int32, and bool.")
+    raise TypeError(
+        f"can't convert np.ndarray of type numpy.{dt}. The only supported types are: "
+        "float64, float32, int64, int32, and bool."
+    )
 
 
 def to_dtype(dtype: object) -> DType:
     """Normalize a user dtype argument (DType, NumPy dtype, Python type or name)."""
     if isinstance(dtype, DType):
         return dtype
-    if dtype is float:
-        return float32
+    if dtype is float:  # as in PyTorch, Python's float is a double
+        return float64
     if dtype is int:
         return int64
     if dtype is bool:
@@ -78,8 +108,10 @@ def to_dtype(dtype: object) -> DType:
     try:
         return from_numpy_dtype(np.dtype(dtype))
     except TypeError as err:
-        raise TypeError(f"{dtype!r} is not a lazygrad dtype; use one of "
-                        f"{', '.join(repr(d) for d in ALL_DTYPES)}") from err
+        raise TypeError(
+            f"{dtype!r} is not a lazygrad dtype; use one of "
+            f"{', '.join(repr(d) for d in ALL_DTYPES)}"
+        ) from err
 
 
 def promote_types(a: DType, b: DType) -> DType:
@@ -128,4 +160,3 @@ def result_type(dims: list[DType], zero_dims: list[DType], scalars: list[object]
             result = _DEFAULT_FOR_CATEGORY[cat]
     assert result is not None
     return result
-

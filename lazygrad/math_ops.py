@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 from collections.abc import Sequence
+
+import numpy as np
 
 from . import dtype as dt
 from .ir.node import Node, const, make, param
@@ -17,19 +18,28 @@ Operand = Tensor | Scalar
 
 # ---- broadcasting ---------------------------------------------------------------------------
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast of `shapes`, raising PyTorch's message when sizes clash."""
-    ndim = builtins.max((len(s) for s in shapes), default=0)
-    padded = [(1,) * (ndim - len(s)) + tuple(s) for s in shapes]
-    out = []
-    for i in range(ndim):
-        sizes = [p[i] for p in padded]
-        target = builtins.max(sizes) if 0 not in sizes else 0
-        clash = [n for n in sizes if n not in (1, target)]
-        if clash:
-            first, second = (n for n in sizes if n != 1) if 0 in sizes or len(clash) else ()
-            raise RuntimeError(f"The size of tensor a ({first}) must match the size of tensor b "
-                               f"({second}) at non-singleton dimension {i}")
-        out.append(target)
+    """The broadcast of `shapes`, raising PyTorch's message when sizes clash.
+
+    Shapes are combined left to right, each pair compared from the last dimension backwards,
+    so the error names the same sizes and dimension as PyTorch's."""
+    out: tuple[int, ...] = ()
+    for i, shape in enumerate(shapes):
+        out = tuple(shape) if i == 0 else _broadcast_pair(out, tuple(shape))
+    return out
+
+
+def _broadcast_pair(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    ndim = builtins.max(len(a), len(b))
+    out = [0] * ndim
+    for i in range(ndim - 1, -1, -1):
+        size_a = a[i - ndim + len(a)] if i - ndim + len(a) >= 0 else 1
+        size_b = b[i - ndim + len(b)] if i - ndim + len(b) >= 0 else 1
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({size_a}) must match the size of tensor b "
+                f"({size_b}) at non-singleton dimension {i}"
+            )
+        out[i] = size_b if size_a == 1 else size_a
     return tuple(out)
 
 
@@ -49,21 +59,29 @@ def _operand_type(operands: Sequence[Operand]) -> dt.DType:
     return dt.result_type(dims, zero_dims, scalars)
 
 
-def _as_tensor_like(x: object, ref: Tensor) -> Operand:
+def is_operand(x: object) -> bool:
+    """Whether `x` may be the other operand of a Tensor operator (else NotImplemented)."""
+    return isinstance(x, Tensor | bool | int | float | np.ndarray | np.generic)
+
+
+def _as_tensor_like(x: object, ref: Tensor, fn: str = "other") -> Operand:
     if isinstance(x, Tensor):
         ref._check_device(x)
         return x
     if isinstance(x, bool | int | float):
         return x
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:  # NumPy scalars
-        return x.item()  # type: ignore[attr-defined]
-    from .creation import tensor
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":  # NumPy scalars
+        return x.item()
+    if isinstance(x, np.ndarray):
+        from .creation import tensor
 
-    return tensor(x, device=ref.device)
+        return tensor(x, device=ref.device)
+    raise TypeError(f"{fn}(): argument 'other' must be Tensor or Number, not {type(x).__name__}")
 
 
-def elementwise(op: Op, name: str, operands: Sequence[Operand], compute: dt.DType | None = None
-                ) -> Tensor:
+def elementwise(
+    op: Op, name: str, operands: Sequence[Operand], compute: dt.DType | None = None
+) -> Tensor:
     """Record `op` over `operands` (tensors or Python scalars) with PyTorch's promotion and
     broadcasting. `compute` overrides the dtype the operands are cast to."""
     ref = next(o for o in operands if isinstance(o, Tensor))
@@ -85,14 +103,67 @@ def _float_type(operands: Sequence[Operand]) -> dt.DType:
     return t if t.is_floating_point else dt.default_float
 
 
+def _is_bool(x: Operand) -> bool:
+    return x.dtype == dt.bool_ if isinstance(x, Tensor) else isinstance(x, bool)
+
+
+def _host_values(x: Operand) -> np.ndarray | None:
+    """The values of a Python scalar or of a tensor whose data is on the host already."""
+    if not isinstance(x, Tensor):
+        return np.asarray(x)
+    buf = x._node.arg if x._node.op is Op.BUFFER else None
+    return getattr(buf, "host", None)
+
+
+def _check_binary(op: Op, a: Operand, b: Operand, ctype: dt.DType) -> None:
+    """PyTorch's record-time errors for binary ops on the operand dtypes (and known zeros)."""
+    if op is Op.SUB and (_is_bool(a) or _is_bool(b)):
+        if _is_bool(a) and _is_bool(b):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not "
+                "supported. Use the `^` or `logical_xor()` operator instead."
+            )
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. "
+            "If you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
+    if ctype == dt.bool_ and op in _BOOL_UNSUPPORTED:
+        raise NotImplementedError(f"\"{_BOOL_UNSUPPORTED[op]}\" not implemented for 'Bool'")
+    if op in (Op.IDIV, Op.MOD) and not ctype.is_floating_point and _result_size(a, b):
+        divisor = _host_values(b)
+        if divisor is not None and divisor.size and not np.all(divisor):
+            raise RuntimeError("ZeroDivisionError")
+    if (
+        op is Op.POW
+        and not ctype.is_floating_point
+        and not isinstance(b, Tensor)
+        and isinstance(b, int)
+        and b < 0
+    ):
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if op in (Op.AND, Op.OR, Op.XOR) and ctype.is_floating_point:
+        raise NotImplementedError(
+            f"\"bitwise_{op.value}_cpu\" not implemented for '{ctype.torch_name}'"
+        )
+
+
+def _result_size(a: Operand, b: Operand) -> int:
+    shapes = [tuple(x.shape) for x in (a, b) if isinstance(x, Tensor)]
+    return math.prod(broadcast_shapes(*shapes))
+
+
+_BOOL_UNSUPPORTED = {Op.IDIV: "div_floor_cpu", Op.MOD: "remainder_cpu", Op.POW: "pow"}
+
+
 def binary(op: Op, name: str, a: Operand, b: Operand) -> Tensor:
     """A binary op; true division and float-only ops compute in a floating dtype."""
+    ref = _ref(a, b)
+    a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
+    ctype = _operand_type([a, b])
+    _check_binary(op, a, b, ctype)
     if OP_TABLE[op].float_only:
         return elementwise(op, name, (a, b), _float_type((a, b)))
-    if op in (Op.AND, Op.OR, Op.XOR):
-        t = _operand_type([_as_tensor_like(x, _ref(a, b)) for x in (a, b)])
-        if t.is_floating_point:
-            raise RuntimeError(f'"bitwise_{op.value}_cpu" not implemented for \'Float\'')
     return elementwise(op, name, (a, b))
 
 
@@ -121,23 +192,57 @@ def _renamed(t: Tensor, name: str) -> Tensor:
 
 
 # ---- elementwise methods ---------------------------------------------------------------------
-def add(a: Tensor, b: Operand, alpha: Scalar = 1) -> Tensor:
-    if a.dtype == dt.bool_ and isinstance(b, Tensor) and b.dtype == dt.bool_:
+def _scaled(a: Operand, b: Operand, alpha: Scalar) -> Operand:
+    """`b * alpha` for add/sub, with PyTorch's checks on the type of alpha."""
+    if alpha == 1 and not isinstance(alpha, float | bool):
+        return b
+    ref = _ref(a, b)
+    ctype = _operand_type([_as_tensor_like(a, ref), _as_tensor_like(b, ref)])
+    if isinstance(alpha, bool) and ctype != dt.bool_:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, float) and not ctype.is_floating_point:
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
+    if ctype == dt.bool_:  # bool + bool * alpha stays bool (alpha is True or truthy)
+        return b if alpha else False
+    return b * alpha  # type: ignore[operator]
+
+
+def _promoted(a: Operand, b: Operand) -> dt.DType:
+    ref = _ref(a, b)
+    return _operand_type([_as_tensor_like(a, ref), _as_tensor_like(b, ref)])
+
+
+def add(a: Operand, b: Operand, alpha: Scalar = 1) -> Tensor:
+    """a + alpha * b (logical or for two bools)."""
+    b = _scaled(a, b, alpha)
+    if _promoted(a, b) == dt.bool_:
         return binary(Op.OR, "AddBackward0", a, b)
-    return binary(Op.ADD, "AddBackward0", a, b if alpha == 1 else b * alpha)
+    return binary(Op.ADD, "AddBackward0", a, b)
 
 
-def sub(a: Tensor, b: Operand, alpha: Scalar = 1) -> Tensor:
-    return binary(Op.SUB, "SubBackward0", a, b if alpha == 1 else b * alpha)
+def sub(a: Operand, b: Operand, alpha: Scalar = 1) -> Tensor:
+    """a - alpha * b."""
+    if _is_bool(a) or _is_bool(b):
+        _check_binary(Op.SUB, a, b, dt.bool_)
+    return binary(Op.SUB, "SubBackward0", a, _scaled(a, b, alpha))
 
 
-def mul(a: Tensor, b: Operand) -> Tensor:
-    if a.dtype == dt.bool_ and isinstance(b, Tensor) and b.dtype == dt.bool_:
+def rsub(a: Tensor, b: Operand) -> Tensor:
+    """b - a (the reflected operator)."""
+    return binary(Op.SUB, "RsubBackward1", b, a)
+
+
+def mul(a: Operand, b: Operand) -> Tensor:
+    """a * b (logical and for two bools)."""
+    if _promoted(a, b) == dt.bool_:
         return binary(Op.AND, "MulBackward0", a, b)
     return binary(Op.MUL, "MulBackward0", a, b)
 
 
 def div(a: Tensor, b: Operand, rounding_mode: str | None = None) -> Tensor:
+    """a / b (true division: integers give float32), or rounded with `rounding_mode`."""
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
@@ -149,86 +254,127 @@ def div(a: Tensor, b: Operand, rounding_mode: str | None = None) -> Tensor:
 
 
 def floor_divide(a: Operand, b: Operand) -> Tensor:
+    """a // b, rounding toward negative infinity."""
     return binary(Op.IDIV, "DivBackward1", a, b)
 
 
 def remainder(a: Operand, b: Operand) -> Tensor:
+    """a % b with the sign of the divisor (Python's and PyTorch's rule)."""
     return binary(Op.MOD, "RemainderBackward0", a, b)
 
 
 def pow(a: Operand, b: Operand) -> Tensor:  # noqa: A001 - torch.pow
+    """a ** b elementwise."""
+    if isinstance(a, Tensor) and a.dtype == dt.bool_ and isinstance(b, bool):
+        # PyTorch answers x ** True and x ** False without a (bool) pow kernel
+        return a.clone() if b else where(a, True, True)
     return binary(Op.POW, "PowBackward0" if not isinstance(b, Tensor) else "PowBackward1", a, b)
 
 
-def maximum(a: Tensor, b: Operand) -> Tensor:
+def maximum(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise maximum of two tensors (NaN propagates)."""
+    _check_tensor_other("maximum", b)
     return binary(Op.MAX, "MaximumBackward0", a, b)
 
 
-def minimum(a: Tensor, b: Operand) -> Tensor:
+def minimum(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise minimum of two tensors (NaN propagates)."""
+    _check_tensor_other("minimum", b)
     return binary(Op.MIN, "MinimumBackward0", a, b)
 
 
+def _check_tensor_other(fn: str, other: object) -> None:
+    if not isinstance(other, Tensor):
+        kind = type(other)
+        name = (
+            kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        )
+        raise TypeError(f"{fn}(): argument 'other' (position 2) must be Tensor, not {name}")
+
+
 def neg(x: Tensor) -> Tensor:
+    """-x (not for bool tensors)."""
     if x.dtype == dt.bool_:
-        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
-                           "you are trying to invert a mask, use the `~` or `logical_not()` "
-                           "operator instead.")
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If "
+            "you are trying to invert a mask, use the `~` or `logical_not()` "
+            "operator instead."
+        )
     return unary(Op.NEG, "NegBackward0", x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """|x| elementwise (not for bool tensors)."""
+    if x.dtype == dt.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
     return unary(Op.ABS, "AbsBackward0", x)
 
 
 def exp(x: Tensor) -> Tensor:
+    """e ** x elementwise (integers give float32)."""
     return unary(Op.EXP, "ExpBackward0", x)
 
 
 def log(x: Tensor) -> Tensor:
+    """Natural logarithm elementwise."""
     return unary(Op.LOG, "LogBackward0", x)
 
 
 def log2(x: Tensor) -> Tensor:
+    """Base-2 logarithm elementwise."""
     return _renamed(log(x) * (1 / math.log(2)), "Log2Backward0")
 
 
 def sqrt(x: Tensor) -> Tensor:
+    """Square root elementwise."""
     return unary(Op.SQRT, "SqrtBackward0", x)
 
 
 def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x) elementwise."""
     return _renamed(reciprocal(sqrt(x)), "RsqrtBackward0")
 
 
 def sin(x: Tensor) -> Tensor:
+    """Sine elementwise."""
     return unary(Op.SIN, "SinBackward0", x)
 
 
 def cos(x: Tensor) -> Tensor:
+    """Cosine elementwise."""
     return unary(Op.COS, "CosBackward0", x)
 
 
 def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent elementwise."""
     return unary(Op.TANH, "TanhBackward0", x)
 
 
 def reciprocal(x: Tensor) -> Tensor:
+    """1 / x elementwise (integers give float32)."""
     return unary(Op.RECIP, "ReciprocalBackward0", x)
 
 
 def floor(x: Tensor) -> Tensor:
+    """The largest integer <= x, elementwise (integers are returned as they are)."""
     return x if not x.dtype.is_floating_point else unary(Op.FLOOR, "FloorBackward0", x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise."""
     return _renamed(reciprocal(exp(-_floatify(x)) + 1), "SigmoidBackward0")
 
 
 def relu(x: Tensor) -> Tensor:
-    return _renamed(maximum(x, 0 if not x.dtype.is_floating_point else 0.0), "ReluBackward0")
+    """max(x, 0) elementwise (not for bool tensors)."""
+    if x.dtype == dt.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
+    zero = 0 if not x.dtype.is_floating_point else 0.0
+    return _renamed(binary(Op.MAX, "MaximumBackward0", x, zero), "ReluBackward0")
 
 
 def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of x (bools are returned as they are)."""
     if x.dtype == dt.bool_:
         return x
     pos = compare(Op.CMPLT, 0, x)._cast(x.dtype)
@@ -237,27 +383,40 @@ def sign(x: Tensor) -> Tensor:
 
 
 def clamp(x: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:  # noqa: A002
+    """x limited to [min, max] (either bound may be None; max wins when min > max)."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     out = x
     if min is not None:
-        out = maximum(out, min)
+        out = binary(Op.MAX, "MaximumBackward0", out, min)
     if max is not None:
-        out = minimum(out, max)
+        out = binary(Op.MIN, "MinimumBackward0", out, max)
     return _renamed(out, "ClampBackward1")
 
 
 def where(condition: Tensor, x: Operand, y: Operand) -> Tensor:
     """`x` where `condition` holds, else `y` (broadcast together)."""
     ref = next(o for o in (x, y, condition) if isinstance(o, Tensor))
-    x, y = _as_tensor_like(x, ref), _as_tensor_like(y, ref)
-    condition = _as_tensor_like(condition, ref)  # type: ignore[assignment]
+    x, y = _as_tensor_like(x, ref, "where"), _as_tensor_like(y, ref, "where")
+    condition = _as_tensor_like(condition, ref, "where")  # type: ignore[assignment]
+    if not isinstance(condition, Tensor) or condition.dtype != dt.bool_:
+        got = (
+            condition.dtype.torch_name
+            if isinstance(condition, Tensor)
+            else type(condition).__name__
+        )
+        raise RuntimeError(
+            f"where expected condition to be a boolean tensor, but got a tensor with dtype {got}"
+        )
     ctype = _operand_type([x, y])
     shape = broadcast_shapes(*(o._node.shape for o in (condition, x, y) if isinstance(o, Tensor)))
-    srcs = [expand_node(condition._cast_node(dt.bool_), shape)]
+    srcs = [expand_node(condition._node, shape)]
     for o in (x, y):
-        srcs.append(expand_node(o._cast_node(ctype), shape) if isinstance(o, Tensor)
-                    else const(o, ctype, shape))
+        srcs.append(
+            expand_node(o._cast_node(ctype), shape)
+            if isinstance(o, Tensor)
+            else const(o, ctype, shape)
+        )
     inputs = (None, x if isinstance(x, Tensor) else None, y if isinstance(y, Tensor) else None)
     return ref._result(make(Op.WHERE, tuple(srcs)), "WhereBackward0", inputs)
 
@@ -267,19 +426,47 @@ def _floatify(x: Tensor) -> Tensor:
 
 
 def logical_not(x: Tensor) -> Tensor:
+    """True where x is zero (or False)."""
     return compare(Op.CMPEQ, x._cast(dt.bool_), False)
 
 
 def invert(x: Tensor) -> Tensor:
+    """~x: bitwise not for integers, logical not for bools."""
     if x.dtype.is_floating_point:
-        raise TypeError("~ (bitwise_not) is only supported for integer and bool tensors")
+        raise TypeError(
+            "~ (operator.invert) is only implemented on integer and Boolean-type tensors"
+        )
     return x._result(make(Op.NOT, (x._node,)), "", (None,))
 
 
 # ---- reductions ---------------------------------------------------------------------------
-def _reduce(x: Tensor, op: Op, dim: int | Sequence[int] | None, keepdim: bool, name: str
-            ) -> Tensor:
-    axes = x._dims(dim) if x.ndim else ()
+Dims = int | Sequence[int] | None
+
+
+def reduce_axes(x: Tensor, dim: Dims, empty_means_all: bool = True) -> tuple[int, ...]:
+    """The axes a reduction over `dim` covers, checked like PyTorch (range, repeats).
+
+    None (and, for sum-like reductions, an empty tuple) means every axis; a 0-d tensor
+    accepts dims 0 and -1 and has no axes to reduce."""
+    if dim is None or (empty_means_all and isinstance(dim, Sequence) and len(dim) == 0):
+        return tuple(range(x.ndim))
+    dims = [dim] if isinstance(dim, int | np.integer) else list(dim)  # type: ignore[arg-type]
+    axes: list[int] = []
+    for d in dims:
+        a = x._dim(d)
+        if a in axes:
+            raise RuntimeError(f"dim {a} appears multiple times in the list of dims")
+        axes.append(a)
+    return tuple(axes) if x.ndim else ()
+
+
+def _int_dim(fn: str, dim: object) -> None:
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"{fn}(): argument 'dim' must be int, not {type(dim).__name__}")
+
+
+def _reduce(x: Tensor, op: Op, dim: Dims, keepdim: bool, name: str) -> Tensor:
+    axes = reduce_axes(x, dim)
     node = x._node
     if axes:
         node = make(op, (node,), axes)
@@ -292,78 +479,165 @@ def _accumulating(x: Tensor) -> Tensor:
     return x if x.dtype.is_floating_point else x._cast(dt.int64)
 
 
-def sum(x: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False,  # noqa: A001
-        dtype: object = None) -> Tensor:
+def sum(
+    x: Tensor,
+    dim: Dims = None,
+    keepdim: bool = False,  # noqa: A001
+    dtype: object = None,
+) -> Tensor:
+    """Sum over `dim` (all dims by default); integers and bools accumulate in int64."""
     x = _accumulating(x) if dtype is None else x._cast(dt.to_dtype(dtype))
     return _reduce(x, Op.SUM, dim, keepdim, "SumBackward0" if dim is None else "SumBackward1")
 
 
-def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _reduce(_accumulating(x), Op.PROD, dim, keepdim, "ProdBackward0")
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: object = None) -> Tensor:
+    """Product over one dim (or all elements); integers and bools accumulate in int64."""
+    if dim is not None:
+        _int_dim("prod", dim)
+    x = _accumulating(x) if dtype is None else x._cast(dt.to_dtype(dtype))
+    return _reduce(x, Op.PROD, dim, keepdim, "ProdBackward0")
 
 
-def mean(x: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+def mean(x: Tensor, dim: Dims = None, keepdim: bool = False, dtype: object = None) -> Tensor:
+    """Arithmetic mean over `dim` (floating dtypes only, unless `dtype` is given)."""
+    if dtype is not None:
+        x = x._cast(dt.to_dtype(dtype))
     if not x.dtype.is_floating_point:
-        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {_type_word(x.dtype)}")
-    axes = x._dims(dim) if x.ndim else ()
-    count = math.prod(x.shape[a] for a in axes)
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a "
+            f"floating point or complex dtype. Got: {x.dtype.torch_name}"
+        )
+    count = math.prod(x.shape[a] for a in reduce_axes(x, dim))
     total = sum(x, dim, keepdim)
     out = total * (1.0 / count) if count else total / 0.0
     return _renamed(out, "MeanBackward0" if dim is None else "MeanBackward1")
 
 
-def _type_word(d: dt.DType) -> str:
-    return {"int32": "Int", "int64": "Long", "bool": "Bool"}.get(d.name, d.name)
+def _check_nonempty(x: Tensor, fn: str, dim: int | None) -> None:
+    if dim is None and x.numel() == 0:
+        if fn.startswith("arg"):
+            raise IndexError(
+                f"{fn}(): Expected reduction dim to be specified for input.numel() == 0."
+            )
+        raise RuntimeError(
+            f"{fn}(): Expected reduction dim to be specified for input.numel() == "
+            "0. Specify the reduction dim with the 'dim' argument."
+        )
+    if dim is not None and x.ndim and x.shape[x._dim(dim)] == 0:
+        raise IndexError(f"{fn}(): Expected reduction dim {x._dim(dim)} to have non-zero size.")
 
 
-def _check_nonempty(x: Tensor, fn: str, dim: object) -> None:
-    if x.numel() == 0 and (dim is None or x.shape[x._dim(dim)] == 0):  # type: ignore[arg-type]
-        raise IndexError(f"{fn}(): Expected reduction dim to be specified for input.numel() == 0."
-                         if dim is None else
-                         f"{fn}(): Expected reduction dim {dim} to have non-zero size.")
+class _ReturnType(tuple):
+    """A (values, indices) pair printed like `torch.return_types.max`."""
+
+    __slots__ = ()
+    _name = ""
+
+    def __new__(cls, values: Tensor, indices: Tensor) -> _ReturnType:
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Tensor:
+        """The maximal/minimal values."""
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        """The indices of the values along the reduced dim."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"lazygrad.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    __str__ = __repr__
 
 
-_MinMax = {"max": namedtuple("max", ["values", "indices"]),
-           "min": namedtuple("min", ["values", "indices"])}
+class MaxResult(_ReturnType):
+    """What `max(dim)` returns."""
+
+    __slots__ = ()
+    _name = "max"
+
+
+class MinResult(_ReturnType):
+    """What `min(dim)` returns."""
+
+    __slots__ = ()
+    _name = "min"
+
+
+MaxResult.__name__ = MaxResult.__qualname__ = "max"
+MinResult.__name__ = MinResult.__qualname__ = "min"
+MaxResult.__module__ = MinResult.__module__ = "lazygrad.return_types"
+
+
+def _flip_order(x: Tensor) -> Tensor:
+    """An order-reversing map that cannot overflow: -x for floats, ~x for ints and bools."""
+    if x.dtype.is_floating_point:
+        return x._result(make(Op.NEG, (x._node,)), "NegBackward0", (x,))
+    return x._result(make(Op.NOT, (x._node,)), "", (None,))
+
+
+def _max_values(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
+    source = x._cast(dt.int64) if x.dtype == dt.bool_ else x
+    return _reduce(source, Op.RMAX, dim, keepdim, name)._cast(x.dtype)
 
 
 def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
     """Max of all elements, `max(dim)` → (values, indices), or `max(other)` elementwise."""
     if isinstance(dim, Tensor):
         return maximum(x, dim)
+    if dim is not None:
+        _int_dim("max", dim)
     _check_nonempty(x, "max", dim)
-    source = x._cast(dt.int64) if x.dtype == dt.bool_ else x
-    values = _reduce(source, Op.RMAX, dim, keepdim, "MaxBackward1" if dim is None
-                     else "MaxBackward0")._cast(x.dtype)
+    values = _max_values(x, dim, keepdim, "MaxBackward1" if dim is None else "MaxBackward0")
     if dim is None:
         return values
-    return _MinMax["max"](values, argmax(x, dim, keepdim))
+    return MaxResult(values, argmax(x, dim, keepdim, _bool_ok=True))
 
 
 def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
     """Min of all elements, `min(dim)` → (values, indices), or `min(other)` elementwise."""
     if isinstance(dim, Tensor):
         return minimum(x, dim)
+    if dim is not None:
+        _int_dim("min", dim)
     _check_nonempty(x, "min", dim)
-    flipped = logical_not(x) if x.dtype == dt.bool_ else -x
-    best = max(flipped, dim, keepdim)
-    values = logical_not(best) if x.dtype == dt.bool_ else _renamed(
-        -(best if dim is None else best.values), "MinBackward1" if dim is None else "MinBackward0")
+    flipped = _max_values(_flip_order(x), dim, keepdim, "")
+    values = _renamed(_flip_order(flipped), "MinBackward1" if dim is None else "MinBackward0")
     if dim is None:
         return values
-    return _MinMax["min"](values, argmin(x, dim, keepdim))
+    return MinResult(values, argmin(x, dim, keepdim, _bool_ok=True))
 
 
-def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmax(
+    x: Tensor, dim: int | None = None, keepdim: bool = False, *, _bool_ok: bool = False
+) -> Tensor:
     """Index of the first maximal element (over the flattened tensor when dim is None)."""
-    if dim is None:
-        flat = x.detach().reshape(-1)
-        out = argmax(flat, 0)
-        return out.reshape([1] * x.ndim) if keepdim else out
-    _check_nonempty(x, "argmax", dim)
-    d = x._dim(dim)
+    return _arg_extreme(x, dim, keepdim, "argmax", _bool_ok)
+
+
+def argmin(
+    x: Tensor, dim: int | None = None, keepdim: bool = False, *, _bool_ok: bool = False
+) -> Tensor:
+    """Index of the first minimal element (over the flattened tensor when dim is None)."""
+    return _arg_extreme(x.detach(), dim, keepdim, "argmin", _bool_ok)
+
+
+def _arg_extreme(x: Tensor, dim: int | None, keepdim: bool, fn: str, bool_ok: bool) -> Tensor:
+    if x.dtype == dt.bool_ and not bool_ok:
+        raise RuntimeError(f"{fn}(): does not support bool input")
+    if dim is not None:
+        _int_dim(fn, dim)
+    _check_nonempty(x, fn, dim)
     x = x.detach()
+    if fn == "argmin":
+        x = _flip_order(x)
+    if dim is None:
+        flat = x.reshape(-1)
+        out = _arg_extreme(flat, 0, False, "argmax", True)
+        return out.reshape([1] * x.ndim) if keepdim else out
+    d = x._dim(dim)
     if x.ndim == 0:
         from .creation import zeros
 
@@ -378,22 +652,32 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if x.dtype.is_floating_point:
         is_best = is_best | compare(Op.CMPNE, x, x)  # NaN counts as the max, as in PyTorch
     candidates = where(is_best, index, n)
-    return -_reduce(-candidates, Op.RMAX, d, keepdim, "")
+    return _flip_order(_reduce(_flip_order(candidates), Op.RMAX, d, keepdim, ""))
 
 
-def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the first minimal element."""
-    flipped = logical_not(x) if x.dtype == dt.bool_ else -x.detach()
-    return argmax(flipped, dim, keepdim)
-
-
-def var(x: Tensor, dim: int | Sequence[int] | None = None, unbiased: bool | None = None,
-        keepdim: bool = False, *, correction: int | None = None) -> Tensor:
-    """Variance with Bessel's correction by default (`correction=1`)."""
+def _var_args(
+    x: Tensor, dim: object, unbiased: bool | None, correction: float | None
+) -> tuple[Dims, float]:
+    if not x.dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if isinstance(dim, bool):  # var(True): the legacy `unbiased` positional argument
+        dim, unbiased = None, dim
     if correction is None:
         correction = 0 if unbiased is False else 1
-    axes = x._dims(dim) if x.ndim else ()
-    n = math.prod(x.shape[a] for a in axes)
+    return dim, correction  # type: ignore[return-value]
+
+
+def var(
+    x: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
+    """Variance with Bessel's correction by default (`correction=1`)."""
+    dim, correction = _var_args(x, dim, unbiased, correction)
+    n = math.prod(x.shape[a] for a in reduce_axes(x, dim))
     centered = x - mean(x, dim, keepdim=True)
     total = sum(centered * centered, dim, keepdim)
     denom = n - correction
@@ -401,76 +685,71 @@ def var(x: Tensor, dim: int | Sequence[int] | None = None, unbiased: bool | None
     return _renamed(out, "VarBackward0")
 
 
-def std(x: Tensor, dim: int | Sequence[int] | None = None, unbiased: bool | None = None,
-        keepdim: bool = False, *, correction: int | None = None) -> Tensor:
+def std(
+    x: Tensor,
+    dim: Dims = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
     """Standard deviation: the square root of `var`."""
-    return _renamed(sqrt(var(x, dim, unbiased, keepdim, correction=correction)), "StdBackward0")
+    dim, correction = _var_args(x, dim, unbiased, correction)
+    return _renamed(sqrt(var(x, dim, keepdim=keepdim, correction=correction)), "StdBackward0")
 
 
-def logsumexp(x: Tensor, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x))) computed stably."""
+def logsumexp(x: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `dim`, shifted by the max for stability (-inf when empty)."""
     x = _floatify(x)
-    m = _reduce(x, Op.RMAX, dim, True, "").detach()
-    m = where(compare(Op.CMPEQ, abs(m), math.inf), 0.0, m)
-    out = log(sum(exp(x - m), dim, keepdim=True)) + m
-    if not keepdim:
-        out = out.squeeze(x._dims(dim))
+    axes = reduce_axes(x, dim, empty_means_all=False)
+    if math.prod(x.shape[a] for a in axes) and x.numel():
+        m = _reduce(x, Op.RMAX, axes, True, "").detach()
+        m = where(compare(Op.CMPEQ, abs(m), math.inf), 0.0, m)
+    else:  # nothing to take the max of
+        m = 0.0
+    out = log(sum(exp(x - m), axes, keepdim=True)) + m
+    if not keepdim and axes:
+        out = out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
     return _renamed(out, "LogsumexpBackward0")
+
+
+def _softmax_input(x: Tensor, dim: int, dtype: object, fn: str) -> tuple[Tensor, int]:
+    d = x._dim(dim)
+    if dtype is not None:
+        x = x._cast(dt.to_dtype(dtype))
+    if not x.dtype.is_floating_point and x.numel():  # PyTorch never dispatches empty inputs
+        last = "lastdim_" if d == x.ndim - 1 or x.ndim == 0 else ""
+        raise NotImplementedError(
+            f"\"{fn}_{last}kernel_impl\" not implemented for '{x.dtype.torch_name}'"
+        )
+    return x, d
+
+
+def _shifted(x: Tensor, d: int) -> Tensor:
+    """x minus its max along axis d (when that axis has elements to take a max of)."""
+    if x.ndim == 0 or x.shape[d] == 0 or x.numel() == 0:
+        return x
+    return x - _reduce(x, Op.RMAX, d, True, "").detach()
 
 
 def softmax(x: Tensor, dim: int, dtype: object = None) -> Tensor:
     """exp(x) / sum(exp(x)) along `dim`, shifted by the max for stability."""
-    x = _floatify(x) if dtype is None else x._cast(dt.to_dtype(dtype))
-    shifted = x - _reduce(x, Op.RMAX, dim, True, "").detach()
-    e = exp(shifted)
-    return _renamed(e / sum(e, dim, keepdim=True), "SoftmaxBackward0")
+    x, d = _softmax_input(x, dim, dtype, "softmax")
+    if not x.dtype.is_floating_point:  # empty: PyTorch returns it in its own dtype
+        return x.clone()
+    e = exp(_shifted(x, d))
+    return _renamed(e / sum(e, d if x.ndim else None, keepdim=True), "SoftmaxBackward0")
 
 
 def log_softmax(x: Tensor, dim: int, dtype: object = None) -> Tensor:
     """x - logsumexp(x) along `dim`."""
-    x = _floatify(x) if dtype is None else x._cast(dt.to_dtype(dtype))
-    shifted = x - _reduce(x, Op.RMAX, dim, True, "").detach()
-    return _renamed(shifted - log(sum(exp(shifted), dim, keepdim=True)), "LogSoftmaxBackward0")
+    x, d = _softmax_input(x, dim, dtype, "log_softmax")
+    if not x.dtype.is_floating_point:  # empty: PyTorch returns it in its own dtype
+        return x.clone()
+    shifted = _shifted(x, d)
+    total = sum(exp(shifted), d if x.ndim else None, keepdim=True)
+    return _renamed(shifted - log(total), "LogSoftmaxBackward0")
 
 
-# ---- linear algebra -------------------------------------------------------------------------
-def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product with NumPy's 1-D and batch-broadcasting rules."""
-    if not isinstance(b, Tensor):
-        raise TypeError(f"matmul(): argument 'other' must be Tensor, not {type(b).__name__}")
-    a._check_device(b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                           f"{a.ndim}D and {b.ndim}D")
-    ctype = dt.promote_types(a.dtype, b.dtype)
-    x = a._cast_node(ctype)
-    y = b._cast_node(ctype)
-    if a.ndim == 1:
-        x = make(Op.RESHAPE, (x,), (1,) + x.shape)
-    if b.ndim == 1:
-        y = make(Op.RESHAPE, (y,), y.shape + (1,))
-    _check_matmul(a, b, x.shape, y.shape)
-    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])
-    x = expand_node(x, batch + x.shape[-2:])
-    y = expand_node(y, batch + y.shape[-2:])
-    node = make(Op.DOT, (x, y))
-    out_shape = batch + (x.shape[-2],) * (a.ndim > 1) + (y.shape[-1],) * (b.ndim > 1)
-    if node.shape != out_shape:
-        node = make(Op.RESHAPE, (node,), out_shape)
-    name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get(
-        (a.ndim, b.ndim), "BmmBackward0" if a.ndim == b.ndim == 3 else "MmBackward0")
-    return a._result(node, name, (a, b))
-
-
-def _check_matmul(a: Tensor, b: Tensor, xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
-    if xs[-1] == ys[-2]:
-        return
-    if a.ndim == 1 and b.ndim == 1:
-        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
-                           f"[{b.shape[0]}] to have the same number of elements, but got "
-                           f"{a.shape[0]} and {b.shape[0]} elements respectively")
-    if a.ndim <= 2 and b.ndim <= 2:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xs[-2]}x{xs[-1]} and "
-                           f"{ys[-2]}x{ys[-1]})")
-    raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                       f"[{xs[0]}, {xs[-1]}] but got: [{ys[0]}, {ys[-2]}].")
+# Matrix products live in `linalg`; they are part of this module's interface too.
+from .linalg import matmul, mm  # noqa: E402, F401

@@ -1,0 +1,220 @@
+"""PyTorch's view semantics for lazy tensors.
+
+In PyTorch a view shares storage with its base: an in-place write through a view changes the
+base, and a write to the base shows in its views. Lazy tensors have no storage, so each result
+of a view op (reshape, permute, expand, basic indexing, split, ...) is registered here with its
+root tensor and the chain of ops that made it from the root:
+
+- an in-place update of a view scatters the view's new value into the root, at the flat
+  positions the chain selects (the chain replayed over an `arange` of the root's positions);
+- an in-place update of a root (directly or through a view) re-derives every live view of it
+  by replaying the view's chain over the root's new value.
+
+Whether a registered result really is a view is decided at its first write: PyTorch's reshape
+of a non-contiguous tensor copies, so a chain whose positions are not one strided window of
+the root is a copy; a window that repeats positions (an expand) may not be written as a whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .autograd_state import is_grad_enabled
+from .ir.node import make
+from .ir.ops import Op
+from .tensor import Tensor
+
+Replay = Callable[[Tensor], Tensor]
+
+
+@dataclass
+class _ViewEntry:
+    ref: weakref.ref
+    root: Tensor
+    chain: tuple[Replay, ...]
+    layout: str | None = None  # "view", "overlapping" or "copy", decided at the first write
+
+
+_view_entries: dict[int, _ViewEntry] = {}  # id(view) -> entry
+_views_of: dict[int, dict[int, weakref.ref]] = {}  # id(root) -> {id(view): ref}
+_replaying = [0]
+
+
+def snapshot(t: Tensor) -> Tensor:
+    """A tensor standing for `t` as it is now (its node and autograd history), so that an
+    in-place op on `t` records the old `t` as its input rather than `t` itself (which would
+    make the op its own input and cut the history behind it)."""
+    if t.grad_fn is None:
+        return t
+    old = Tensor._wrap(t._node, t._device, t._requires_grad)
+    old.grad_fn = t.grad_fn
+    return old
+
+
+def register_view(out: Tensor, base: Tensor, replay: Replay) -> None:
+    """Record that `out` was made from `base` by `replay` (a view op)."""
+    if _replaying[0] or out is base or not isinstance(out, Tensor):
+        return
+    parent = _view_entries.get(id(base))
+    root, chain = (parent.root, parent.chain) if parent else (base, ())
+    key, root_key = id(out), id(root)
+    previous = _view_entries.get(key)
+    if previous is not None:  # registered again (a view op built from others): forget that
+        siblings = _views_of.get(id(previous.root), {})
+        siblings.pop(key, None)
+        if not siblings:
+            _views_of.pop(id(previous.root), None)
+
+    def forget(_ref: weakref.ref, key: int = key, root_key: int = root_key) -> None:
+        _view_entries.pop(key, None)
+        siblings = _views_of.get(root_key)
+        if siblings is not None:
+            siblings.pop(key, None)
+            if not siblings:
+                del _views_of[root_key]
+
+    _view_entries[key] = _ViewEntry(weakref.ref(out, forget), root, chain + (replay,))
+    _views_of.setdefault(root_key, {})[key] = weakref.ref(out)
+
+
+def view_op(fn: Callable) -> Callable:
+    """Register the result(s) of movement function `fn` as views of its input."""
+
+    @functools.wraps(fn)
+    def wrapper(x: Tensor, *args: object, **kwargs: object) -> object:
+        out = fn(x, *args, **kwargs)
+        if isinstance(out, tuple):
+            for i, piece in enumerate(out):
+                register_view(piece, x, lambda b, i=i: fn(b, *args, **kwargs)[i])
+        else:
+            register_view(out, x, lambda b: fn(b, *args, **kwargs))
+        return out
+
+    return wrapper
+
+
+def _replay(chain: tuple[Replay, ...], base: Tensor) -> Tensor:
+    _replaying[0] += 1
+    try:
+        for step in chain:
+            base = step(base)
+    finally:
+        _replaying[0] -= 1
+    return base
+
+
+def _positions(entry: _ViewEntry) -> Tensor:
+    """The flat positions in the root that the view's elements are."""
+    from .creation import arange
+    from .movement import reshape
+
+    root = entry.root
+    return _replay(entry.chain, reshape(arange(root.numel(), device=root.device), root.shape))
+
+
+def _layout(entry: _ViewEntry) -> str:
+    """ "view", "overlapping" (some elements share a position) or "copy" (the positions are
+    not one strided window of the root, so PyTorch would have copied)."""
+    if entry.layout is None:
+        from .ir.fold_views import fold_views
+
+        positions = _positions(entry)
+        folded = fold_views([positions._node])[positions._node]
+        view = folded.arg if folded.op is Op.VIEW else None
+        if folded.op is Op.ARANGE or positions.numel() == 0:
+            entry.layout = "view"
+        elif view is not None and folded.src[0].op is Op.ARANGE and view.mask is None:
+            overlapping = any(
+                s == 0 and n > 1 for s, n in zip(view.strides, view.shape, strict=True)
+            )
+            entry.layout = "overlapping" if overlapping else "view"
+        else:  # the view ops did not fold into one view: look at the positions themselves
+            entry.layout = _strided_layout(positions.detach().numpy())
+    return entry.layout
+
+
+def _strided_layout(positions: np.ndarray) -> str:
+    """Whether integer `positions` are offset + sum(index * stride) for some strides."""
+    offset = int(positions.reshape(-1)[0])
+    strides = [
+        int(positions[tuple(1 if k == d else 0 for k in range(positions.ndim))]) - offset
+        if n > 1
+        else 0
+        for d, n in enumerate(positions.shape)
+    ]
+    grid = np.indices(positions.shape).reshape(positions.ndim, -1)
+    expected = offset + np.tensordot(np.array(strides, dtype=np.int64), grid, axes=1)
+    if not np.array_equal(expected, positions.reshape(-1)):
+        return "copy"
+    overlapping = any(s == 0 and n > 1 for s, n in zip(strides, positions.shape, strict=True))
+    return "overlapping" if overlapping else "view"
+
+
+def _live_view(t: Tensor) -> _ViewEntry | None:
+    entry = _view_entries.get(id(t))
+    return entry if entry is not None and _layout(entry) != "copy" else None
+
+
+def write_target(t: Tensor) -> tuple[Tensor, Tensor]:
+    """For an indexed write into `t`: the tensor that holds t's elements (t itself, or the
+    root it is a view of) and, shaped like `t`, the flat positions of t's elements in it."""
+    from .creation import arange
+    from .movement import reshape
+
+    entry = _live_view(t)
+    if entry is not None:
+        return entry.root, _positions(entry)
+    return t, reshape(arange(t.numel(), device=t.device), t.shape)
+
+
+def before_in_place(t: Tensor, indexed: bool = False) -> None:
+    """PyTorch's errors for an in-place write to `t` that depend on what `t` is a view of
+    (an indexed write may target an expanded view: only the written elements matter)."""
+    entry = _live_view(t)
+    if entry is None:
+        if indexed and t._requires_grad and t.is_leaf and is_grad_enabled():
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an "
+                "in-place operation."
+            )
+        return
+    if entry.layout == "overlapping" and not indexed:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to "
+            "tensor refers to a single memory location. Please clone() the "
+            "tensor before performing the operation."
+        )
+    root = entry.root
+    if root._requires_grad and root.is_leaf and is_grad_enabled():
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+        )
+
+
+def after_in_place(t: Tensor) -> None:
+    """Propagate an in-place update of `t` to the root it views and to the root's views."""
+    entry = _live_view(t)
+    root = t
+    if entry is not None:
+        root = entry.root
+        positions = _positions(entry).detach()
+        node = make(Op.SCATTER, (root._node, positions._node, t._cast_node(root.dtype)), "set")
+        root._in_place(root._result(node, "CopySlices", (snapshot(root), t)))
+    for key, ref in list(_views_of.get(id(root), {}).items()):
+        view = ref()
+        sibling = _view_entries.get(key)
+        if view is None or sibling is None or sibling.root is not root:
+            continue
+        if _layout(sibling) == "copy":
+            continue
+        fresh = _replay(sibling.chain, root)
+        view._node, view.grad_fn, view._requires_grad = (
+            fresh._node,
+            fresh.grad_fn,
+            fresh._requires_grad,
+        )

@@ -1,0 +1,246 @@
+"""Fusion you can count (kernels in `lg.schedule`), memory you can count (tracemalloc while
+realizing), and graphs deep enough to break any recursion on graph depth."""
+
+from __future__ import annotations
+
+import importlib
+import tracemalloc
+
+import numpy as np
+from conftest import check
+
+import lazygrad as lg
+
+REALIZE_MODULE = importlib.import_module("lazygrad.realize")
+MiB = 2**20
+
+
+def _inputs(device: str, shape: tuple[int, ...], count: int, seed: int = 0) -> list[lg.Tensor]:
+    rng = np.random.default_rng(seed)
+    return [
+        lg.tensor(rng.standard_normal(shape).astype(np.float32), device=device)
+        for _ in range(count)
+    ]
+
+
+def chain(a: lg.Tensor, b: lg.Tensor, c: lg.Tensor) -> lg.Tensor:
+    """The issue's 7-op elementwise chain."""
+    return ((a * b + c).exp() * 0.5 + a.abs().sqrt()).relu()
+
+
+def numpy_chain(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.maximum(np.exp(a * b + c) * np.float32(0.5) + np.sqrt(np.abs(a)), 0)
+
+
+def test_elementwise_chain_is_one_kernel(device: str) -> None:
+    a, b, c = _inputs(device, (64, 64), 3)
+    y = chain(a, b, c)
+    kernels = lg.schedule(y)
+    assert len(kernels) == 1
+    assert kernels[0].ops == ["mul", "add", "exp", "mul", "abs", "sqrt", "add", "max"]
+    check(y, numpy_chain(a.numpy(), b.numpy(), c.numpy()))
+
+
+def test_broadcast_expression_is_one_kernel(device: str) -> None:
+    x = lg.randn(4096, 4096, device=device)  # never realized: only its schedule matters
+    scale = lg.randn(4096, 1, device=device).realize()
+    bias = lg.randn(4096, device=device).realize()
+    kernels = lg.schedule((x * scale + bias).tanh())
+    compute = [k for k in kernels if k.ops != ["rand"]]  # x's random numbers are a leaf
+    assert len(compute) == 1
+    assert compute[0].ops == ["mul", "add", "tanh"]
+    assert [k.outputs[0].shape for k in compute] == [(4096, 4096)]
+    assert len(kernels) == 2  # the rand kernel making x, then everything else
+
+
+def test_broadcast_expression_values(device: str) -> None:
+    x, scale, bias = (
+        _inputs(device, (64, 32), 1)[0],
+        *_inputs(device, (64, 1), 1, seed=1),
+        *_inputs(device, (32,), 1, seed=2),
+    )
+    y = (x * scale + bias).tanh()
+    assert len(lg.schedule(y)) == 1
+    check(y, np.tanh(x.numpy() * scale.numpy() + bias.numpy()), rtol=2e-5)
+
+
+def test_softmax_kernels(device: str) -> None:
+    (x,) = _inputs(device, (32, 100), 1)
+    assert len(lg.schedule(x.softmax(1))) <= 2
+    shifted = x - x.max(1, keepdim=True).values
+    e = shifted.exp()
+    by_hand = e / e.sum(1, keepdim=True)
+    assert len(lg.schedule(by_hand)) <= 2
+    expected = np.exp(x.numpy() - x.numpy().max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    check(x.softmax(1), expected, rtol=1e-5, atol=1e-7)
+    check(by_hand, expected, rtol=1e-5, atol=1e-7)
+    assert len(lg.schedule(x.log_softmax(-1))) <= 2
+
+
+def test_layernorm_style_expression(device: str) -> None:
+    x, w, b = _inputs(device, (16, 64), 1)[0], *_inputs(device, (64,), 2, seed=3)
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=False)
+    y = (x - mean) / (var + 1e-5).sqrt() * w + b
+    kernels = lg.schedule(y)
+    # Today both reductions and the normalisation fuse into one kernel; two are acceptable.
+    assert len(kernels) <= 2
+    assert sum(k.ops.count("sum") for k in kernels) == 2  # mean(x) is computed once
+    xn = x.numpy()
+    expected = (xn - xn.mean(-1, keepdims=True)) / np.sqrt(xn.var(-1, keepdims=True) + 1e-5)
+    check(y, expected * w.numpy() + b.numpy(), rtol=1e-4, atol=1e-5)
+    assert len(lg.schedule(x.mean())) == 1
+    assert len(lg.schedule(x.std(1))) <= 2
+
+
+def test_shared_subgraph_runs_once(device: str) -> None:
+    a, b = _inputs(device, (32, 48), 2)
+    shared = (a * b).sum(1, keepdim=True).exp()
+    y = a / shared
+    z = b - shared
+    both = lg.schedule(y, z)
+    assert len(both) <= len(lg.schedule(y)) + len(lg.schedule(z))
+    assert sum(k.ops.count("sum") for k in both) == 1  # the shared reduce is not repeated
+    runs: list[str] = []
+    original = REALIZE_MODULE.run_schedule
+
+    def counting(schedule, *args, **kwargs):  # noqa: ANN001, ANN202
+        runs.extend(k.name for k in schedule.kernels)
+        return original(schedule, *args, **kwargs)
+
+    REALIZE_MODULE.run_schedule = counting
+    try:
+        lg.realize(y, z)
+    finally:
+        REALIZE_MODULE.run_schedule = original
+    assert len(runs) == len(both)
+    s = np.exp((a.numpy() * b.numpy()).sum(1, keepdims=True))
+    check(y, a.numpy() / s, rtol=1e-5)
+    check(z, b.numpy() - s, rtol=1e-5)
+    assert len(lg.schedule(y, z)) == 0
+
+
+def test_realized_tensors_contribute_no_kernels(device: str) -> None:
+    a, b = _inputs(device, (8, 8), 2)
+    assert len(lg.schedule(a)) == 0  # host data is already a buffer
+    y = (a + b).exp()
+    assert len(lg.schedule(y)) == 1
+    y.realize()
+    assert len(lg.schedule(y)) == 0 and len(y.schedule()) == 0
+    z = y * 2 + a
+    kernels = lg.schedule(z)
+    assert len(kernels) == 1
+    assert "exp" not in kernels[0].ops  # y is read from its buffer, not recomputed
+    assert [spec.shape for spec in kernels[0].inputs] == [(8, 8), (8, 8)]
+
+
+def test_kernel_attributes(device: str) -> None:
+    a, b = _inputs(device, (4, 5), 2)
+    kernels = lg.schedule((a * b).sum(0))
+    assert len(kernels) == 1
+    k = kernels[0]
+    assert isinstance(k.name, str) and k.name
+    assert str(k.device).startswith(device)
+    assert k.ops == ["mul", "sum"]
+    assert [(spec.shape, spec.dtype) for spec in k.inputs] == [((4, 5), lg.float32)] * 2
+    assert [spec.dtype for spec in k.outputs] == [lg.float32]
+    assert int(np.prod(k.outputs[0].shape)) == 5
+    assert isinstance(k.source, str) and k.source
+    if device == "cpu":
+        assert "np." in k.source
+    assert k.name in repr(k) or "Kernel" in repr(k)
+
+
+def test_schedule_runs_nothing(device: str) -> None:
+    a, b = _inputs(device, (4, 4), 2)
+    y = a * b + 1
+    original = REALIZE_MODULE.run_schedule
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("schedule() must not run kernels")
+
+    REALIZE_MODULE.run_schedule = refuse
+    try:
+        kernels = lg.schedule(y)
+        _ = [k.source for k in kernels]
+    finally:
+        REALIZE_MODULE.run_schedule = original
+    assert len(kernels) == 1
+
+
+def test_fused_chain_memory() -> None:
+    """Realizing the chain on 2**24 float32 elements allocates one output and at most one
+    scratch array, where eager NumPy holds several temporaries at once."""
+    n = 2**24
+    rng = np.random.default_rng(0)
+    host = [rng.standard_normal(n, dtype=np.float32) for _ in range(3)]
+    a, b, c = (lg.tensor(x) for x in host)
+    lg.realize(a, b, c)
+    y = chain(a, b, c)
+    lg.schedule(y)  # compile outside the measurement
+    tracemalloc.start()
+    try:
+        y.realize()
+        _, lazy_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    tracemalloc.start()
+    try:
+        eager = numpy_chain(*host)
+        _, eager_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    array = n * 4
+    assert lazy_peak < 2.5 * array, f"lazy peak {lazy_peak / MiB:.0f} MiB"
+    assert eager_peak > lazy_peak, (eager_peak / MiB, lazy_peak / MiB)
+    assert eager_peak >= 2.5 * array  # eager NumPy really does hold temporaries
+    np.testing.assert_allclose(y.numpy()[:1000], eager[:1000], rtol=1e-5)
+
+
+def test_deep_graph_needs_no_recursion(device: str) -> None:
+    start = np.linspace(-1, 1, 8, dtype=np.float32)
+    x = lg.tensor(start, device=device)
+    expected = start.copy()
+    for _ in range(10_000):  # 20,000 elementwise ops that simplification cannot remove
+        x = x * 1.0001 + 0.0001
+        expected = expected * np.float32(1.0001) + np.float32(0.0001)
+    kernels = lg.schedule(x)
+    assert sum(len(k.ops) for k in kernels) == 20_000
+    check(x, expected, rtol=1e-5)
+
+
+def test_deep_graph_of_mixed_ops(device: str) -> None:
+    x = lg.tensor(np.ones(4, np.float32), device=device)
+    y = x
+    for i in range(3000):
+        y = (y + x).relu() if i % 2 else y * 0.5 + x.sum() * 0.001
+    check(y.sum(), np.asarray(_mixed_reference()), rtol=1e-4)
+
+
+def _mixed_reference() -> np.float32:
+    x = np.ones(4, np.float32)
+    y = x
+    for i in range(3000):
+        y = np.maximum(y + x, 0) if i % 2 else y * np.float32(0.5) + x.sum() * np.float32(0.001)
+    return y.sum()
+
+
+# ---- regressions ------------------------------------------------------------------------------
+def test_schedule_cache_does_not_serve_stale_constants() -> None:
+    """A realized constant is an input slot of the cached schedule, never a baked-in value."""
+    assert lg.full((), False).item() is False
+    assert lg.full((), True).item() is True
+    assert lg.full((4,), False).tolist() == [False] * 4
+    assert lg.full((4,), True).tolist() == [True] * 4
+
+
+def test_schedule_cache_does_not_serve_stale_results() -> None:
+    """x.log() realized through lg.log(x), then read via detach(), is the log (not the
+    cached result of an earlier x.exp() with the same structure)."""
+    for name in ("exp", "log"):
+        x = lg.tensor(np.array([0.5, 1.5], np.float32))
+        lazy = getattr(x, name)()
+        eager = getattr(lg, name)(x).numpy()
+        np.testing.assert_array_equal(lazy.detach().numpy(), eager)
