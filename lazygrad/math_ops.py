@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import dtype as dt
-from .ir.node import Node, const, make, param
+from .ir.node import Node, make, param
 from .ir.ops import OP_TABLE, Op
 from .tensor import Scalar, Tensor
 
@@ -415,7 +415,7 @@ def where(condition: Tensor, x: Operand, y: Operand) -> Tensor:
         srcs.append(
             expand_node(o._cast_node(ctype), shape)
             if isinstance(o, Tensor)
-            else const(o, ctype, shape)
+            else param(o, ctype, shape)
         )
     inputs = (None, x if isinstance(x, Tensor) else None, y if isinstance(y, Tensor) else None)
     return ref._result(make(Op.WHERE, tuple(srcs)), "WhereBackward0", inputs)
