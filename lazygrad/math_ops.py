@@ -86,8 +86,14 @@ def elementwise(
     broadcasting. `compute` overrides the dtype the operands are cast to."""
     ref = next(o for o in operands if isinstance(o, Tensor))
     operands = [_as_tensor_like(o, ref) for o in operands]
-    ctype = compute or _operand_type(operands)
-    shape = broadcast_shapes(*(o._node.shape for o in operands if isinstance(o, Tensor)))
+    return _record(op, name, operands, compute or _operand_type(operands))
+
+
+def _record(op: Op, name: str, operands: Sequence[Operand], ctype: dt.DType) -> Tensor:
+    """Record `op` over operands already checked and converted, computing in `ctype`."""
+    ref = next(o for o in operands if isinstance(o, Tensor))
+    shapes = [o._node.shape for o in operands if isinstance(o, Tensor)]
+    shape = shapes[0] if len(shapes) == 1 else broadcast_shapes(*shapes)
     srcs = []
     for o in operands:
         if isinstance(o, Tensor):
@@ -162,9 +168,9 @@ def binary(op: Op, name: str, a: Operand, b: Operand) -> Tensor:
     a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
     ctype = _operand_type([a, b])
     _check_binary(op, a, b, ctype)
-    if OP_TABLE[op].float_only:
-        return elementwise(op, name, (a, b), _float_type((a, b)))
-    return elementwise(op, name, (a, b))
+    if OP_TABLE[op].float_only and not ctype.is_floating_point:
+        ctype = dt.default_float
+    return _record(op, name, (a, b), ctype)
 
 
 def compare(op: Op, a: Operand, b: Operand) -> Tensor:

@@ -259,7 +259,7 @@ class Tensor:
         return out
 
     def _check_device(self, other: Tensor) -> None:
-        if other._device != self._device:
+        if other._device is not self._device and other._device != self._device:
             a, b = sorted((str(self._device), str(other._device)), key=lambda s: s == "cpu")
             raise RuntimeError("Expected all tensors to be on the same device, but found at "
                                f"least two devices, {a} and {b}!")
