@@ -92,7 +92,7 @@ def devices() -> list[device]:
     return [device(name) for name in valid_devices()]
 
 
-from . import autograd, nn, opencl, optim  # noqa: E402 - need the names above
+from . import autograd, nn, opencl, optim, viz  # noqa: E402 - need the names above
 from .serialization import load, save  # noqa: E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -155,11 +155,11 @@ class Tensor:
 
         return schedule(self)
 
-    def graph(self) -> Any:
-        """The IR graph behind this tensor (see `lazygrad.viz.Graph`)."""
+    def graph(self, **options: Any) -> Any:
+        """The IR graph behind this tensor (see `lazygrad.viz.Graph` for the options)."""
         from .viz import Graph
 
-        return Graph([self])
+        return Graph([self], **options)
 
     def _host(self) -> np.ndarray:
         from .realize import to_host

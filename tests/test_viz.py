@@ -1,0 +1,259 @@
+"""The Python side of graph drawing: `t.graph()`, `lazygrad.viz.Graph` and `lg.viz.draw`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+import lazygrad as lg
+import lazygrad.viz as viz
+from lazygrad.ir.autodiff import BACKWARD_NODES
+from lazygrad.ir.node import Node, toposort
+from lazygrad.ir.ops import Op
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def training_step() -> tuple[lg.Tensor, lg.Tensor, lg.Tensor]:
+    """Loss and updated weights of one SGD step of a 2-layer MLP (nothing realized)."""
+    lg.manual_seed(0)
+    inputs = lg.randn(8, 4)
+    targets = lg.randn(8, 1)
+    w1 = lg.randn(4, 16, requires_grad=True)
+    w2 = lg.randn(16, 1, requires_grad=True)
+    loss = ((inputs @ w1).relu() @ w2 - targets).pow(2).mean()
+    loss.backward()
+    with lg.no_grad():
+        w1 -= w1.grad * 0.1
+        w2 -= w2.grad * 0.1
+    return loss, w1, w2
+
+
+def svg_groups(path: str | Path, kind: str) -> list[ET.Element]:
+    """The <g class=kind> groups of an SVG file (parsing it as XML)."""
+    root = ET.parse(path).getroot()
+    return [g for g in root.iter(f"{SVG}g") if g.get("class") == kind]
+
+
+def has_data_leaf(node: Node) -> bool:
+    """Whether `node` depends on a leaf other than a constant."""
+    return any(n.op is not Op.CONST and not n.src for n in toposort([node]))
+
+
+def needs_renderer() -> None:
+    try:
+        viz.find_renderer()
+    except viz.RendererNotFoundError:
+        pytest.skip("no Graphviz renderer (dot or graphviz-pure)")
+
+
+def test_tensor_graph_is_a_graph_of_the_recorded_ir():
+    a = lg.ones(3, 4)
+    b = (a * 2).sum(1)
+    graph = b.graph()
+    assert isinstance(graph, viz.Graph)
+    g = graph.to_networkx()
+    assert nx.is_directed_acyclic_graph(g)
+    assert g.number_of_nodes() == len(toposort([b._node]))
+    ops = [data["op"] for _, data in g.nodes(data=True)]
+    assert "mul" in ops and "sum" in ops
+    for _, data in g.nodes(data=True):
+        assert set(data) == {"op", "shape", "dtype", "label", "backward", "kernel"}
+
+
+def test_networkx_edges_run_from_source_to_consumer():
+    a = lg.ones(2, 2)
+    b = a.exp()
+    g = b.graph().to_networkx()
+    exp = next(k for k, d in g.nodes(data=True) if d["op"] == "exp")
+    (src,) = g.predecessors(exp)
+    assert g.nodes[src]["shape"] == (2, 2)
+    assert g.out_degree(exp) == 0
+
+
+def test_training_step_graphs_are_dags():
+    tensors = training_step()
+    graph = viz.Graph(tensors)
+    recorded = graph.to_networkx()
+    assert nx.is_directed_acyclic_graph(recorded)
+    assert recorded.number_of_nodes() == len(toposort([t._node for t in tensors]))
+    lowered = graph.to_networkx(kernels=True)
+    assert nx.is_directed_acyclic_graph(lowered)
+    names = {k.name for k in lg.schedule(*tensors)}
+    in_kernels = {d["kernel"] for _, d in lowered.nodes(data=True)} - {None}
+    assert in_kernels == names
+
+
+def test_backward_nodes_are_flagged():
+    tensors = training_step()
+    g = viz.Graph(tensors).to_networkx()
+    nodes = toposort([t._node for t in tensors])
+    computed = [n for n in nodes if n.src and has_data_leaf(n)]
+    flags = dict(zip(nodes, (d["backward"] for _, d in g.nodes(data=True)), strict=True))
+    assert any(flags.values())
+    for n in computed:  # constants (shared between passes) follow their consumers
+        assert flags[n] == (n in BACKWARD_NODES), n
+    lowered = viz.Graph(tensors).to_networkx(kernels=True)
+    assert any(d["backward"] for _, d in lowered.nodes(data=True))
+    forward_only = (lg.ones(3) + 1).graph().to_networkx()
+    assert not any(d["backward"] for _, d in forward_only.nodes(data=True))
+
+
+def test_labels_name_leaves_and_show_constants():
+    weights = lg.ones(3, requires_grad=True)
+    data = lg.tensor([1.0, 2.0, 3.0])
+    out = (weights * data + 2.5).sum()
+    labels = [d["label"] for _, d in out.graph().to_networkx().nodes(data=True)]
+    assert any(label.startswith("weights\n") for label in labels)
+    assert any(label.startswith("data\n") for label in labels)
+    assert any("const 2.5" in label for label in labels)
+    assert any("3 float32" in label for label in labels)
+
+
+def test_unnamed_leaves_are_param_or_buffer():
+    def build() -> lg.Tensor:
+        return (lg.ones(3, requires_grad=True) * lg.tensor([1.0, 2.0, 3.0])).sum()
+
+    labels = [d["label"] for _, d in build().graph().to_networkx().nodes(data=True)]
+    assert any(label.startswith("param\n") for label in labels)
+    assert any(label.startswith("buffer\n") for label in labels)
+
+
+def test_broadcast_edges_are_labelled():
+    x = lg.tensor([1.0, 2.0, 3.0])
+    y = x.reshape(1, 3).expand(4, 3)
+    g = y.graph().to_networkx()
+    labels = [d["label"] for _, _, d in g.edges(data=True)]
+    assert "broadcast 1x3 -> 4x3" in labels
+    assert "reshape -> 1x3" in labels
+    lowered = (y + 1).graph().to_networkx(kernels=True)
+    assert any(
+        d["label"].startswith("broadcast 4x3 st(0,1)") for _, _, d in lowered.edges(data=True)
+    )
+
+
+def test_to_dot_has_one_cluster_per_kernel_with_its_source():
+    tensors = training_step()
+    graph = viz.Graph(tensors)
+    kernels = lg.schedule(*tensors).kernels
+    dot = graph.to_dot(kernels=True)
+    assert dot.count("subgraph cluster_") == len(kernels)
+    for i, kernel in enumerate(kernels):
+        assert f"subgraph cluster_k{i} " in dot
+        assert kernel.name in dot
+    assert "subgraph cluster_" not in graph.to_dot()
+    assert "def kernel(" in dot  # the generated NumPy source, as cluster tooltips
+
+
+def test_backward_colour_only_when_asked():
+    graph = viz.Graph(training_step())
+    assert viz._BACKWARD_FILL in graph.to_dot(backward=True)
+    assert viz._BACKWARD_FILL not in graph.to_dot()
+
+
+def test_to_svg_writes_parsable_svg(tmp_path):
+    needs_renderer()
+    tensors = training_step()
+    graph = viz.Graph(tensors, kernels=True)
+    path = graph.to_svg(tmp_path / "step.svg")
+    assert Path(path).stat().st_size > 0
+    assert len(svg_groups(path, "cluster")) == len(lg.schedule(*tensors))
+    assert len(svg_groups(path, "node")) == graph.node_count()
+
+
+def test_draw_writes_each_format(tmp_path):
+    x = lg.ones(2, 3)
+    out = x.exp().sum()
+    dot_path = viz.draw(out, path=tmp_path / "g.dot", format="dot")
+    assert Path(dot_path).read_text().startswith("digraph lazygrad {")
+    needs_renderer()
+    png = Path(viz.draw(out, path=tmp_path / "g.png", format="png", kernels=True))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_large_graphs_collapse_to_one_node_per_kernel():
+    tensors = training_step()
+    graph = viz.Graph(tensors, max_nodes=40)
+    assert graph.collapsed() and "49 nodes (over 40)" in graph.collapse_note()
+    kernels = lg.schedule(*tensors).kernels
+    dot = graph.to_dot()
+    assert "each kernel drawn as one node" in dot
+    assert dot.count("subgraph cluster_") == 0
+    for kernel in kernels:
+        assert kernel.name in dot
+    assert not viz.Graph(tensors).collapsed()
+
+
+def test_too_many_kernels_are_cut_short():
+    graph = viz.Graph(training_step(), max_nodes=10)
+    assert "the first 7 of 15 kernels shown" in graph.collapse_note()
+
+
+def test_deep_graphs_need_no_recursion():
+    x = lg.ones(2)
+    for _ in range(3000):
+        x = x + 1.0
+    graph = viz.Graph([x])
+    assert graph.to_networkx().number_of_nodes() > 3000
+    assert graph.collapsed()
+    assert "digraph" in graph.to_dot()
+
+
+def test_realized_tensor_draws_as_a_buffer():
+    x = (lg.ones(3) * 2).realize()
+    graph = x.graph()
+    assert len(graph.schedule.kernels) == 0
+    (data,) = [d for _, d in graph.to_networkx().nodes(data=True)]
+    assert data["op"] == "buffer" and data["label"].startswith("x\n")
+
+
+def test_missing_renderer_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("LAZYGRAD_DOT", "no-such-graphviz-renderer")
+    with pytest.raises(viz.RendererNotFoundError, match="LAZYGRAD_DOT"):
+        viz.find_renderer()
+    monkeypatch.delenv("LAZYGRAD_DOT")
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setattr(viz, "_script_dirs", lambda: [])
+    with pytest.raises(viz.RendererNotFoundError, match="graphviz-pure"):
+        viz.render_dot("digraph { a }", "svg")
+    assert viz.render_dot("digraph { a }", "dot") == b"digraph { a }"
+
+
+def test_graphviz_pure_is_found_beside_python(monkeypatch):
+    found = [d / "graphviz-pure" for d in viz._script_dirs() if (d / "graphviz-pure").is_file()]
+    if not found:
+        pytest.skip("graphviz-pure is not installed for this Python")
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    assert viz.find_renderer() == str(found[0])
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
+def test_svg_renders_in_headless_chromium(tmp_path):
+    needs_renderer()
+    svg = viz.Graph(training_step(), kernels=True, backward=True).to_svg(tmp_path / "g.svg")
+    png = tmp_path / "shot.png"
+    command = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={png}",
+        "--window-size=1200,900",
+        Path(svg).as_uri(),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert png.stat().st_size > 1000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
