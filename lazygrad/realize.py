@@ -55,8 +55,13 @@ def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
     for t in {id(t): t for t in tensors}.values():
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor, got {type(t).__name__}")
-        if t._node.op is not Op.BUFFER and t._node not in _realized:
-            out.append(t)
+        if t._node.op is Op.BUFFER:
+            continue
+        if t._node in _realized:  # computed already (for another tensor): just point at it
+            if t.grad_fn is None:
+                t._replace_node(_realized[t._node])
+            continue
+        out.append(t)
     return out
 
 

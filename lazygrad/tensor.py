@@ -31,10 +31,17 @@ class Tensor:
                  "_aliases", "__weakref__")
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
-    def __init__(self, data: Any = None, *, device: str | device | None = None):
-        from .creation import tensor
+    def __init__(self, *data: Any, device: str | device | None = None):
+        """`Tensor(data)` holds float32 data; `Tensor(2, 3)` (ints) is an uninitialized
+        (here: zero) tensor of that size, as in PyTorch."""
+        from .creation import tensor, zeros
 
-        t = tensor([] if data is None else data, dtype=dt.float32, device=device)
+        if data and all(isinstance(d, int) and not isinstance(d, bool) for d in data):
+            t = zeros(*data, device=device)
+        elif len(data) > 1:
+            raise TypeError("Tensor() takes one data argument or integer sizes")
+        else:
+            t = tensor(data[0] if data else [], dtype=dt.float32, device=device)
         self._init(t._node, t._device)
 
     def _init(self, node: Node, dev: device, requires_grad: bool = False) -> None:
@@ -189,10 +196,15 @@ class Tensor:
         return self._host().tolist()
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self) -> Scalar:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self) -> int:
         if self.dtype.category != 1 or self.numel() != 1:
@@ -202,7 +214,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            amount = "no values" if self.numel() == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
         return bool(self.item())
 
     def __len__(self) -> int:
@@ -326,7 +339,7 @@ class Tensor:
     def type(self, dtype: Any = None) -> Any:
         """With a dtype: this tensor cast to it; without: the type name."""
         if dtype is None:
-            return f"lazygrad.{self.dtype.name.capitalize()}Tensor"
+            return f"lazygrad.{_torch_name(self.dtype)}Tensor"
         return self._cast(dt.to_dtype(dtype))
 
     def float(self) -> Tensor:

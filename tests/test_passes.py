@@ -13,6 +13,7 @@ from lazygrad.ir.fuse import Partitioner
 from lazygrad.ir.node import const, make, toposort
 from lazygrad.ir.ops import MOVEMENT_OPS, Op
 from lazygrad.ir.rewrite import rewrite
+from lazygrad.ir.schedule import lower
 from lazygrad.ir.simplify import simplify_node
 
 
@@ -87,6 +88,7 @@ def test_partition_records_reasons():
 
 def test_partitioner_alone_on_a_softmax_graph():
     x = lg.tensor(np.ones((8, 16), np.float32))
-    root = fold_views([x.softmax(1)._node])[x.softmax(1)._node]
+    node = x.softmax(1)._node
+    root = lower([node], {})[node]
     regions = Partitioner([root]).partition()
     assert len(regions) == 1 and regions[0].signature[0] == "reduce"

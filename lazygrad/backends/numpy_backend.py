@@ -111,6 +111,18 @@ def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndar
     return out
 
 
+def int_power(base: object, exponent: object, out: np.ndarray) -> np.ndarray:
+    """Integer power as PyTorch computes it: a negative exponent gives 0, except for the
+    bases 1 (always 1) and -1 (+-1 by parity); NumPy raises instead."""
+    b, e = np.broadcast_to(base, out.shape), np.broadcast_to(exponent, out.shape)
+    np.power(b, np.maximum(e, 0), out=out)
+    negative = e < 0
+    if negative.any():
+        bn, en = b[negative], e[negative]
+        out[negative] = np.where(bn == 1, 1, np.where(bn == -1, 1 - 2 * (en % 2), 0))
+    return out
+
+
 def release(scratch: list[np.ndarray]) -> None:
     """Return a kernel's scratch arrays (those not handed out as outputs) to the pool."""
     for arr in scratch:
@@ -118,7 +130,7 @@ def release(scratch: list[np.ndarray]) -> None:
 
 
 _HELPERS = {"np": np, "_view": view, "_arange": arange, "_rand": rand, "_own": own,
-            "_take": pool.take, "_release": release, "inf": np.inf, "nan": np.nan}
+            "_take": pool.take, "_release": release, "_int_power": int_power, "inf": np.inf, "nan": np.nan}
 
 
 # ---- code generation ------------------------------------------------------------------------
@@ -269,6 +281,8 @@ class _Renderer:
         else:
             slot = self.new_slot(n, list(n.src))
             fn = "np.logical_not" if op is Op.NOT and n.dtype.name == "bool" else OP_TABLE[op].np
+            if op is Op.POW and n.dtype.category == 1:
+                fn = "_int_power"
             self.line(n, slot, f"{fn}({', '.join(a)}, out={slot})")
 
     def scatter(self, n: Node, a: list[str]) -> None:

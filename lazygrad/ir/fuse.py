@@ -202,12 +202,17 @@ class Partitioner:
                                   key=self.position.__getitem__)
         return merged
 
-    @staticmethod
-    def related(a: Region, b: Region) -> bool:
-        """Whether merging saves work: shared nodes, or one reads the other's output."""
+    def related(self, a: Region, b: Region) -> bool:
+        """Whether merging saves work: shared nodes, or one reads the other's output as the
+        same elements (through a view that reorders them, the output must be written first)."""
         nodes_a, nodes_b = set(a.nodes), set(b.nodes)
-        return bool(nodes_a & nodes_b) or any(s in nodes_b for n in a.nodes for s in n.src) or \
-            any(s in nodes_a for n in b.nodes for s in n.src)
+        if nodes_a & nodes_b:
+            return True
+        for reader, written in ((a, nodes_b), (b, nodes_a)):
+            reads = [n for n in reader.nodes if any(s in written for s in n.src)]
+            if reads and all(n.op is not Op.VIEW or self.internal_view(n) for n in reads):
+                return True
+        return False
 
     def depends(self, a: Region, b: Region) -> bool:
         """Whether region `a` reads an output of region `b` through another kernel (reading
