@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from .buffer import Buffer
+from .ir.cache_key import structural_key
 from .ir.node import Node, make
 from .ir.ops import Op
-from .ir.cache_key import structural_key
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor
 
@@ -89,8 +89,7 @@ SCHEDULE_CACHE_SIZE = 64
 cache_stats = {"hits": 0, "misses": 0}
 
 
-def _cached_schedule(pending: list[Tensor]
-                     ) -> tuple[_CachedSchedule, list[Node], list[Node]]:
+def _cached_schedule(pending: list[Tensor]) -> tuple[_CachedSchedule, list[Node], list[Node]]:
     """The schedule for `pending` from the cache (keyed by graph structure), or a new one."""
     nodes = list(dict.fromkeys(t._node for t in pending))
     devices = {t._node: str(t.device) for t in pending}
@@ -135,8 +134,9 @@ def realize(*tensors: Tensor) -> None:
             t._replace_node(_realized[t._node])
 
 
-def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None,
-                 values: dict[Node, Any] | None = None) -> dict[Node, Buffer]:
+def run_schedule(
+    sched: Schedule, bindings: dict[Node, Any] | None = None, values: dict[Node, Any] | None = None
+) -> dict[Node, Buffer]:
     """Run every kernel; returns the buffer of each kernel output. `bindings` maps the
     schedule's input buffer nodes to the buffers to use instead, `values` its PARAM and RAND
     nodes to the arguments to pass."""
@@ -145,8 +145,11 @@ def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None,
     values = values or {}
     produced: dict[Node, Buffer] = {}
     if level:
-        print(f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
-              f"{cache_stats['hits']}, misses {cache_stats['misses']})", file=sys.stderr)
+        print(
+            f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
+            f"{cache_stats['hits']}, misses {cache_stats['misses']})",
+            file=sys.stderr,
+        )
     for kernel in sched.kernels:
         start = time.perf_counter()
         inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
@@ -166,9 +169,12 @@ def _input_buffer(node: Node, produced: dict[Node, Buffer]) -> Buffer:
 
 
 def _log_kernel(kernel: Kernel, seconds: float, level: int) -> None:
-    print(f"[lazygrad] {kernel.name} on {kernel.device}: {len(kernel.ops)} ops "
-          f"({', '.join(kernel.ops)}); boundary: {', '.join(kernel.reasons)}; "
-          f"{seconds * 1e3:.3f} ms", file=sys.stderr)
+    print(
+        f"[lazygrad] {kernel.name} on {kernel.device}: {len(kernel.ops)} ops "
+        f"({', '.join(kernel.ops)}); boundary: {', '.join(kernel.reasons)}; "
+        f"{seconds * 1e3:.3f} ms",
+        file=sys.stderr,
+    )
     if level >= 2:
         print(kernel.source, file=sys.stderr)
 

@@ -522,7 +522,8 @@ def _recorded_flags(order: list[Node]) -> dict[Node, bool]:
     constant: dict[Node, bool] = {}
     for n in order:
         constant[n] = n.op in (Op.CONST, Op.PARAM) or (
-            bool(n.src) and all(constant[s] for s in n.src))
+            bool(n.src) and all(constant[s] for s in n.src)
+        )
     used = {s for n in order for s in n.src}
     fixed = {n: n in BACKWARD_NODES for n in order if not constant[n] or n not in used}
     return _flag_by_consumers(order, fixed)

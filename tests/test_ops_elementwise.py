@@ -18,13 +18,11 @@ from conftest import (
     DTYPE_NAMES,
     arrays,
     check,
-    device_params,
     examples,
     np_dtype,
     parity,
     result_type,
     shapes,
-    use_device,
 )
 from hypothesis import assume, given
 from hypothesis import strategies as st

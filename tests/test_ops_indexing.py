@@ -11,12 +11,10 @@ from conftest import (
     DTYPE_NAMES,
     arrays,
     check,
-    device_params,
     examples,
     np_dtype,
     parity,
     shapes,
-    use_device,
 )
 from hypothesis import assume, given
 from hypothesis import strategies as st

@@ -27,22 +27,34 @@ _SCALARS = (Op.CONST, Op.PARAM)
 
 
 # ---- runtime helpers the generated code calls ---------------------------------------------
-def view(flat: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...], offset: int,
-         mask: tuple[tuple[int, int], ...] | None) -> np.ndarray:
+def view(
+    flat: np.ndarray,
+    shape: tuple[int, ...],
+    strides: tuple[int, ...],
+    offset: int,
+    mask: tuple[tuple[int, int], ...] | None,
+) -> np.ndarray:
     """Read a flat array through a View (masked positions read 0)."""
     item = flat.itemsize
     if mask is None:
         if not shape or math.prod(shape) == 0:
-            return np.broadcast_to(flat[offset:offset + 1].reshape(()) if shape == () else
-                                   np.zeros((), flat.dtype), shape)
-        return np.lib.stride_tricks.as_strided(flat[offset:], shape,
-                                               tuple(s * item for s in strides), writeable=False)
+            return np.broadcast_to(
+                flat[offset : offset + 1].reshape(()) if shape == () else np.zeros((), flat.dtype),
+                shape,
+            )
+        return np.lib.stride_tricks.as_strided(
+            flat[offset:], shape, tuple(s * item for s in strides), writeable=False
+        )
     out = np.zeros(shape, flat.dtype)
     if all(hi > lo for lo, hi in mask):
-        inner = View(tuple(hi - lo for lo, hi in mask), strides,
-                     offset + sum(lo * s for (lo, _), s in zip(mask, strides, strict=True)))
-        out[tuple(slice(lo, hi) for lo, hi in mask)] = view(flat, inner.shape, inner.strides,
-                                                            inner.offset, None)
+        inner = View(
+            tuple(hi - lo for lo, hi in mask),
+            strides,
+            offset + sum(lo * s for (lo, _), s in zip(mask, strides, strict=True)),
+        )
+        out[tuple(slice(lo, hi) for lo, hi in mask)] = view(
+            flat, inner.shape, inner.strides, inner.offset, None
+        )
     return out
 
 
@@ -53,8 +65,9 @@ def arange(start: float, step: float, count: int, dtype: str) -> np.ndarray:
     return np.arange(start, start + count * step, step, dtype=dtype)[:count]
 
 
-def rand(kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...],
-         dtype: str) -> np.ndarray:
+def rand(
+    kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...], dtype: str
+) -> np.ndarray:
     """Random numbers from Philox keyed by (seed, counter): the same on every run and device."""
     # (seed, counter) is the 128-bit key: every draw gets its own stream (a shared key with
     # different counters would give overlapping, shifted streams).
@@ -97,8 +110,7 @@ class ArrayPool:
 pool = ArrayPool()
 
 
-def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]
-        ) -> np.ndarray:
+def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]) -> np.ndarray:
     """A kernel output: the scratch array itself when it is one (no longer scratch), else a
     fresh copy."""
     if isinstance(value, np.ndarray) and value.shape == shape:
@@ -129,8 +141,18 @@ def release(scratch: list[np.ndarray]) -> None:
         pool.give(arr)
 
 
-_HELPERS = {"np": np, "_view": view, "_arange": arange, "_rand": rand, "_own": own,
-            "_take": pool.take, "_release": release, "_int_power": int_power, "inf": np.inf, "nan": np.nan}
+_HELPERS = {
+    "np": np,
+    "_view": view,
+    "_arange": arange,
+    "_rand": rand,
+    "_own": own,
+    "_take": pool.take,
+    "_release": release,
+    "_int_power": int_power,
+    "inf": np.inf,
+    "nan": np.nan,
+}
 
 
 # ---- code generation ------------------------------------------------------------------------
@@ -185,40 +207,61 @@ class _Renderer:
             self.index = i
             self.emit(n)
             for d in {self.owner(s) for s in n.src if s in self.region}:
-                if self.last_use.get(d) == i and d in self.slot_of and \
-                        self.slot_of.get(n) != self.slot_of[d]:
+                if (
+                    self.last_use.get(d) == i
+                    and d in self.slot_of
+                    and self.slot_of.get(n) != self.slot_of[d]
+                ):
                     self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
-        rets = ", ".join(f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)"
-                         for n in k.output_nodes)
-        params = ", ".join([f"x{i}" for i in range(len(k.input_nodes))] +
-                           [f"p{i}" for i in range(len(k.param_nodes))])
+        rets = ", ".join(
+            f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)" for n in k.output_nodes
+        )
+        params = ", ".join(
+            [f"x{i}" for i in range(len(k.input_nodes))]
+            + [f"p{i}" for i in range(len(k.param_nodes))]
+        )
         body = [f"    {line}" for line in self.lines]
-        return "\n".join([f"def kernel({params}):", "    _scratch = []", *body,
-                          f"    outputs = ({rets},)", "    _release(_scratch)",
-                          "    return outputs", ""])
+        return "\n".join(
+            [
+                f"def kernel({params}):",
+                "    _scratch = []",
+                *body,
+                f"    outputs = ({rets},)",
+                "    _release(_scratch)",
+                "    return outputs",
+                "",
+            ]
+        )
 
     def new_slot(self, node: Node, reuse: list[Node]) -> str:
         """A scratch array for `node`: an operand's that dies here, a free one, or a new one."""
         key = (node.shape, node.dtype.name)
         for s in reuse:
             o = self.owner(s)
-            if o in self.slot_of and (o.shape, o.dtype.name) == key and s.shape == node.shape \
-                    and self.last_use.get(o) == self.index:
+            if (
+                o in self.slot_of
+                and (o.shape, o.dtype.name) == key
+                and s.shape == node.shape
+                and self.last_use.get(o) == self.index
+            ):
                 return self.slot_of[o]
         if self.free.get(key):
             return self.free[key].pop()
         name = f"s{self.count}"
         self.count += 1
-        self.lines.append(f"{name} = _take({node.shape}, '{node.dtype.name}'); "
-                          f"_scratch.append({name})")
+        self.lines.append(
+            f"{name} = _take({node.shape}, '{node.dtype.name}'); _scratch.append({name})"
+        )
         return name
 
     def emit(self, n: Node) -> None:
         op, dtype = n.op, n.dtype.name
         a = [self.operand(s) for s in n.src]
         if op not in ELEMENTWISE:  # only ufuncs broadcast a scalar by themselves
-            a = [f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) else e
-                 for e, s in zip(a, n.src, strict=True)]
+            a = [
+                f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) else e
+                for e, s in zip(a, n.src, strict=True)
+            ]
         if op is Op.VIEW:
             self.expr[n] = self.render_view(n)
         elif op in _SCALARS:
@@ -231,8 +274,12 @@ class _Renderer:
             kind, _seed, _counter, *extra = n.arg  # type: ignore[misc]
             slot, key = f"s{self.count}", self.expr[n]
             self.count += 1
-            self.line(n, slot, f"{slot} = _rand({kind!r}, {key}[1], {key}[2], {tuple(extra)}, "
-                               f"{n.shape}, '{dtype}'); _scratch.append({slot})")
+            self.line(
+                n,
+                slot,
+                f"{slot} = _rand({kind!r}, {key}[1], {key}[2], {tuple(extra)}, "
+                f"{n.shape}, '{dtype}'); _scratch.append({slot})",
+            )
         elif op in ELEMENTWISE:
             self.elementwise(n, a)
         elif op in REDUCE_OPS:
@@ -253,8 +300,9 @@ class _Renderer:
     @staticmethod
     def is_scalar(s: Node) -> bool:
         """Whether `s` renders as a NumPy scalar literal rather than an array."""
-        return s.op in _SCALARS or (s.op is Op.VIEW and s.src[0].op in _SCALARS
-                                    and s.arg.mask is None)  # type: ignore[union-attr]
+        return s.op in _SCALARS or (
+            s.op is Op.VIEW and s.src[0].op in _SCALARS and s.arg.mask is None
+        )  # type: ignore[union-attr]
 
     def operand(self, s: Node) -> str:
         """How generated code names the value of `s` (inputs, earlier results, scalars)."""
@@ -273,8 +321,9 @@ class _Renderer:
         op = n.op
         if op is Op.WHERE:
             slot = self.new_slot(n, [n.src[2]])
-            self.line(n, slot, f"np.copyto({slot}, {a[2]}); np.copyto({slot}, {a[1]}, "
-                               f"where={a[0]})")
+            self.line(
+                n, slot, f"np.copyto({slot}, {a[2]}); np.copyto({slot}, {a[1]}, where={a[0]})"
+            )
         elif op is Op.CAST:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")
@@ -289,8 +338,7 @@ class _Renderer:
         slot = self.new_slot(n, [])
         flat, idx = f"{slot}.reshape(-1)", f"{a[1]}.reshape(-1)"
         vals = f"np.broadcast_to({a[2]}, {n.src[1].shape}).reshape(-1)"
-        write = (f"np.add.at({flat}, {idx}, {vals})" if n.arg == "add"
-                 else f"{flat}[{idx}] = {vals}")
+        write = f"np.add.at({flat}, {idx}, {vals})" if n.arg == "add" else f"{flat}[{idx}] = {vals}"
         self.line(n, slot, f"{slot}[...] = {a[0]}; {write}")
 
     def arange(self, n: Node) -> str:
@@ -347,8 +395,10 @@ def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
         arrays = [to_host(b) for b in inputs]
     else:
         with np.errstate(all="ignore"):
-            typed = [v if p.op is Op.RAND else p.dtype.np.type(v)
-                     for p, v in zip(kernel.param_nodes, params, strict=True)]
+            typed = [
+                v if p.op is Op.RAND else p.dtype.np.type(v)
+                for p, v in zip(kernel.param_nodes, params, strict=True)
+            ]
             arrays = list(compile_kernel(kernel)(*(b.host for b in inputs), *typed))
     buffers = []
     for n, a in zip(kernel.output_nodes, arrays, strict=True):

@@ -12,8 +12,9 @@ from .node import Node, _arg_key, param_class
 from .ops import Op
 
 
-def structural_key(targets: list[Node], devices: list[str], realized: dict[Node, Node]
-                   ) -> tuple[tuple, list[Node], list[Node]]:
+def structural_key(
+    targets: list[Node], devices: list[str], realized: dict[Node, Node]
+) -> tuple[tuple, list[Node], list[Node]]:
     """(key, input buffer nodes in slot order, argument nodes in slot order) for realizing
     `targets` on `devices`. A PARAM counts by type and dtype (and its value only when the
     value is one simplification relies on), a RAND by its distribution (not its seed and
@@ -40,8 +41,15 @@ def structural_key(targets: list[Node], devices: list[str], realized: dict[Node,
         index[node] = len(entries)
         if node.op in (Op.PARAM, Op.RAND):
             params.append(node)
-        entries.append((node.op, _structural_arg(node), node.dtype, node.shape,
-                        tuple(index[s] for s in node.src)))
+        entries.append(
+            (
+                node.op,
+                _structural_arg(node),
+                node.dtype,
+                node.shape,
+                tuple(index[s] for s in node.src),
+            )
+        )
     key = (tuple(entries), tuple(index[t] for t in targets), tuple(devices))
     return key, inputs, params
 

@@ -29,12 +29,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .node import Node, toposort
-from .ops import ELEMENTWISE, REDUCE_OPS, Op
+from .ops import REDUCE_OPS, Op
 from .view import View
 
 LEAVES = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
-SPECIAL_ROOTS = {Op.CONTIGUOUS: "contiguous", Op.COPY: "copy", Op.RAND: "random",
-                 Op.SCATTER: "scatter"}
+SPECIAL_ROOTS = {
+    Op.CONTIGUOUS: "contiguous",
+    Op.COPY: "copy",
+    Op.RAND: "random",
+    Op.SCATTER: "scatter",
+}
 RECOMPUTE_LIMIT = 16
 
 
@@ -50,8 +54,12 @@ class Region:
 
 def squeeze_like(view: View, base_shape: tuple[int, ...]) -> bool:
     """Whether `view` reads the same elements in the same order, only adding/removing 1s."""
-    return (view.mask is None and view.offset == 0 and view == View.contiguous(view.shape)
-            and [n for n in view.shape if n != 1] == [n for n in base_shape if n != 1])
+    return (
+        view.mask is None
+        and view.offset == 0
+        and view == View.contiguous(view.shape)
+        and [n for n in view.shape if n != 1] == [n for n in base_shape if n != 1]
+    )
 
 
 def expands_back(view: View, reduce: Node) -> bool:
@@ -191,15 +199,25 @@ class Partitioner:
         """Merge regions with one signature that share nodes, unless that makes a cycle."""
         merged: list[Region] = []
         for region in regions:
-            target = next((m for m in merged if m.signature == region.signature
-                           and m.signature[0] != "single" and self.related(m, region)
-                           and not self.depends(m, region) and not self.depends(region, m)), None)
+            target = next(
+                (
+                    m
+                    for m in merged
+                    if m.signature == region.signature
+                    and m.signature[0] != "single"
+                    and self.related(m, region)
+                    and not self.depends(m, region)
+                    and not self.depends(region, m)
+                ),
+                None,
+            )
             if target is None:
                 merged.append(region)
                 continue
             target.roots += region.roots
-            target.nodes = sorted(set(target.nodes) | set(region.nodes),
-                                  key=self.position.__getitem__)
+            target.nodes = sorted(
+                set(target.nodes) | set(region.nodes), key=self.position.__getitem__
+            )
         return merged
 
     def related(self, a: Region, b: Region) -> bool:
@@ -218,8 +236,12 @@ class Partitioner:
         """Whether region `a` reads an output of region `b` through another kernel (reading
         it directly is fine: the merged kernel computes it before it is read)."""
         targets = set(b.roots)
-        stack = [s for n in a.nodes for s in n.src
-                 if s in self.materialized and s not in a.roots and s not in targets]
+        stack = [
+            s
+            for n in a.nodes
+            for s in n.src
+            if s in self.materialized and s not in a.roots and s not in targets
+        ]
         seen: set[Node] = set()
         while stack:
             m = stack.pop()
@@ -228,6 +250,10 @@ class Partitioner:
             if m in seen:
                 continue
             seen.add(m)
-            stack.extend(s for n in self.region([m]).nodes for s in n.src
-                         if s in self.materialized and s is not m)
+            stack.extend(
+                s
+                for n in self.region([m]).nodes
+                for s in n.src
+                if s in self.materialized and s is not m
+            )
         return False

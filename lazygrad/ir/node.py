@@ -45,7 +45,9 @@ class Node:
 
     def __repr__(self) -> str:
         arg = "" if self.arg is None else f", arg={self.arg!r}"
-        return f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
+        return (
+            f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
+        )
 
 
 # key -> weak reference to the node; a plain dict of weakrefs is several times faster to
@@ -67,8 +69,13 @@ def _arg_key(op: Op, arg: object) -> object:
     return arg
 
 
-def make(op: Op, src: tuple[Node, ...] = (), arg: object = None,
-         dtype: DType | None = None, shape: Shape | None = None) -> Node:
+def make(
+    op: Op,
+    src: tuple[Node, ...] = (),
+    arg: object = None,
+    dtype: DType | None = None,
+    shape: Shape | None = None,
+) -> Node:
     """The one way to build a node: infers shape and dtype, checks them, interns the result.
 
     Leaves pass `dtype` and `shape`; every other op derives them from its sources."""
@@ -156,8 +163,9 @@ def const(value: object, dtype: DType, shape: Shape = ()) -> Node:
     return _broadcast(make(Op.CONST, (), dtype.np.type(value).item(), dtype, ()), shape)
 
 
-def toposort(roots: list[Node] | tuple[Node, ...], stop: Container[Node] = frozenset()
-             ) -> list[Node]:
+def toposort(
+    roots: list[Node] | tuple[Node, ...], stop: Container[Node] = frozenset()
+) -> list[Node]:
     """All nodes reachable from `roots` (not descending into `stop`), sources first.
 
     Iterative, so graph depth is never limited by Python's recursion limit."""
