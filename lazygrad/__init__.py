@@ -65,8 +65,18 @@ from .math_ops import (
     var,
     where,
 )
-from .movement import cat, chunk, flatten, permute, reshape, split, squeeze, stack, transpose
-from .movement import unsqueeze
+from .movement import (
+    cat,
+    chunk,
+    flatten,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
 from .realize import realize, schedule
 from .size import Size
 from .tensor import Tensor
@@ -82,7 +92,7 @@ int = int32  # noqa: A001
 
 def pow(a, b):  # noqa: A001, ANN001, ANN201 - torch.pow
     """a ** b elementwise."""
-    return a ** b
+    return a**b
 
 
 def devices() -> list[device]:

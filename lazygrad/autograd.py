@@ -20,18 +20,35 @@ __all__ = ["backward", "grad", "no_grad", "enable_grad", "is_grad_enabled"]
 # grad_fn names whose PyTorch nodes keep no tensors alive, so a second backward through
 # them works without retain_graph (as in PyTorch).
 _SAVES_NOTHING = {
-    "AddBackward0", "SubBackward0", "RsubBackward1", "NegBackward0", "SumBackward0",
-    "SumBackward1", "MeanBackward0", "MeanBackward1", "ViewBackward0", "ExpandBackward0",
-    "PermuteBackward0", "TransposeBackward0", "CloneBackward0", "SliceBackward0",
-    "SelectBackward0", "CatBackward0", "StackBackward0", "FlipBackward0", "ToCopyBackward0",
-    "AliasBackward0", "ConstantPadNdBackward0",
+    "AddBackward0",
+    "SubBackward0",
+    "RsubBackward1",
+    "NegBackward0",
+    "SumBackward0",
+    "SumBackward1",
+    "MeanBackward0",
+    "MeanBackward1",
+    "ViewBackward0",
+    "ExpandBackward0",
+    "PermuteBackward0",
+    "TransposeBackward0",
+    "CloneBackward0",
+    "SliceBackward0",
+    "SelectBackward0",
+    "CatBackward0",
+    "StackBackward0",
+    "FlipBackward0",
+    "ToCopyBackward0",
+    "AliasBackward0",
+    "ConstantPadNdBackward0",
 }
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
     "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
     "backward through the graph a second time or if you need to access saved tensors after "
-    "calling backward.")
+    "calling backward."
+)
 
 
 def _graph_functions(roots: Sequence[Tensor]) -> tuple[list[GradFn], list[Tensor]]:
@@ -75,18 +92,25 @@ def _seed(output: Tensor, grad_output: Tensor | None) -> Node:
     if not isinstance(grad_output, Tensor):
         raise TypeError(f"gradient must be a Tensor, got {type(grad_output).__name__}")
     if grad_output.shape != output.shape:
-        raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
-                           f"{grad_output.shape} and output[0] has a shape of {output.shape}.")
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[0] has a shape of "
+            f"{grad_output.shape} and output[0] has a shape of {output.shape}."
+        )
     return grad_output._cast_node(output.dtype)
 
 
-def _derive(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None],
-            inputs: Sequence[Tensor], retain_graph: bool | None, create_graph: bool
-            ) -> list[Tensor | None]:
+def _derive(
+    outputs: Sequence[Tensor],
+    grad_outputs: Sequence[Tensor | None],
+    inputs: Sequence[Tensor],
+    retain_graph: bool | None,
+    create_graph: bool,
+) -> list[Tensor | None]:
     for out in outputs:
         if not out.requires_grad:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have "
-                               "a grad_fn")
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn"
+            )
     functions, _ = _graph_functions(outputs)
     _check_not_freed(functions)
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs, strict=True)]
@@ -116,12 +140,15 @@ def _derive(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None],
     return result
 
 
-def backward(tensor: Tensor, gradient: Tensor | None = None, retain_graph: bool | None = None,
-             create_graph: bool = False) -> None:
+def backward(
+    tensor: Tensor,
+    gradient: Tensor | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
     """Accumulate the gradient of `tensor` into `.grad` of every leaf it depends on."""
     if not tensor.requires_grad:
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
-                           "grad_fn")
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     _, leaves = _graph_functions([tensor])
     with enable_grad() if create_graph else no_grad():
         grads = _derive([tensor], [gradient], leaves, retain_graph, create_graph)
@@ -135,10 +162,14 @@ def backward(tensor: Tensor, gradient: Tensor | None = None, retain_graph: bool 
             leaf.grad = Tensor._wrap(total, leaf.device, requires_grad=create_graph)
 
 
-def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
-         retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, without touching `.grad`."""
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -153,6 +184,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     result = _derive(outs, gouts, ins, retain_graph, create_graph)
     if not allow_unused and any(g is None for g in result):
-        raise RuntimeError("One of the differentiated Tensors appears to not have been used in "
-                           "the graph. Set allow_unused=True if this is the desired behavior.")
+        raise RuntimeError(
+            "One of the differentiated Tensors appears to not have been used in "
+            "the graph. Set allow_unused=True if this is the desired behavior."
+        )
     return tuple(result)

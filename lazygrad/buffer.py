@@ -16,8 +16,9 @@ class Buffer:
 
     __slots__ = ("device", "dtype", "numel", "host", "dev", "__weakref__")
 
-    def __init__(self, device: str, dtype: DType, numel: int, host: np.ndarray | None = None,
-                 dev: Any = None):
+    def __init__(
+        self, device: str, dtype: DType, numel: int, host: np.ndarray | None = None, dev: Any = None
+    ):
         self.device = device
         self.dtype = dtype
         self.numel = numel

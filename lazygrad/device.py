@@ -33,9 +33,11 @@ class device:  # noqa: N801 - named like torch.device
             if index is None:
                 index = opencl_runtime.gpu_index() if kind != "opencl" else 0
             if not 0 <= index < opencl_runtime.device_count():
-                raise RuntimeError(f"OpenCL device index {index} is out of range: "
-                                   f"{opencl_runtime.device_count()} device(s) available "
-                                   f"({', '.join(valid_devices())})")
+                raise RuntimeError(
+                    f"OpenCL device index {index} is out of range: "
+                    f"{opencl_runtime.device_count()} device(s) available "
+                    f"({', '.join(valid_devices())})"
+                )
             self.type, self.index = "opencl", index
         else:
             raise RuntimeError(_bad_device_message(spec))
@@ -68,8 +70,10 @@ def valid_devices() -> list[str]:
 
 
 def _bad_device_message(spec: str) -> str:
-    return (f"Invalid device string: '{spec}'. Expected one of: cpu, opencl, opencl:N, gpu, "
-            f"cuda (usable here: {', '.join(valid_devices())})")
+    return (
+        f"Invalid device string: '{spec}'. Expected one of: cpu, opencl, opencl:N, gpu, "
+        f"cuda (usable here: {', '.join(valid_devices())})"
+    )
 
 
 def default_device() -> device:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import dtype as dt
-from .ir.node import Node, const, make
+from .ir.node import Node, make, param
 from .ir.ops import OP_TABLE, Op
 from .tensor import Scalar, Tensor
 
@@ -86,14 +86,20 @@ def elementwise(
     broadcasting. `compute` overrides the dtype the operands are cast to."""
     ref = next(o for o in operands if isinstance(o, Tensor))
     operands = [_as_tensor_like(o, ref) for o in operands]
-    ctype = compute or _operand_type(operands)
-    shape = broadcast_shapes(*(o._node.shape for o in operands if isinstance(o, Tensor)))
+    return _record(op, name, operands, compute or _operand_type(operands))
+
+
+def _record(op: Op, name: str, operands: Sequence[Operand], ctype: dt.DType) -> Tensor:
+    """Record `op` over operands already checked and converted, computing in `ctype`."""
+    ref = next(o for o in operands if isinstance(o, Tensor))
+    shapes = [o._node.shape for o in operands if isinstance(o, Tensor)]
+    shape = shapes[0] if len(shapes) == 1 else broadcast_shapes(*shapes)
     srcs = []
     for o in operands:
         if isinstance(o, Tensor):
             srcs.append(expand_node(o._cast_node(ctype), shape))
         else:
-            srcs.append(const(o, ctype, shape))
+            srcs.append(param(o, ctype, shape))
     inputs = tuple(o if isinstance(o, Tensor) else None for o in operands)
     return ref._result(make(op, tuple(srcs)), name, inputs)
 
@@ -162,9 +168,9 @@ def binary(op: Op, name: str, a: Operand, b: Operand) -> Tensor:
     a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
     ctype = _operand_type([a, b])
     _check_binary(op, a, b, ctype)
-    if OP_TABLE[op].float_only:
-        return elementwise(op, name, (a, b), _float_type((a, b)))
-    return elementwise(op, name, (a, b))
+    if OP_TABLE[op].float_only and not ctype.is_floating_point:
+        ctype = dt.default_float
+    return _record(op, name, (a, b), ctype)
 
 
 def compare(op: Op, a: Operand, b: Operand) -> Tensor:
@@ -415,7 +421,7 @@ def where(condition: Tensor, x: Operand, y: Operand) -> Tensor:
         srcs.append(
             expand_node(o._cast_node(ctype), shape)
             if isinstance(o, Tensor)
-            else const(o, ctype, shape)
+            else param(o, ctype, shape)
         )
     inputs = (None, x if isinstance(x, Tensor) else None, y if isinstance(y, Tensor) else None)
     return ref._result(make(Op.WHERE, tuple(srcs)), "WhereBackward0", inputs)

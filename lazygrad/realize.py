@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from .buffer import Buffer
+from .ir.cache_key import structural_key
 from .ir.node import Node, make
 from .ir.ops import Op
-from .ir.cache_key import structural_key
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor
 
@@ -55,8 +55,13 @@ def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
     for t in {id(t): t for t in tensors}.values():
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor, got {type(t).__name__}")
-        if t._node.op is not Op.BUFFER and t._node not in _realized:
-            out.append(t)
+        if t._node.op is Op.BUFFER:
+            continue
+        if t._node in _realized:  # computed already (for another tensor): just point at it
+            if t.grad_fn is None:
+                t._replace_node(_realized[t._node])
+            continue
+        out.append(t)
     return out
 
 
@@ -75,6 +80,7 @@ class _CachedSchedule:
 
     schedule: Schedule
     inputs: list[Node]
+    params: list[Node]
     lowered: list[Node]
 
 
@@ -83,23 +89,23 @@ SCHEDULE_CACHE_SIZE = 64
 cache_stats = {"hits": 0, "misses": 0}
 
 
-def _cached_schedule(pending: list[Tensor]) -> tuple[_CachedSchedule, list[Node]]:
+def _cached_schedule(pending: list[Tensor]) -> tuple[_CachedSchedule, list[Node], list[Node]]:
     """The schedule for `pending` from the cache (keyed by graph structure), or a new one."""
     nodes = list(dict.fromkeys(t._node for t in pending))
     devices = {t._node: str(t.device) for t in pending}
-    key, inputs = structural_key(nodes, [devices[n] for n in nodes], _realized)
+    key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], _realized)
     entry = _schedule_cache.get(key)
     if entry is not None:
         _schedule_cache.move_to_end(key)
         cache_stats["hits"] += 1
-        return entry, inputs
+        return entry, inputs, params
     cache_stats["misses"] += 1
     sched = build_schedule(nodes, devices, _realized)
-    entry = _CachedSchedule(sched, inputs, [sched.targets[n] for n in nodes])
+    entry = _CachedSchedule(sched, inputs, params, [sched.targets[n] for n in nodes])
     _schedule_cache[key] = entry
     if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
         _schedule_cache.popitem(last=False)
-    return entry, inputs
+    return entry, inputs, params
 
 
 def realize(*tensors: Tensor) -> None:
@@ -110,11 +116,12 @@ def realize(*tensors: Tensor) -> None:
     pending = _pending(tensors)
     if not pending:
         return
-    entry, inputs = _cached_schedule(pending)
+    entry, inputs, params = _cached_schedule(pending)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
-    buffers = run_schedule(entry.schedule, bindings)
+    values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
+    buffers = run_schedule(entry.schedule, bindings, values)
     nodes = list(dict.fromkeys(t._node for t in pending))
     for node, lowered in zip(nodes, entry.lowered, strict=True):
         if lowered.op is Op.BUFFER:
@@ -127,20 +134,27 @@ def realize(*tensors: Tensor) -> None:
             t._replace_node(_realized[t._node])
 
 
-def run_schedule(sched: Schedule, bindings: dict[Node, Any] | None = None
-                 ) -> dict[Node, Buffer]:
+def run_schedule(
+    sched: Schedule, bindings: dict[Node, Any] | None = None, values: dict[Node, Any] | None = None
+) -> dict[Node, Buffer]:
     """Run every kernel; returns the buffer of each kernel output. `bindings` maps the
-    schedule's input buffer nodes to the buffers to use instead."""
+    schedule's input buffer nodes to the buffers to use instead, `values` its PARAM and RAND
+    nodes to the arguments to pass."""
     level = debug_level()
     bindings = bindings or {}
+    values = values or {}
     produced: dict[Node, Buffer] = {}
     if level:
-        print(f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
-              f"{cache_stats['hits']}, misses {cache_stats['misses']})", file=sys.stderr)
+        print(
+            f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
+            f"{cache_stats['hits']}, misses {cache_stats['misses']})",
+            file=sys.stderr,
+        )
     for kernel in sched.kernels:
         start = time.perf_counter()
         inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
-        outputs = backend_for(kernel.device).run(kernel, inputs)
+        params = [values.get(p, p.arg) for p in kernel.param_nodes]
+        outputs = backend_for(kernel.device).run(kernel, inputs, params)
         for node, buf in zip(kernel.output_nodes, outputs, strict=True):
             produced[node] = buf
         if level:
@@ -155,9 +169,12 @@ def _input_buffer(node: Node, produced: dict[Node, Buffer]) -> Buffer:
 
 
 def _log_kernel(kernel: Kernel, seconds: float, level: int) -> None:
-    print(f"[lazygrad] {kernel.name} on {kernel.device}: {len(kernel.ops)} ops "
-          f"({', '.join(kernel.ops)}); boundary: {', '.join(kernel.reasons)}; "
-          f"{seconds * 1e3:.3f} ms", file=sys.stderr)
+    print(
+        f"[lazygrad] {kernel.name} on {kernel.device}: {len(kernel.ops)} ops "
+        f"({', '.join(kernel.ops)}); boundary: {', '.join(kernel.reasons)}; "
+        f"{seconds * 1e3:.3f} ms",
+        file=sys.stderr,
+    )
     if level >= 2:
         print(kernel.source, file=sys.stderr)
 

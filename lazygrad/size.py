@@ -13,5 +13,9 @@ class Size(tuple):
 
     __str__ = __repr__
 
+    def __getitem__(self, key: int | slice) -> int | Size:  # type: ignore[override]
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item
+
     def numel(self) -> int:
         return math.prod(self)

@@ -27,14 +27,29 @@ Scalar = int | float | bool
 class Tensor:
     """A lazy n-dimensional array on a device, shaped like `torch.Tensor`."""
 
-    __slots__ = ("_node", "_device", "_requires_grad", "grad", "grad_fn", "_accumulator",
-                 "_aliases", "__weakref__")
+    __slots__ = (
+        "_node",
+        "_device",
+        "_requires_grad",
+        "grad",
+        "grad_fn",
+        "_accumulator",
+        "_aliases",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
 
-    def __init__(self, data: Any = None, *, device: str | device | None = None):
-        from .creation import tensor
+    def __init__(self, *data: Any, device: str | device | None = None):
+        """`Tensor(data)` holds float32 data; `Tensor(2, 3)` (ints) is an uninitialized
+        (here: zero) tensor of that size, as in PyTorch."""
+        from .creation import tensor, zeros
 
-        t = tensor([] if data is None else data, dtype=dt.float32, device=device)
+        if data and all(isinstance(d, int) and not isinstance(d, bool) for d in data):
+            t = zeros(*data, device=device)
+        elif len(data) > 1:
+            raise TypeError("Tensor() takes one data argument or integer sizes")
+        else:
+            t = tensor(data[0] if data else [], dtype=dt.float32, device=device)
         self._init(t._node, t._device)
 
     def _init(self, node: Node, dev: device, requires_grad: bool = False) -> None:
@@ -100,12 +115,15 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         if not self.is_leaf:
-            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
-                               "you want to use a computed variable in a subgraph that doesn't "
-                               "require differentiation use var_no_grad = var.detach().")
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If "
+                "you want to use a computed variable in a subgraph that doesn't "
+                "require differentiation use var_no_grad = var.detach()."
+            )
         if flag and not self.dtype.is_floating_point:
-            raise RuntimeError("only Tensors of floating point and complex dtype can require "
-                               "gradients")
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients"
+            )
         self._set_leaf_requires_grad(bool(flag))
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -169,8 +187,10 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (copied to the host for OpenCL tensors)."""
         if self.requires_grad:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
-                               "tensor.detach().numpy() instead.")
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use "
+                "tensor.detach().numpy() instead."
+            )
         return self._host()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -180,8 +200,9 @@ class Tensor:
     def item(self) -> Scalar:
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
-            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
-                               "Scalar")
+            raise RuntimeError(
+                f"a Tensor with {self.numel()} elements cannot be converted to Scalar"
+            )
         return self._host().reshape(()).item()
 
     def tolist(self) -> Any:
@@ -189,20 +210,25 @@ class Tensor:
         return self._host().tolist()
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self) -> Scalar:
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self) -> int:
         if self.dtype.category != 1 or self.numel() != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
+            raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            amount = "no values" if self.numel() == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
         return bool(self.item())
 
     def __len__(self) -> int:
@@ -237,8 +263,9 @@ class Tensor:
         n = self.ndim if ndim is None else ndim
         lo, hi = (-1, 0) if n == 0 else (-n, n - 1)
         if not isinstance(d, int | np.integer) or not lo <= d <= hi:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], "
-                             f"but got {d})")
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})"
+            )
         return int(d) % max(n, 1)
 
     def _dims(self, dims: int | Sequence[int] | None) -> tuple[int, ...]:
@@ -259,10 +286,12 @@ class Tensor:
         return out
 
     def _check_device(self, other: Tensor) -> None:
-        if other._device != self._device:
+        if other._device is not self._device and other._device != self._device:
             a, b = sorted((str(self._device), str(other._device)), key=lambda s: s == "cpu")
-            raise RuntimeError("Expected all tensors to be on the same device, but found at "
-                               f"least two devices, {a} and {b}!")
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at "
+                f"least two devices, {a} and {b}!"
+            )
 
     def _cast_node(self, to: dt.DType) -> Node:
         return self._node if self.dtype == to else make(Op.CAST, (self._node,), to)
@@ -270,17 +299,22 @@ class Tensor:
     def _in_place(self, result: Tensor) -> Tensor:
         """Make `self` stand for `result` (in-place ops are functional updates of the graph)."""
         if self._requires_grad and self.is_leaf and is_grad_enabled():
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
         node = result._node
         if result.dtype != self.dtype:
             if self.dtype.category < result.dtype.category:
-                raise RuntimeError(f"result type {_torch_name(result.dtype)} can't be cast to "
-                                   f"the desired output type {_torch_name(self.dtype)}")
+                raise RuntimeError(
+                    f"result type {_torch_name(result.dtype)} can't be cast to "
+                    f"the desired output type {_torch_name(self.dtype)}"
+                )
             node = make(Op.CAST, (node,), self.dtype)
         if node.shape != self._node.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the "
-                               f"broadcast shape {list(node.shape)}")
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the "
+                f"broadcast shape {list(node.shape)}"
+            )
         if self._requires_grad and self.is_leaf:  # under no_grad: keep the leaf's identity
             node = make(Op.CONTIGUOUS, (node,), _LeafToken())
         self._node = node
@@ -326,7 +360,7 @@ class Tensor:
     def type(self, dtype: Any = None) -> Any:
         """With a dtype: this tensor cast to it; without: the type name."""
         if dtype is None:
-            return f"lazygrad.{self.dtype.name.capitalize()}Tensor"
+            return f"lazygrad.{_torch_name(self.dtype)}Tensor"
         return self._cast(dt.to_dtype(dtype))
 
     def float(self) -> Tensor:
@@ -357,8 +391,12 @@ class Tensor:
         return self
 
     # ---- autograd ------------------------------------------------------------------------
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (lazily)."""
         from .autograd import backward
 
@@ -375,11 +413,15 @@ class _LeafToken:
 
 
 def _torch_name(d: dt.DType) -> str:
-    return {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long",
-            "bool": "Bool"}[d.name]
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "int32": "Int",
+        "int64": "Long",
+        "bool": "Bool",
+    }[d.name]
 
 
 def scalar_node(value: Scalar, dtype: dt.DType, shape: tuple[int, ...]) -> Node:
     """A Python scalar as a constant of `dtype` broadcast to `shape`."""
     return const(value, dtype, shape)
-

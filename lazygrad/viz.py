@@ -206,6 +206,8 @@ def movement_text(node: Node) -> str:
 def _op_text(node: Node) -> str:
     if node.op is Op.CONST:
         return f"const {_value_text(node.arg)}"
+    if node.op is Op.PARAM:  # a Python scalar, passed to the kernel as an argument
+        return f"scalar {_value_text(node.arg)}"
     if node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken):
         return "leaf"
     if node.op is Op.RAND:
@@ -222,7 +224,7 @@ def _op_text(node: Node) -> str:
 def _role(node: Node, params: set[Node]) -> str:
     if node in params or (node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken)):
         return "param"
-    if node.op is Op.CONST:
+    if node.op in (Op.CONST, Op.PARAM):
         return "const"
     if node.op in LEAF_OPS:
         return "buffer"
@@ -519,7 +521,9 @@ def _recorded_flags(order: list[Node]) -> dict[Node, bool]:
     pass too: constant subgraphs take the flag of their consumers."""
     constant: dict[Node, bool] = {}
     for n in order:
-        constant[n] = n.op is Op.CONST or (bool(n.src) and all(constant[s] for s in n.src))
+        constant[n] = n.op in (Op.CONST, Op.PARAM) or (
+            bool(n.src) and all(constant[s] for s in n.src)
+        )
     used = {s for n in order for s in n.src}
     fixed = {n: n in BACKWARD_NODES for n in order if not constant[n] or n not in used}
     return _flag_by_consumers(order, fixed)

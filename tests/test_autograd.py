@@ -43,8 +43,9 @@ def gradcheck(fn, shapes, device, positive=False, seed=0):
             minus[i][idx] -= EPS
             numeric[idx] = (value(plus) - value(minus)) / (2 * EPS)
         got = np.zeros_like(a) if analytic[i] is None else analytic[i].numpy()
-        np.testing.assert_allclose(got, numeric, rtol=1e-5, atol=1e-6,
-                                   err_msg=f"gradient of input {i}")
+        np.testing.assert_allclose(
+            got, numeric, rtol=1e-5, atol=1e-6, err_msg=f"gradient of input {i}"
+        )
 
 
 ELEMENTWISE = {
@@ -54,9 +55,9 @@ ELEMENTWISE = {
     "mul": (lambda a, b: a * b, [(2, 3), (2, 3)], False),
     "div": (lambda a, b: a / b, [(3, 4), (3, 1)], False),
     "rdiv": (lambda a: 1 / a, [(4,)], False),
-    "pow_scalar": (lambda a: a ** 3, [(4,)], False),
-    "pow_tensor": (lambda a, b: a ** b, [(3,), (3,)], True),
-    "rpow": (lambda a: 2 ** a, [(3,)], False),
+    "pow_scalar": (lambda a: a**3, [(4,)], False),
+    "pow_tensor": (lambda a, b: a**b, [(3,), (3,)], True),
+    "rpow": (lambda a: 2**a, [(3,)], False),
     "neg": (lambda a: -a, [(3,)], False),
     "abs": (lambda a: a.abs(), [(5,)], False),
     "exp": (lambda a: a.exp(), [(2, 2)], False),
@@ -190,10 +191,10 @@ def test_leaves_grad_fn_and_next_functions():
     y = (w * 2).sum()
     assert w.is_leaf and not y.is_leaf
     assert y.grad_fn.name() == "SumBackward0"
-    (inner, _), = y.grad_fn.next_functions
+    ((inner, _),) = y.grad_fn.next_functions
     assert inner.name() == "MulBackward0"
     assert inner.next_functions[0][0].variable is w
-    assert repr((w @ w.detach())) .endswith("grad_fn=<DotBackward0>)")
+    assert repr(w @ w.detach()).endswith("grad_fn=<DotBackward0>)")
     m = lg.ones(2, 2, requires_grad=True)
     assert (m @ m).grad_fn.name() == "MmBackward0"
     assert m.mean().grad_fn.name() == "MeanBackward0"
@@ -202,8 +203,8 @@ def test_leaves_grad_fn_and_next_functions():
 
 def test_backward_accumulates_and_clears():
     x = lg.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    (x ** 2).sum().backward()
-    (x ** 2).sum().backward()
+    (x**2).sum().backward()
+    (x**2).sum().backward()
     assert x.grad.tolist() == [4.0, 8.0, 12.0]
     x.grad = None
     (x * 3).sum().backward()
@@ -221,7 +222,7 @@ def test_backward_non_scalar_needs_gradient():
 
 def test_retain_graph():
     x = lg.tensor([1.0, 2.0], requires_grad=True)
-    y = (x ** 2).sum()
+    y = (x**2).sum()
     y.backward(retain_graph=True)
     y.backward()
     assert x.grad.tolist() == [4.0, 8.0]
@@ -231,7 +232,7 @@ def test_retain_graph():
 
 def test_autograd_grad_leaves_grad_untouched():
     x = lg.tensor([1.0, 2.0], requires_grad=True)
-    (g,) = lg.autograd.grad((x ** 3).sum(), x)
+    (g,) = lg.autograd.grad((x**3).sum(), x)
     assert g.tolist() == [3.0, 12.0]
     assert x.grad is None
 
@@ -285,8 +286,12 @@ def test_leaf_realized_before_backward_still_gets_grad():
 # ---- fusion of the backward graph -----------------------------------------------------------
 def test_chain_gradients_fuse(device):
     rng = np.random.default_rng(0)
-    a, b, c = (lg.tensor(rng.uniform(0.5, 1.5, (64, 64)).astype(np.float32), device=device,
-                         requires_grad=True) for _ in range(3))
+    a, b, c = (
+        lg.tensor(
+            rng.uniform(0.5, 1.5, (64, 64)).astype(np.float32), device=device, requires_grad=True
+        )
+        for _ in range(3)
+    )
     loss = ((a * b + c).exp() * 0.5 + a.abs().sqrt()).relu().sum()
     loss.backward()
     assert len(lg.schedule(a.grad, b.grad, c.grad)) <= 3
@@ -300,8 +305,10 @@ def test_chain_gradients_fuse(device):
 def test_mlp_backward_and_update_fuse():
     rng = np.random.default_rng(0)
     x = lg.tensor(rng.standard_normal((16, 10)).astype(np.float32))
-    params = [lg.tensor(rng.standard_normal(s).astype(np.float32) * 0.1, requires_grad=True)
-              for s in [(10, 12), (12,), (12, 12), (12,), (12, 3), (3,)]]
+    params = [
+        lg.tensor(rng.standard_normal(s).astype(np.float32) * 0.1, requires_grad=True)
+        for s in [(10, 12), (12,), (12, 12), (12,), (12, 3), (3,)]
+    ]
     h = x
     for i in range(0, 6, 2):
         h = h @ params[i] + params[i + 1]
@@ -322,4 +329,4 @@ def test_deep_backward_chain():
     for i in range(20_000):
         y = y * 1.0001 if i % 2 else y + 0.0001
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 10_000], rtol=1e-9)
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001**10_000], rtol=1e-9)

@@ -809,13 +809,7 @@ def test_errors_leave_no_partial_in_place_update(device: str) -> None:
     check(t, np.array([1, 2, 3]))
 
 
-# ---- known gaps outside this suite's files (tensor.py, size.py), as strict xfails ----------
-@pytest.mark.xfail(
-    reason="tensor.py __float__/__int__ go through item(): PyTorch raises "
-    "ValueError 'only one element tensors can be converted to Python "
-    "scalars'",
-    strict=True,
-)
+# ---- conversions to Python scalars and bool ------------------------------------------------
 def test_float_of_many_elements_is_a_value_error() -> None:
     with pytest.raises(
         ValueError, match="only one element tensors can be converted to Python scalars"
@@ -823,11 +817,6 @@ def test_float_of_many_elements_is_a_value_error() -> None:
         float(lg.zeros(2, 3))
 
 
-@pytest.mark.xfail(
-    reason="tensor.py __bool__ says 'more than one value' for an empty tensor; "
-    "PyTorch: 'Boolean value of Tensor with no values is ambiguous'",
-    strict=True,
-)
 def test_bool_of_empty_tensor_message() -> None:
     with pytest.raises(RuntimeError, match="^Boolean value of Tensor with no values is ambiguous$"):
         bool(lg.zeros(0))

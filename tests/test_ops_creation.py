@@ -337,31 +337,16 @@ def test_repr_realizes(device: str) -> None:
     assert str(lg.tensor([[2, 8], [6, 16]])) == "tensor([[ 2,  8],\n        [ 6, 16]])"
 
 
-# ---- known gaps in files this suite does not own, as strict xfails --------------------------
-@pytest.mark.xfail(
-    reason="tensor.py Tensor.__init__ treats lg.Tensor(3) as data; "
-    "torch.Tensor(3) and torch.Tensor(2, 3) take sizes",
-    strict=True,
-)
+# ---- Tensor(sizes), Size slices and type names, as in PyTorch ------------------------------
 def test_tensor_class_with_sizes() -> None:
     assert lg.Tensor(3).shape == (3,)
     assert lg.Tensor(2, 3).shape == (2, 3)
 
 
-@pytest.mark.xfail(
-    reason="size.py: slicing a Size gives a plain tuple; torch.Size[1:] is a torch.Size",
-    strict=True,
-)
 def test_size_slice_is_a_size() -> None:
     assert repr(lg.zeros(2, 3, 4).shape[1:]) == "lazygrad.Size([3, 4])"
 
 
-@pytest.mark.xfail(
-    reason="tensor.py Tensor.type() says 'lazygrad.Float32Tensor'; PyTorch "
-    "names are FloatTensor, DoubleTensor, IntTensor, LongTensor, "
-    "BoolTensor",
-    strict=True,
-)
 def test_type_names() -> None:
     assert lg.zeros(1).type() == "lazygrad.FloatTensor"
     assert lg.zeros(1, dtype=lg.int64).type() == "lazygrad.LongTensor"

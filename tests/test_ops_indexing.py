@@ -11,12 +11,10 @@ from conftest import (
     DTYPE_NAMES,
     arrays,
     check,
-    device_params,
     examples,
     np_dtype,
     parity,
     shapes,
-    use_device,
 )
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -572,18 +570,7 @@ def test_in_place_under_no_grad_keeps_leaf(device: str) -> None:
     check(w.grad, np.array([40.0, 6.0], np.float32))
 
 
-@pytest.mark.parametrize(
-    "dev",
-    device_params(
-        cpu="ir/fuse.py + backends: a movement op on a GATHER result is lost when the gather "
-        "and the view of it are put in one kernel: a = lg.arange(8).reshape(4, 2) * 1; "
-        "a[[0, 2]].T gives [[0, 1], [4, 5]] (the view is rendered as a reshape of the "
-        "gather's output), PyTorch [[0, 4], [1, 5]]",
-        opencl="same kernel-partition bug as on cpu",
-    ),
-)
-def test_movement_after_advanced_indexing(dev: str) -> None:
-    device = use_device(dev)
+def test_movement_after_advanced_indexing(device: str) -> None:
     base = np.arange(8).reshape(4, 2)
     a = lg.tensor(base, device=device) * 1  # lazy, so the gather reads a computed value
     check(a[[0, 2]].T, base[[0, 2]].T)

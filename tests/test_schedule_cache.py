@@ -28,13 +28,32 @@ def test_same_structure_new_buffers_hits():
     np.testing.assert_allclose(out.numpy(), np.exp(np.array([0.0, 1.0]) * 3 + 1), rtol=1e-6)
 
 
+def _scaled(x, value):
+    return (x * lg.full((2,), value)).sum()
+
+
 def test_constant_value_shape_dtype_never_share():
-    base = lambda: (_fresh([1.0, 2.0]) * 3).sum()  # noqa: E731
-    _misses(base)
-    assert _misses(lambda: (_fresh([1.0, 2.0]) * 4).sum()) == 1  # constant's value
-    assert _misses(lambda: (_fresh([1.0, 2.0, 3.0]) * 3).sum()) == 1  # shape
-    assert _misses(lambda: (_fresh([1.0, 2.0], np.float64) * 3).sum()) == 1  # dtype
-    assert (_fresh([1.0, 2.0]) * 4).sum().item() == 12.0
+    _misses(lambda: _scaled(_fresh([1.0, 2.0]), 3.0))
+    assert _misses(lambda: _scaled(_fresh([1.0, 2.0]), 4.0)) == 1  # a constant's value
+    assert _misses(lambda: (_fresh([1.0, 2.0, 3.0]) * 3.0).sum()) == 1  # shape
+    assert _misses(lambda: _scaled(_fresh([1.0, 2.0], np.float64), 3.0)) == 1  # dtype
+    assert _scaled(_fresh([1.0, 2.0]), 4.0).item() == 12.0
+
+
+def test_python_scalars_are_arguments_not_recompiles():
+    """A learning rate that changes every step reuses the schedule and its kernels."""
+    w = _fresh([1.0, 2.0])
+    _misses(lambda: _fresh([1.0, 2.0]) - 0.1 * _fresh([1.0, 2.0]))
+    for lr in (0.2, 0.3, 0.05):
+        assert _misses(lambda lr=lr: _fresh([1.0, 2.0]) - lr * _fresh([1.0, 2.0])) == 0
+    np.testing.assert_allclose((w - 0.3 * w).numpy(), [0.7, 1.4], rtol=1e-6)
+
+
+def test_special_scalar_values_are_keyed():
+    """x * 1 simplifies to x, so it must not share a schedule with x * 3."""
+    _misses(lambda: _fresh([1.0, 2.0]) * 3.0 + 5.0)
+    assert _misses(lambda: _fresh([1.0, 2.0]) * 1.0 + 5.0) == 1
+    assert (_fresh([1.0, 2.0]) * 1.0 + 5.0).tolist() == [6.0, 7.0]
 
 
 def test_device_never_shares():

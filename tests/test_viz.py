@@ -111,7 +111,7 @@ def test_labels_name_leaves_and_show_constants():
     labels = [d["label"] for _, d in out.graph().to_networkx().nodes(data=True)]
     assert any(label.startswith("weights\n") for label in labels)
     assert any(label.startswith("data\n") for label in labels)
-    assert any("const 2.5" in label for label in labels)
+    assert any("scalar 2.5" in label for label in labels)
     assert any("3 float32" in label for label in labels)
 
 
@@ -179,7 +179,9 @@ def test_draw_writes_each_format(tmp_path):
 def test_large_graphs_collapse_to_one_node_per_kernel():
     tensors = training_step()
     graph = viz.Graph(tensors, max_nodes=40)
-    assert graph.collapsed() and "49 nodes (over 40)" in graph.collapse_note()
+    count = graph.node_count()
+    assert count > 40
+    assert graph.collapsed() and f"{count} nodes (over 40)" in graph.collapse_note()
     kernels = lg.schedule(*tensors).kernels
     dot = graph.to_dot()
     assert "each kernel drawn as one node" in dot

@@ -111,9 +111,11 @@ def _chain_grads_lg(t: dict) -> list:
 def _bcast_inputs(quick: bool) -> dict:
     rng = np.random.default_rng(1)
     n = 512 if quick else 4096
-    return {"x": rng.standard_normal((n, n), dtype=np.float32),
-            "scale": rng.standard_normal((n, 1), dtype=np.float32),
-            "bias": rng.standard_normal((n,), dtype=np.float32)}
+    return {
+        "x": rng.standard_normal((n, n), dtype=np.float32),
+        "scale": rng.standard_normal((n, 1), dtype=np.float32),
+        "bias": rng.standard_normal((n,), dtype=np.float32),
+    }
 
 
 def _softmax_inputs(quick: bool) -> dict:
@@ -136,19 +138,23 @@ def _softmax_lg(t: dict) -> list:
 def _matmul_inputs(quick: bool) -> dict:
     rng = np.random.default_rng(3)
     n = 256 if quick else 1024
-    return {"a": rng.standard_normal((n, n), dtype=np.float32),
-            "b": rng.standard_normal((n, n), dtype=np.float32)}
+    return {
+        "a": rng.standard_normal((n, n), dtype=np.float32),
+        "b": rng.standard_normal((n, n), dtype=np.float32),
+    }
 
 
 def _mlp_inputs(quick: bool) -> dict:
     rng = np.random.default_rng(4)
     batch = 256
-    return {"x": rng.standard_normal((batch, 784), dtype=np.float32),
-            "y": rng.integers(0, 10, batch),
-            "w1": (rng.standard_normal((784, 512)) * 0.03).astype(np.float32),
-            "b1": np.zeros(512, np.float32),
-            "w2": (rng.standard_normal((512, 10)) * 0.03).astype(np.float32),
-            "b2": np.zeros(10, np.float32)}
+    return {
+        "x": rng.standard_normal((batch, 784), dtype=np.float32),
+        "y": rng.integers(0, 10, batch),
+        "w1": (rng.standard_normal((784, 512)) * 0.03).astype(np.float32),
+        "b1": np.zeros(512, np.float32),
+        "w2": (rng.standard_normal((512, 10)) * 0.03).astype(np.float32),
+        "b2": np.zeros(10, np.float32),
+    }
 
 
 def _mlp_np(d: dict) -> None:
@@ -205,19 +211,37 @@ def _tiny_lg(t: dict) -> list:
 
 
 WORKLOADS = [
-    Workload("W1", "relu(exp(a*b+c)*0.5+sqrt(abs(a))), 3x2**24 f32", _chain_inputs, _chain_np,
-             _chain_lg),
-    Workload("W2", "tanh(x*scale+bias), x 4096²", _bcast_inputs,
-             lambda d: np.tanh(d["x"] * d["scale"] + d["bias"]),
-             lambda t: [(t["x"] * t["scale"] + t["bias"]).tanh()]),
+    Workload(
+        "W1", "relu(exp(a*b+c)*0.5+sqrt(abs(a))), 3x2**24 f32", _chain_inputs, _chain_np, _chain_lg
+    ),
+    Workload(
+        "W2",
+        "tanh(x*scale+bias), x 4096²",
+        _bcast_inputs,
+        lambda d: np.tanh(d["x"] * d["scale"] + d["bias"]),
+        lambda t: [(t["x"] * t["scale"] + t["bias"]).tanh()],
+    ),
     Workload("W3", "row softmax (4096,1024)", _softmax_inputs, _softmax_np, _softmax_lg),
-    Workload("W4", "matmul 1024² f32", _matmul_inputs, lambda d: d["a"] @ d["b"],
-             lambda t: [t["a"] @ t["b"]], flops=2 * 1024**3),
+    Workload(
+        "W4",
+        "matmul 1024² f32",
+        _matmul_inputs,
+        lambda d: d["a"] @ d["b"],
+        lambda t: [t["a"] @ t["b"]],
+        flops=2 * 1024**3,
+    ),
     Workload("W5", "MLP 784-512-10 train step, batch 256", _mlp_inputs, _mlp_np, _mlp_lg),
-    Workload("W6", "200 elementwise ops on 16 elements (µs/op)", _tiny_inputs, _tiny_np,
-             _tiny_lg, per_op=200),
-    Workload("W7", "grads of W1's sum wrt a, b, c", _chain_inputs, _chain_grads_np,
-             _chain_grads_lg),
+    Workload(
+        "W6",
+        "200 elementwise ops on 16 elements (µs/op)",
+        _tiny_inputs,
+        _tiny_np,
+        _tiny_lg,
+        per_op=200,
+    ),
+    Workload(
+        "W7", "grads of W1's sum wrt a, b, c", _chain_inputs, _chain_grads_np, _chain_grads_lg
+    ),
 ]
 
 
@@ -270,17 +294,21 @@ def _peer_torch(w: Workload, inputs: dict, compiled: bool) -> Callable[[], objec
     import torch
 
     t = {k: torch.from_numpy(v) for k, v in inputs.items()}
-    fns = {"W1": lambda a, b, c: torch.relu(torch.exp(a * b + c) * 0.5 + torch.sqrt(a.abs())),
-           "W2": lambda x, scale, bias: torch.tanh(x * scale + bias),
-           "W3": lambda x: torch.softmax(x, 1),
-           "W4": lambda a, b: a @ b}
+    fns = {
+        "W1": lambda a, b, c: torch.relu(torch.exp(a * b + c) * 0.5 + torch.sqrt(a.abs())),
+        "W2": lambda x, scale, bias: torch.tanh(x * scale + bias),
+        "W3": lambda x: torch.softmax(x, 1),
+        "W4": lambda a, b: a @ b,
+    }
     fn = torch.compile(fns[w.name]) if compiled else fns[w.name]
     return lambda: fn(*t.values())
 
 
 def format_table(rows: list[tuple]) -> str:
-    lines = ["| workload | implementation | median | ratio vs NumPy | first call | peak MiB |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| workload | implementation | median | ratio vs NumPy | first call | peak MiB |",
+        "|---|---|---|---|---|---|",
+    ]
     for workload, impl, res, base in rows:
         if res is None:
             lines.append(f"| {workload.name} | {impl} | skipped | | | |")
@@ -288,13 +316,17 @@ def format_table(rows: list[tuple]) -> str:
         if workload.per_op:
             median = f"{res.median_s / workload.per_op * 1e6:.2f} µs/op"
         elif workload.flops:
-            median = f"{res.median_s * 1e3:.1f} ms ({workload.flops / res.median_s / 1e9:.0f} GFLOP/s)"
+            median = (
+                f"{res.median_s * 1e3:.1f} ms ({workload.flops / res.median_s / 1e9:.0f} GFLOP/s)"
+            )
         else:
             median = f"{res.median_s * 1e3:.1f} ms"
         ratio = f"{base.median_s / res.median_s:.2f}x"
         peak = "" if res.peak_mb is None else f"{res.peak_mb:.0f}"
-        lines.append(f"| {workload.name} {workload.title} | {impl}{res.note} | {median} | {ratio} "
-                     f"| {res.first_s * 1e3:.0f} ms | {peak} |")
+        lines.append(
+            f"| {workload.name} {workload.title} | {impl}{res.note} | {median} | {ratio} "
+            f"| {res.first_s * 1e3:.0f} ms | {peak} |"
+        )
     return "\n".join(lines)
 
 
@@ -314,22 +346,25 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((w, "eager NumPy", base, base))
         for device in devices:
             try:
-                rows.append((w, f"lazygrad {device}", run_lazygrad(w, inputs, device,
-                                                                   args.repeat), base))
+                rows.append(
+                    (w, f"lazygrad {device}", run_lazygrad(w, inputs, device, args.repeat), base)
+                )
             except Exception as err:  # report and go on: one backend must not hide the others
-                print(f"{w.name} on {device} failed: {type(err).__name__}: {err}",
-                      file=sys.stderr)
+                print(f"{w.name} on {device} failed: {type(err).__name__}: {err}", file=sys.stderr)
                 rows.append((w, f"lazygrad {device}", None, base))
-        for name, peer in (("numexpr", _peer_numexpr(w, inputs)),
-                           ("torch eager", _peer_torch(w, inputs, False)),
-                           ("torch.compile", _peer_torch(w, inputs, True))):
+        for name, peer in (
+            ("numexpr", _peer_numexpr(w, inputs)),
+            ("torch eager", _peer_torch(w, inputs, False)),
+            ("torch.compile", _peer_torch(w, inputs, True)),
+        ):
             if peer is not None:
                 median, first = _time(peer, args.repeat)
                 rows.append((w, name, Result(median, first), base))
         print(f"{w.name} done", file=sys.stderr)
     print(format_table(rows))
-    missing = [p for p in ("numexpr", "torch", "jax", "tinygrad")
-               if importlib.util.find_spec(p) is None]
+    missing = [
+        p for p in ("numexpr", "torch", "jax", "tinygrad") if importlib.util.find_spec(p) is None
+    ]
     if missing:
         print(f"\nnot installed, skipped: {', '.join(missing)}")
 

@@ -23,25 +23,38 @@ from ..ir.schedule import Kernel
 from ..ir.view import View
 
 KernelFn = Callable[..., tuple[np.ndarray, ...]]
+_SCALARS = (Op.CONST, Op.PARAM)
 
 
 # ---- runtime helpers the generated code calls ---------------------------------------------
-def view(flat: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...], offset: int,
-         mask: tuple[tuple[int, int], ...] | None) -> np.ndarray:
+def view(
+    flat: np.ndarray,
+    shape: tuple[int, ...],
+    strides: tuple[int, ...],
+    offset: int,
+    mask: tuple[tuple[int, int], ...] | None,
+) -> np.ndarray:
     """Read a flat array through a View (masked positions read 0)."""
     item = flat.itemsize
     if mask is None:
         if not shape or math.prod(shape) == 0:
-            return np.broadcast_to(flat[offset:offset + 1].reshape(()) if shape == () else
-                                   np.zeros((), flat.dtype), shape)
-        return np.lib.stride_tricks.as_strided(flat[offset:], shape,
-                                               tuple(s * item for s in strides), writeable=False)
+            return np.broadcast_to(
+                flat[offset : offset + 1].reshape(()) if shape == () else np.zeros((), flat.dtype),
+                shape,
+            )
+        return np.lib.stride_tricks.as_strided(
+            flat[offset:], shape, tuple(s * item for s in strides), writeable=False
+        )
     out = np.zeros(shape, flat.dtype)
     if all(hi > lo for lo, hi in mask):
-        inner = View(tuple(hi - lo for lo, hi in mask), strides,
-                     offset + sum(lo * s for (lo, _), s in zip(mask, strides, strict=True)))
-        out[tuple(slice(lo, hi) for lo, hi in mask)] = view(flat, inner.shape, inner.strides,
-                                                            inner.offset, None)
+        inner = View(
+            tuple(hi - lo for lo, hi in mask),
+            strides,
+            offset + sum(lo * s for (lo, _), s in zip(mask, strides, strict=True)),
+        )
+        out[tuple(slice(lo, hi) for lo, hi in mask)] = view(
+            flat, inner.shape, inner.strides, inner.offset, None
+        )
     return out
 
 
@@ -52,10 +65,14 @@ def arange(start: float, step: float, count: int, dtype: str) -> np.ndarray:
     return np.arange(start, start + count * step, step, dtype=dtype)[:count]
 
 
-def rand(kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...],
-         dtype: str) -> np.ndarray:
+def rand(
+    kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...], dtype: str
+) -> np.ndarray:
     """Random numbers from Philox keyed by (seed, counter): the same on every run and device."""
-    gen = np.random.Generator(np.random.Philox(key=seed, counter=counter))
+    # (seed, counter) is the 128-bit key: every draw gets its own stream (a shared key with
+    # different counters would give overlapping, shifted streams).
+    key = np.array([seed % 2**64, counter % 2**64], dtype=np.uint64)
+    gen = np.random.Generator(np.random.Philox(key=key))
     if kind == "uniform":
         return gen.random(shape, dtype=np.float64).astype(dtype)
     if kind == "normal":
@@ -93,8 +110,7 @@ class ArrayPool:
 pool = ArrayPool()
 
 
-def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]
-        ) -> np.ndarray:
+def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]) -> np.ndarray:
     """A kernel output: the scratch array itself when it is one (no longer scratch), else a
     fresh copy."""
     if isinstance(value, np.ndarray) and value.shape == shape:
@@ -107,14 +123,36 @@ def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndar
     return out
 
 
+def int_power(base: object, exponent: object, out: np.ndarray) -> np.ndarray:
+    """Integer power as PyTorch computes it: a negative exponent gives 0, except for the
+    bases 1 (always 1) and -1 (+-1 by parity); NumPy raises instead."""
+    b, e = np.broadcast_to(base, out.shape), np.broadcast_to(exponent, out.shape)
+    np.power(b, np.maximum(e, 0), out=out)
+    negative = e < 0
+    if negative.any():
+        bn, en = b[negative], e[negative]
+        out[negative] = np.where(bn == 1, 1, np.where(bn == -1, 1 - 2 * (en % 2), 0))
+    return out
+
+
 def release(scratch: list[np.ndarray]) -> None:
     """Return a kernel's scratch arrays (those not handed out as outputs) to the pool."""
     for arr in scratch:
         pool.give(arr)
 
 
-_HELPERS = {"np": np, "_view": view, "_arange": arange, "_rand": rand, "_own": own,
-            "_take": pool.take, "_release": release, "inf": np.inf, "nan": np.nan}
+_HELPERS = {
+    "np": np,
+    "_view": view,
+    "_arange": arange,
+    "_rand": rand,
+    "_own": own,
+    "_take": pool.take,
+    "_release": release,
+    "_int_power": int_power,
+    "inf": np.inf,
+    "nan": np.nan,
+}
 
 
 # ---- code generation ------------------------------------------------------------------------
@@ -160,6 +198,8 @@ class _Renderer:
 
     def render(self) -> str:
         k = self.kernel
+        for i, n in enumerate(k.param_nodes):
+            self.expr[n] = f"p{i}"
         for i, n in enumerate(k.input_nodes):
             self.flat[n] = f"x{i}"
             self.expr[n] = f"x{i}" if n.shape == (n.numel,) else f"x{i}.reshape({n.shape})"
@@ -167,53 +207,79 @@ class _Renderer:
             self.index = i
             self.emit(n)
             for d in {self.owner(s) for s in n.src if s in self.region}:
-                if self.last_use.get(d) == i and d in self.slot_of and \
-                        self.slot_of.get(n) != self.slot_of[d]:
+                if (
+                    self.last_use.get(d) == i
+                    and d in self.slot_of
+                    and self.slot_of.get(n) != self.slot_of[d]
+                ):
                     self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
-        rets = ", ".join(f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)"
-                         for n in k.output_nodes)
-        params = ", ".join(f"x{i}" for i in range(len(k.input_nodes)))
+        rets = ", ".join(
+            f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)" for n in k.output_nodes
+        )
+        params = ", ".join(
+            [f"x{i}" for i in range(len(k.input_nodes))]
+            + [f"p{i}" for i in range(len(k.param_nodes))]
+        )
         body = [f"    {line}" for line in self.lines]
-        return "\n".join([f"def kernel({params}):", "    _scratch = []", *body,
-                          f"    outputs = ({rets},)", "    _release(_scratch)",
-                          "    return outputs", ""])
+        return "\n".join(
+            [
+                f"def kernel({params}):",
+                "    _scratch = []",
+                *body,
+                f"    outputs = ({rets},)",
+                "    _release(_scratch)",
+                "    return outputs",
+                "",
+            ]
+        )
 
     def new_slot(self, node: Node, reuse: list[Node]) -> str:
         """A scratch array for `node`: an operand's that dies here, a free one, or a new one."""
         key = (node.shape, node.dtype.name)
         for s in reuse:
             o = self.owner(s)
-            if o in self.slot_of and (o.shape, o.dtype.name) == key and s.shape == node.shape \
-                    and self.last_use.get(o) == self.index:
+            if (
+                o in self.slot_of
+                and (o.shape, o.dtype.name) == key
+                and s.shape == node.shape
+                and self.last_use.get(o) == self.index
+            ):
                 return self.slot_of[o]
         if self.free.get(key):
             return self.free[key].pop()
         name = f"s{self.count}"
         self.count += 1
-        self.lines.append(f"{name} = _take({node.shape}, '{node.dtype.name}'); "
-                          f"_scratch.append({name})")
+        self.lines.append(
+            f"{name} = _take({node.shape}, '{node.dtype.name}'); _scratch.append({name})"
+        )
         return name
 
     def emit(self, n: Node) -> None:
         op, dtype = n.op, n.dtype.name
         a = [self.operand(s) for s in n.src]
         if op not in ELEMENTWISE:  # only ufuncs broadcast a scalar by themselves
-            a = [f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) else e
-                 for e, s in zip(a, n.src, strict=True)]
+            a = [
+                f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) else e
+                for e, s in zip(a, n.src, strict=True)
+            ]
         if op is Op.VIEW:
             self.expr[n] = self.render_view(n)
-        elif op is Op.CONST:
-            self.expr[n] = _literal(n.arg, dtype)
+        elif op in _SCALARS:
+            self.expr[n] = self.operand(n)
         elif op is Op.ARANGE:
             self.expr[n] = self.arange(n)
         elif op is Op.CONTIGUOUS:
             self.expr[n] = a[0]
         elif op is Op.RAND:
-            kind, seed, counter, *extra = n.arg  # type: ignore[misc]
-            slot = f"s{self.count}"
+            kind, _seed, _counter, *extra = n.arg  # type: ignore[misc]
+            slot, key = f"s{self.count}", self.expr[n]
             self.count += 1
-            self.line(n, slot, f"{slot} = _rand({kind!r}, {seed}, {counter}, {tuple(extra)}, "
-                               f"{n.shape}, '{dtype}'); _scratch.append({slot})")
+            self.line(
+                n,
+                slot,
+                f"{slot} = _rand({kind!r}, {key}[1], {key}[2], {tuple(extra)}, "
+                f"{n.shape}, '{dtype}'); _scratch.append({slot})",
+            )
         elif op in ELEMENTWISE:
             self.elementwise(n, a)
         elif op in REDUCE_OPS:
@@ -234,10 +300,12 @@ class _Renderer:
     @staticmethod
     def is_scalar(s: Node) -> bool:
         """Whether `s` renders as a NumPy scalar literal rather than an array."""
-        return s.op is Op.CONST or (s.op is Op.VIEW and s.src[0].op is Op.CONST
-                                    and s.arg.mask is None)  # type: ignore[union-attr]
+        return s.op in _SCALARS or (
+            s.op is Op.VIEW and s.src[0].op in _SCALARS and s.arg.mask is None
+        )  # type: ignore[union-attr]
 
     def operand(self, s: Node) -> str:
+        """How generated code names the value of `s` (inputs, earlier results, scalars)."""
         if s in self.expr:
             return self.expr[s]
         if s.op is Op.CONST:
@@ -253,22 +321,24 @@ class _Renderer:
         op = n.op
         if op is Op.WHERE:
             slot = self.new_slot(n, [n.src[2]])
-            self.line(n, slot, f"np.copyto({slot}, {a[2]}); np.copyto({slot}, {a[1]}, "
-                               f"where={a[0]})")
+            self.line(
+                n, slot, f"np.copyto({slot}, {a[2]}); np.copyto({slot}, {a[1]}, where={a[0]})"
+            )
         elif op is Op.CAST:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")
         else:
             slot = self.new_slot(n, list(n.src))
             fn = "np.logical_not" if op is Op.NOT and n.dtype.name == "bool" else OP_TABLE[op].np
+            if op is Op.POW and n.dtype.category == 1:
+                fn = "_int_power"
             self.line(n, slot, f"{fn}({', '.join(a)}, out={slot})")
 
     def scatter(self, n: Node, a: list[str]) -> None:
         slot = self.new_slot(n, [])
         flat, idx = f"{slot}.reshape(-1)", f"{a[1]}.reshape(-1)"
         vals = f"np.broadcast_to({a[2]}, {n.src[1].shape}).reshape(-1)"
-        write = (f"np.add.at({flat}, {idx}, {vals})" if n.arg == "add"
-                 else f"{flat}[{idx}] = {vals}")
+        write = f"np.add.at({flat}, {idx}, {vals})" if n.arg == "add" else f"{flat}[{idx}] = {vals}"
         self.line(n, slot, f"{slot}[...] = {a[0]}; {write}")
 
     def arange(self, n: Node) -> str:
@@ -278,8 +348,8 @@ class _Renderer:
     def render_view(self, n: Node) -> str:
         base, v = n.src[0], n.arg
         assert isinstance(v, View)
-        if base.op is Op.CONST:
-            lit = _literal(base.arg, n.dtype.name)
+        if base.op in _SCALARS:
+            lit = self.operand(base)
             if v.mask is None:
                 return lit
             return f"_view(np.full(1, {lit}), {v.shape}, {v.strides}, 0, {v.mask})"
@@ -317,15 +387,19 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
     return fn
 
 
-def run(kernel: Kernel, inputs: list) -> list:
-    """Run `kernel` on CPU buffers; returns the output buffers."""
+def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
+    """Run `kernel` on CPU buffers with its scalar arguments; returns the output buffers."""
     from ..buffer import Buffer
 
     if kernel.kind == "copy":
         arrays = [to_host(b) for b in inputs]
     else:
         with np.errstate(all="ignore"):
-            arrays = list(compile_kernel(kernel)(*(b.host for b in inputs)))
+            typed = [
+                v if p.op is Op.RAND else p.dtype.np.type(v)
+                for p, v in zip(kernel.param_nodes, params, strict=True)
+            ]
+            arrays = list(compile_kernel(kernel)(*(b.host for b in inputs), *typed))
     buffers = []
     for n, a in zip(kernel.output_nodes, arrays, strict=True):
         buf = Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))

@@ -8,16 +8,21 @@ of it. Never Python object identity: a leaf's identity token counts only as "lea
 
 from __future__ import annotations
 
-from .node import Node, _arg_key
+from .node import Node, _arg_key, param_class
 from .ops import Op
 
 
-def structural_key(targets: list[Node], devices: list[str], realized: dict[Node, Node]
-                   ) -> tuple[tuple, list[Node]]:
-    """(key, input buffer nodes in slot order) for realizing `targets` on `devices`."""
+def structural_key(
+    targets: list[Node], devices: list[str], realized: dict[Node, Node]
+) -> tuple[tuple, list[Node], list[Node]]:
+    """(key, input buffer nodes in slot order, argument nodes in slot order) for realizing
+    `targets` on `devices`. A PARAM counts by type and dtype (and its value only when the
+    value is one simplification relies on), a RAND by its distribution (not its seed and
+    counter), so new values and new random draws reuse the schedule."""
     index: dict[Node, int] = {}
     entries: list[tuple] = []
     inputs: list[Node] = []
+    params: list[Node] = []
     stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets)]
     while stack:
         node, expanded = stack.pop()
@@ -34,12 +39,27 @@ def structural_key(targets: list[Node], devices: list[str], realized: dict[Node,
             stack.extend((s, False) for s in reversed(node.src) if s not in index)
             continue
         index[node] = len(entries)
-        entries.append((node.op, _structural_arg(node), node.dtype, node.shape,
-                        tuple(index[s] for s in node.src)))
-    return (tuple(entries), tuple(index[t] for t in targets), tuple(devices)), inputs
+        if node.op in (Op.PARAM, Op.RAND):
+            params.append(node)
+        entries.append(
+            (
+                node.op,
+                _structural_arg(node),
+                node.dtype,
+                node.shape,
+                tuple(index[s] for s in node.src),
+            )
+        )
+    key = (tuple(entries), tuple(index[t] for t in targets), tuple(devices))
+    return key, inputs, params
 
 
 def _structural_arg(node: Node) -> object:
     if node.op is Op.CONTIGUOUS and node.arg is not None:
         return "leaf"
+    if node.op is Op.PARAM:
+        return (type(node.arg).__name__, param_class(node.arg))
+    if node.op is Op.RAND:  # the seed and counter are arguments; the distribution is not
+        kind, _seed, _counter, *extra = node.arg  # type: ignore[misc]
+        return (kind, *extra)
     return _arg_key(node.op, node.arg)

@@ -29,12 +29,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .node import Node, toposort
-from .ops import ELEMENTWISE, REDUCE_OPS, Op
+from .ops import REDUCE_OPS, Op
 from .view import View
 
-LEAVES = (Op.BUFFER, Op.CONST, Op.ARANGE)
-SPECIAL_ROOTS = {Op.CONTIGUOUS: "contiguous", Op.COPY: "copy", Op.RAND: "random",
-                 Op.SCATTER: "scatter"}
+LEAVES = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
+SPECIAL_ROOTS = {
+    Op.CONTIGUOUS: "contiguous",
+    Op.COPY: "copy",
+    Op.RAND: "random",
+    Op.SCATTER: "scatter",
+}
 RECOMPUTE_LIMIT = 16
 
 
@@ -50,8 +54,12 @@ class Region:
 
 def squeeze_like(view: View, base_shape: tuple[int, ...]) -> bool:
     """Whether `view` reads the same elements in the same order, only adding/removing 1s."""
-    return (view.mask is None and view.offset == 0 and view == View.contiguous(view.shape)
-            and [n for n in view.shape if n != 1] == [n for n in base_shape if n != 1])
+    return (
+        view.mask is None
+        and view.offset == 0
+        and view == View.contiguous(view.shape)
+        and [n for n in view.shape if n != 1] == [n for n in base_shape if n != 1]
+    )
 
 
 def expands_back(view: View, reduce: Node) -> bool:
@@ -191,30 +199,49 @@ class Partitioner:
         """Merge regions with one signature that share nodes, unless that makes a cycle."""
         merged: list[Region] = []
         for region in regions:
-            target = next((m for m in merged if m.signature == region.signature
-                           and m.signature[0] != "single" and self.related(m, region)
-                           and not self.depends(m, region) and not self.depends(region, m)), None)
+            target = next(
+                (
+                    m
+                    for m in merged
+                    if m.signature == region.signature
+                    and m.signature[0] != "single"
+                    and self.related(m, region)
+                    and not self.depends(m, region)
+                    and not self.depends(region, m)
+                ),
+                None,
+            )
             if target is None:
                 merged.append(region)
                 continue
             target.roots += region.roots
-            target.nodes = sorted(set(target.nodes) | set(region.nodes),
-                                  key=self.position.__getitem__)
+            target.nodes = sorted(
+                set(target.nodes) | set(region.nodes), key=self.position.__getitem__
+            )
         return merged
 
-    @staticmethod
-    def related(a: Region, b: Region) -> bool:
-        """Whether merging saves work: shared nodes, or one reads the other's output."""
+    def related(self, a: Region, b: Region) -> bool:
+        """Whether merging saves work: shared nodes, or one reads the other's output as the
+        same elements (through a view that reorders them, the output must be written first)."""
         nodes_a, nodes_b = set(a.nodes), set(b.nodes)
-        return bool(nodes_a & nodes_b) or any(s in nodes_b for n in a.nodes for s in n.src) or \
-            any(s in nodes_a for n in b.nodes for s in n.src)
+        if nodes_a & nodes_b:
+            return True
+        for reader, written in ((a, nodes_b), (b, nodes_a)):
+            reads = [n for n in reader.nodes if any(s in written for s in n.src)]
+            if reads and all(n.op is not Op.VIEW or self.internal_view(n) for n in reads):
+                return True
+        return False
 
     def depends(self, a: Region, b: Region) -> bool:
         """Whether region `a` reads an output of region `b` through another kernel (reading
         it directly is fine: the merged kernel computes it before it is read)."""
         targets = set(b.roots)
-        stack = [s for n in a.nodes for s in n.src
-                 if s in self.materialized and s not in a.roots and s not in targets]
+        stack = [
+            s
+            for n in a.nodes
+            for s in n.src
+            if s in self.materialized and s not in a.roots and s not in targets
+        ]
         seen: set[Node] = set()
         while stack:
             m = stack.pop()
@@ -223,6 +250,10 @@ class Partitioner:
             if m in seen:
                 continue
             seen.add(m)
-            stack.extend(s for n in self.region([m]).nodes for s in n.src
-                         if s in self.materialized and s is not m)
+            stack.extend(
+                s
+                for n in self.region([m]).nodes
+                for s in n.src
+                if s in self.materialized and s is not m
+            )
         return False

@@ -95,14 +95,24 @@ def _permute(node: Node, g: Node) -> Grads:
 
 def _pad(node: Node, g: Node) -> Grads:
     src = node.src[0]
-    return (make(Op.SHRINK, (g,), tuple((lo, lo + n) for (lo, _), n in
-                                        zip(node.arg, src.shape, strict=True))),)  # type: ignore
+    return (
+        make(
+            Op.SHRINK,
+            (g,),
+            tuple((lo, lo + n) for (lo, _), n in zip(node.arg, src.shape, strict=True)),
+        ),
+    )  # type: ignore
 
 
 def _shrink(node: Node, g: Node) -> Grads:
     src = node.src[0]
-    return (make(Op.PAD, (g,), tuple((lo, n - hi) for (lo, hi), n in
-                                     zip(node.arg, src.shape, strict=True))),)  # type: ignore
+    return (
+        make(
+            Op.PAD,
+            (g,),
+            tuple((lo, n - hi) for (lo, hi), n in zip(node.arg, src.shape, strict=True)),
+        ),
+    )  # type: ignore
 
 
 def _gather(node: Node, g: Node) -> Grads:
@@ -134,8 +144,9 @@ def _pow(node: Node, g: Node) -> Grads:
 def _abs(node: Node, g: Node) -> Grads:
     x = node.src[0]
     zero = _c(0, x)
-    return (where(make(Op.CMPLT, (x, zero)), neg(g), where(make(Op.CMPLT, (zero, x)), g,
-                                                           _c(0, g))),)
+    return (
+        where(make(Op.CMPLT, (x, zero)), neg(g), where(make(Op.CMPLT, (zero, x)), g, _c(0, g))),
+    )
 
 
 def _mod(node: Node, g: Node) -> Grads:
@@ -174,8 +185,7 @@ GRAD_RULES: dict[Op, Rule] = {
     Op.ADD: lambda n, g: (g, g),
     Op.SUB: lambda n, g: (g, neg(g)),
     Op.MUL: lambda n, g: (mul(g, n.src[1]), mul(g, n.src[0])),
-    Op.DIV: lambda n, g: (make(Op.DIV, (g, n.src[1])), neg(mul(make(Op.DIV, (g, n.src[1])),
-                                                                 n))),
+    Op.DIV: lambda n, g: (make(Op.DIV, (g, n.src[1])), neg(mul(make(Op.DIV, (g, n.src[1])), n))),
     Op.MOD: _mod,
     Op.MAX: _maximum,
     Op.MIN: _maximum,

@@ -45,12 +45,15 @@ class Node:
 
     def __repr__(self) -> str:
         arg = "" if self.arg is None else f", arg={self.arg!r}"
-        return f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
+        return (
+            f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
+        )
 
 
 # key -> weak reference to the node; a plain dict of weakrefs is several times faster to
 # probe than WeakValueDictionary, and node creation is the hot path of every op.
 _interned: dict[tuple, weakref.ref[Node]] = {}
+_VALUE_LEAVES = (Op.CONST, Op.PARAM)
 
 
 def _forget(key: tuple) -> None:
@@ -61,19 +64,24 @@ def _forget(key: tuple) -> None:
 
 def _arg_key(op: Op, arg: object) -> object:
     # 0.0 == -0.0 == False and 1 == 1.0 == True in Python; keep them apart.
-    if op is Op.CONST:
+    if op is Op.CONST or op is Op.PARAM:
         return (type(arg).__name__, repr(arg))
     return arg
 
 
-def make(op: Op, src: tuple[Node, ...] = (), arg: object = None,
-         dtype: DType | None = None, shape: Shape | None = None) -> Node:
+def make(
+    op: Op,
+    src: tuple[Node, ...] = (),
+    arg: object = None,
+    dtype: DType | None = None,
+    shape: Shape | None = None,
+) -> Node:
     """The one way to build a node: infers shape and dtype, checks them, interns the result.
 
     Leaves pass `dtype` and `shape`; every other op derives them from its sources."""
     if dtype is None or shape is None:
         dtype, shape = infer(op, src, arg)
-    key = (op, src, _arg_key(op, arg) if op is Op.CONST else arg, dtype, shape)
+    key = (op, src, _arg_key(op, arg) if op in _VALUE_LEAVES else arg, dtype, shape)
     ref = _interned.get(key)
     node = ref() if ref is not None else None
     if node is None:
@@ -128,17 +136,36 @@ def movement_shape(op: Op, shape: Shape, arg: object) -> Shape:
     raise AssertionError(op)
 
 
-def const(value: object, dtype: DType, shape: Shape = ()) -> Node:
-    """A constant, broadcast to `shape` (a stride-0 expand of a 0-d constant)."""
-    value = dtype.np.type(value).item()
-    node = make(Op.CONST, (), value, dtype, ())
+# Values a PARAM is specialized on: simplification may rely on them (x*1, x**2), so the
+# schedule cache keys these exactly and every other value only by its type.
+SPECIAL_VALUES = (0, 1, 2, -1, 0.5)
+
+
+def param_class(value: object) -> object:
+    """What the schedule cache may know of a PARAM's value."""
+    return value if value in SPECIAL_VALUES and not isinstance(value, bool) else "any"
+
+
+def param(value: object, dtype: DType, shape: Shape = ()) -> Node:
+    """A Python scalar that reaches the kernel as an argument (so changing it, like a
+    learning rate, reuses the compiled schedule), broadcast to `shape`."""
+    return _broadcast(make(Op.PARAM, (), dtype.np.type(value).item(), dtype, ()), shape)
+
+
+def _broadcast(node: Node, shape: Shape) -> Node:
     if shape == ():
         return node
     return make(Op.EXPAND, (make(Op.RESHAPE, (node,), (1,) * len(shape)),), tuple(shape))
 
 
-def toposort(roots: list[Node] | tuple[Node, ...], stop: Container[Node] = frozenset()
-             ) -> list[Node]:
+def const(value: object, dtype: DType, shape: Shape = ()) -> Node:
+    """A constant, broadcast to `shape` (a stride-0 expand of a 0-d constant)."""
+    return _broadcast(make(Op.CONST, (), dtype.np.type(value).item(), dtype, ()), shape)
+
+
+def toposort(
+    roots: list[Node] | tuple[Node, ...], stop: Container[Node] = frozenset()
+) -> list[Node]:
     """All nodes reachable from `roots` (not descending into `stop`), sources first.
 
     Iterative, so graph depth is never limited by Python's recursion limit."""

@@ -18,6 +18,7 @@ class Op(Enum):
     CONST = "const"
     ARANGE = "arange"
     RAND = "rand"
+    PARAM = "param"  # a Python scalar, passed to the kernel as an argument
     # unary
     NEG = "neg"
     EXP = "exp"
@@ -152,6 +153,7 @@ def _other_rows() -> list[OpDef]:
         OpDef(Op.CONST, Kind.LEAF),
         OpDef(Op.ARANGE, Kind.LEAF),
         OpDef(Op.RAND, Kind.LEAF),
+        OpDef(Op.PARAM, Kind.LEAF),
         OpDef(Op.SUM, Kind.REDUCE, "np.sum", "acc + x", identity="0"),
         OpDef(Op.RMAX, Kind.REDUCE, "np.max", "{maxfn}(acc, x)", identity="-INFINITY"),
         OpDef(Op.PROD, Kind.REDUCE, "np.prod", "acc * x", identity="1"),
@@ -169,8 +171,9 @@ MOVEMENT_OPS = (Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.PAD, Op.SHRINK, Op.FLIP, O
 OP_TABLE: dict[Op, OpDef] = {row.op: row for row in _elementwise_rows() + _other_rows()}
 assert set(OP_TABLE) == set(Op), f"ops missing from the table: {set(Op) - set(OP_TABLE)}"
 
-ELEMENTWISE = frozenset(o for o, d in OP_TABLE.items() if d.kind in (Kind.UNARY, Kind.BINARY,
-                                                                     Kind.TERNARY))
+ELEMENTWISE = frozenset(
+    o for o, d in OP_TABLE.items() if d.kind in (Kind.UNARY, Kind.BINARY, Kind.TERNARY)
+)
 REDUCE_OPS = frozenset(o for o, d in OP_TABLE.items() if d.kind is Kind.REDUCE)
 LEAF_OPS = frozenset(o for o, d in OP_TABLE.items() if d.kind is Kind.LEAF)
 TRANSCENDENTAL = frozenset({Op.EXP, Op.LOG, Op.SIN, Op.COS, Op.SQRT, Op.TANH, Op.POW})

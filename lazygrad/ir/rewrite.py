@@ -16,8 +16,9 @@ def rebuild(node: Node, src: tuple[Node, ...]) -> Node:
     return make(node.op, src, node.arg)
 
 
-def rewrite(roots: list[Node], rule: Rule, replace: Mapping[Node, Node] | None = None,
-            max_steps: int = 64) -> dict[Node, Node]:
+def rewrite(
+    roots: list[Node], rule: Rule, replace: Mapping[Node, Node] | None = None, max_steps: int = 64
+) -> dict[Node, Node]:
     """Rewrite every node reachable from `roots`, sources first: rebuild it over its rewritten
     sources, then apply `rule` until it returns None. Returns old node -> new node.
 

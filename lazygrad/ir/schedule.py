@@ -40,12 +40,15 @@ class Kernel:
     input_nodes: list[Node]
     output_nodes: list[Node]
     reasons: list[str]
+    param_nodes: list[Node] = field(default_factory=list)  # PARAM and RAND arguments
     _source: str | None = field(default=None, repr=False)
 
     @property
     def ops(self) -> list[str]:
         """The IR ops fused into this kernel (loads and constants excluded)."""
-        return [n.op.value for n in self.nodes if n.op not in (Op.VIEW, Op.CONST, Op.BUFFER)]
+        return [
+            n.op.value for n in self.nodes if n.op not in (Op.VIEW, Op.CONST, Op.BUFFER, Op.PARAM)
+        ]
 
     @property
     def inputs(self) -> list[TensorSpec]:
@@ -65,8 +68,10 @@ class Kernel:
         return self._source
 
     def __repr__(self) -> str:
-        return (f"Kernel({self.name}, device={self.device}, ops={self.ops}, "
-                f"inputs={self.inputs}, outputs={self.outputs})")
+        return (
+            f"Kernel({self.name}, device={self.device}, ops={self.ops}, "
+            f"inputs={self.inputs}, outputs={self.outputs})"
+        )
 
 
 @dataclass
@@ -118,8 +123,12 @@ def _device_of(order: list[Node], hints: dict[Node, str]) -> dict[Node, str]:
 
 def _kind(region: Region) -> str:
     ops = {n.op for n in region.nodes}
-    for op, kind in ((Op.COPY, "copy"), (Op.RAND, "rand"), (Op.SCATTER, "scatter"),
-                     (Op.DOT, "dot")):
+    for op, kind in (
+        (Op.COPY, "copy"),
+        (Op.RAND, "rand"),
+        (Op.SCATTER, "scatter"),
+        (Op.DOT, "dot"),
+    ):
         if op in ops:
             return kind
     return "reduce" if ops & REDUCE_OPS else "elementwise"
@@ -132,8 +141,14 @@ def dependency_order(regions: list[Region], position: dict[Node, int]) -> list[R
     needs: list[set[int]] = []
     for i, region in enumerate(regions):
         inside = set(region.nodes)
-        needs.append({owner[s] for n in region.nodes for s in n.src
-                      if s not in inside and s in owner and owner[s] != i})
+        needs.append(
+            {
+                owner[s]
+                for n in region.nodes
+                for s in n.src
+                if s not in inside and s in owner and owner[s] != i
+            }
+        )
     users: dict[int, list[int]] = {}
     for i, deps in enumerate(needs):
         for d in deps:
@@ -152,8 +167,9 @@ def dependency_order(regions: list[Region], position: dict[Node, int]) -> list[R
     return order
 
 
-def build_schedule(targets: list[Node], devices: dict[Node, str],
-                   realized: dict[Node, Node]) -> Schedule:
+def build_schedule(
+    targets: list[Node], devices: dict[Node, str], realized: dict[Node, Node]
+) -> Schedule:
     """The kernels that compute `targets` (with `devices` naming each target's device)."""
     lowered = lower(targets, realized)
     roots = list(dict.fromkeys(n for n in lowered.values() if n.op is not Op.BUFFER))
@@ -165,14 +181,38 @@ def build_schedule(targets: list[Node], devices: dict[Node, str],
     kernels = []
     for i, region in enumerate(regions):
         region_set = set(region.nodes)
-        inputs = list(dict.fromkeys(
-            s for n in region.nodes for s in n.src
-            if s not in region_set and s.op is not Op.CONST and s.op is not Op.ARANGE))
+        inputs = list(
+            dict.fromkeys(
+                s
+                for n in region.nodes
+                for s in n.src
+                if s not in region_set and s.op not in (Op.CONST, Op.ARANGE, Op.PARAM)
+            )
+        )
+        params = list(
+            dict.fromkeys(
+                leaf
+                for n in region.nodes
+                for s in (n, *n.src)
+                for leaf in (s, *s.src[:1])
+                if leaf.op in (Op.PARAM, Op.RAND)
+            )
+        )
         kind = _kind(region)
         shape = max((n.shape for n in region.nodes), key=len, default=())
         name = f"{kind}_{i}_{'x'.join(map(str, shape)) or 'scalar'}"
-        kernels.append(Kernel(name, kind, device[region.roots[0]], region.nodes, inputs,
-                              region.roots, [part.materialized[r] for r in region.roots]))
+        kernels.append(
+            Kernel(
+                name,
+                kind,
+                device[region.roots[0]],
+                region.nodes,
+                inputs,
+                region.roots,
+                [part.materialized[r] for r in region.roots],
+                params,
+            )
+        )
     return Schedule(kernels, lowered)
 
 

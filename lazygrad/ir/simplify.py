@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..dtype import DType
-from .node import Node, const, make
+from .node import Node, const, make, param_class
 from .ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
 from .view import View
 
@@ -16,8 +16,11 @@ from .view import View
 def const_value(node: Node) -> object | None:
     """The scalar a node holds everywhere, when it is a (broadcast) constant; else None."""
     while node.op in (Op.RESHAPE, Op.EXPAND, Op.PERMUTE, Op.SHRINK, Op.FLIP) or (
-            node.op is Op.VIEW and node.arg.mask is None):  # type: ignore[union-attr]
+        node.op is Op.VIEW and node.arg.mask is None
+    ):  # type: ignore[union-attr]
         node = node.src[0]
+    if node.op is Op.PARAM:
+        return node.arg if param_class(node.arg) != "any" else None
     return node.arg if node.op is Op.CONST else None
 
 
@@ -118,7 +121,7 @@ def _reduce(node: Node) -> Node | None:
         return const(0 if node.op is Op.SUM else 1, node.dtype, node.shape)
     if value is not None and src.numel:
         count = math.prod(src.shape[a] for a in axes)
-        folded = {Op.SUM: value * count, Op.RMAX: value, Op.PROD: value ** count}[node.op]
+        folded = {Op.SUM: value * count, Op.RMAX: value, Op.PROD: value**count}[node.op]
         return const(folded, node.dtype, node.shape)
     return None
 
