@@ -360,7 +360,6 @@ def test_copies_between_cpu_and_opencl() -> None:
     np.testing.assert_array_equal((a.T + 1).cpu().numpy(), x.T + 1)
 
 
-@pytest.mark.xfail(reason="numpy_backend.run ignores a view inside an opencl->cpu copy")
 def test_copy_of_a_view_to_cpu() -> None:
     x = rand(4, 6)
     np.testing.assert_array_equal(lg.tensor(x, device=CL).T.cpu().numpy(), x.T)

@@ -387,12 +387,24 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
     return fn
 
 
+def _copied_to_host(kernel: Kernel, source_buffer: object) -> np.ndarray:
+    """A transfer to the CPU: the source's values read through the kernel's view (if any),
+    as a new array this backend owns."""
+    out = kernel.output_nodes[0]
+    source = out.src[0]
+    host = to_host(source_buffer)
+    if source.op is Op.VIEW and source not in kernel.input_nodes:
+        v = source.arg
+        host = view(host, v.shape, v.strides, v.offset, v.mask)  # type: ignore[union-attr]
+    return np.array(host, dtype=out.dtype.np).reshape(out.shape)
+
+
 def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
     """Run `kernel` on CPU buffers with its scalar arguments; returns the output buffers."""
     from ..buffer import Buffer
 
     if kernel.kind == "copy":
-        arrays = [to_host(b) for b in inputs]
+        arrays = [_copied_to_host(kernel, inputs[0])]
     else:
         with np.errstate(all="ignore"):
             typed = [

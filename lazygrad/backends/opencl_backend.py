@@ -161,7 +161,7 @@ def structure(kernel: Kernel) -> tuple[tuple, dict[Node, int]]:
         for s in (*n.src, n):
             if s in ids:
                 continue
-            if s.op is Op.CONST and s.dtype.is_floating_point:
+            if _is_argument(s):
                 slots[s] = len(slots)
                 add(s, ("constant", s.dtype.name))
             else:
@@ -169,6 +169,14 @@ def structure(kernel: Kernel) -> tuple[tuple, dict[Node, int]]:
                 add(s, (s.op.value, _structural_arg(s), s.dtype.name, s.shape, srcs))
     outputs = tuple(ids[o] for o in kernel.output_nodes)
     return (kernel.kind, kernel.device, tuple(entries), outputs), slots
+
+
+def _is_argument(node: Node) -> bool:
+    """Float constants and every PARAM (except bools, whose value the schedule cache keys
+    exactly) are passed as kernel arguments, so new values never need a new program."""
+    if node.op is Op.PARAM:
+        return node.dtype != bool_
+    return node.op is Op.CONST and node.dtype.is_floating_point
 
 
 def check_dtypes(kernel: Kernel, index: int) -> None:
@@ -193,8 +201,12 @@ def build_program(kernel: Kernel, slots: dict[Node, int], tgt: Target) -> Progra
     return ReduceKernel(kernel, slots, tgt).program()
 
 
-def program_for(kernel: Kernel) -> tuple[Program, list[object]]:
-    """The (cached) program for `kernel` and the values of its constant arguments."""
+def program_for(
+    kernel: Kernel, values: dict[Node, object] | None = None
+) -> tuple[Program, list[object]]:
+    """The (cached) program for `kernel` and the values of its scalar arguments (`values`
+    overrides the values PARAM nodes were recorded with)."""
+    values = values or {}
     key, slots = structure(kernel)
     program = _programs.get(key)
     if program is None:
@@ -203,7 +215,7 @@ def program_for(kernel: Kernel) -> tuple[Program, list[object]]:
         program = _programs[key] = build_program(kernel, slots, target(index))
         if len(_programs) > MAX_PROGRAMS:  # forget the oldest structure
             del _programs[next(iter(_programs))]
-    return program, [n.arg for n in sorted(slots, key=slots.__getitem__)]
+    return program, [values.get(n, n.arg) for n in sorted(slots, key=slots.__getitem__)]
 
 
 def render(kernel: Kernel) -> str:
@@ -246,14 +258,14 @@ def _transfer(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
     return [_upload(host, kernel.device, out)]
 
 
-def _random(kernel: Kernel) -> list[Buffer]:
+def _random(kernel: Kernel, values: dict[Node, object]) -> list[Buffer]:
     node = kernel.output_nodes[0]
-    kind, seed, counter, *extra = node.arg  # type: ignore[misc]
+    kind, seed, counter, *extra = values.get(node, node.arg)  # type: ignore[misc]
     values = numpy_backend.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
     return [_upload(values, kernel.device, node)]
 
 
-_SCALAR_TYPES = {"float32": np.float32, "float64": np.float64}
+_SCALAR_TYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
 
 
 def _scalar(value: object, dtype: DType) -> np.generic:
@@ -261,13 +273,15 @@ def _scalar(value: object, dtype: DType) -> np.generic:
     return _SCALAR_TYPES[dtype.name](value)
 
 
-def run(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
-    """Run `kernel` on its OpenCL device; returns one new buffer per output."""
+def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list[Buffer]:
+    """Run `kernel` on its OpenCL device with its scalar arguments (`params`, one per
+    `kernel.param_nodes`); returns one new buffer per output."""
+    values = dict(zip(kernel.param_nodes, params, strict=True))
     if kernel.kind == "copy":
         return _transfer(kernel, inputs)
     if kernel.kind == "rand":
-        return _random(kernel)
-    program, consts = program_for(kernel)
+        return _random(kernel, values)
+    program, consts = program_for(kernel, values)
     dev = opencl_runtime.get_device(device_index(kernel.device))
     outs = [dev.alloc(n.numel * n.dtype.itemsize) for n in kernel.output_nodes]
     result = [

@@ -22,7 +22,7 @@ from ..ir.node import Node
 from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
 from ..ir.view import View
 
-LEAF_OPS = (Op.BUFFER, Op.CONST, Op.ARANGE)
+LEAF_OPS = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
 ALIAS_OPS = (Op.CONTIGUOUS, Op.DETACH)
 VECTOR_DTYPES = (float32, int32, bool_)
 _FLOAT_VECTOR_OPS = {
@@ -511,7 +511,7 @@ class Emitter:
         index, valid = index_expr(acc, self.names)
         base = acc.base
         assert base is not None
-        if base.op is Op.CONST:
+        if base.op in (Op.CONST, Op.PARAM):
             value = self.ctx.const_expr(base)
         elif base.op is Op.ARANGE:
             value = self.ctx.arange_expr(base, index)

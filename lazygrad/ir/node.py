@@ -143,7 +143,9 @@ SPECIAL_VALUES = (0, 1, 2, -1, 0.5)
 
 def param_class(value: object) -> object:
     """What the schedule cache may know of a PARAM's value."""
-    return value if value in SPECIAL_VALUES and not isinstance(value, bool) else "any"
+    if isinstance(value, bool):
+        return value
+    return value if value in SPECIAL_VALUES else "any"
 
 
 def param(value: object, dtype: DType, shape: Shape = ()) -> Node:
