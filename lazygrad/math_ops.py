@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -316,14 +316,24 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
     return unary(Op.ABS, "AbsBackward0", x)
 
 
-def exp(x: Tensor) -> Tensor:
-    """e ** x elementwise (integers give float32)."""
-    return unary(Op.EXP, "ExpBackward0", x)
+def _unary_function(op: Op, grad_name: str, doc: str) -> Callable[[Tensor], Tensor]:
+    def function(x: Tensor) -> Tensor:
+        return unary(op, grad_name, x)
+
+    function.__doc__ = doc
+    return function
 
 
-def log(x: Tensor) -> Tensor:
-    """Natural logarithm elementwise."""
-    return unary(Op.LOG, "LogBackward0", x)
+# One line per primitive unary op: the op, PyTorch's grad_fn name, what it computes.
+exp = _unary_function(Op.EXP, "ExpBackward0", "e ** x elementwise (integers give float32).")
+log = _unary_function(Op.LOG, "LogBackward0", "Natural logarithm elementwise.")
+sqrt = _unary_function(Op.SQRT, "SqrtBackward0", "Square root elementwise.")
+sin = _unary_function(Op.SIN, "SinBackward0", "Sine elementwise.")
+cos = _unary_function(Op.COS, "CosBackward0", "Cosine elementwise.")
+tanh = _unary_function(Op.TANH, "TanhBackward0", "Hyperbolic tangent elementwise.")
+reciprocal = _unary_function(
+    Op.RECIP, "ReciprocalBackward0", "1 / x elementwise (integers give float32)."
+)
 
 
 def log2(x: Tensor) -> Tensor:
@@ -331,34 +341,9 @@ def log2(x: Tensor) -> Tensor:
     return _renamed(log(x) * (1 / math.log(2)), "Log2Backward0")
 
 
-def sqrt(x: Tensor) -> Tensor:
-    """Square root elementwise."""
-    return unary(Op.SQRT, "SqrtBackward0", x)
-
-
 def rsqrt(x: Tensor) -> Tensor:
     """1 / sqrt(x) elementwise."""
     return _renamed(reciprocal(sqrt(x)), "RsqrtBackward0")
-
-
-def sin(x: Tensor) -> Tensor:
-    """Sine elementwise."""
-    return unary(Op.SIN, "SinBackward0", x)
-
-
-def cos(x: Tensor) -> Tensor:
-    """Cosine elementwise."""
-    return unary(Op.COS, "CosBackward0", x)
-
-
-def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent elementwise."""
-    return unary(Op.TANH, "TanhBackward0", x)
-
-
-def reciprocal(x: Tensor) -> Tensor:
-    """1 / x elementwise (integers give float32)."""
-    return unary(Op.RECIP, "ReciprocalBackward0", x)
 
 
 def floor(x: Tensor) -> Tensor:
