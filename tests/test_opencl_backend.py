@@ -406,3 +406,14 @@ def test_build_failure_reports_source_and_log(monkeypatch: pytest.MonkeyPatch) -
         lg.tensor(rand(3), device=CL).exp().numpy()
     message = str(info.value)
     assert "undefined_name" in message and "--- build log ---" in message
+
+
+def test_gathered_values_read_by_a_later_kernel() -> None:
+    """A gather computed by one kernel is an input of the next (not re-walked)."""
+    labels = np.array([3, 1, 0, 2, 0])
+    picks = np.array([0, 2, 4])
+    for device in ("cpu", CL):
+        y, idx = lg.tensor(labels, device=device), lg.tensor(picks, device=device)
+        chosen = y[idx]
+        counts = (chosen != 0).float().sum() + (chosen * 2).float().sum()
+        assert counts.item() == float((labels[picks] != 0).sum() + 2 * labels[picks].sum())

@@ -639,10 +639,10 @@ class CodeContext:
 
     def operands(self, n: Node) -> tuple[Node, ...]:
         """The sources emission walks into (a gather's source is read by index instead)."""
-        if n.op is Op.GATHER:
-            return (n.src[1],)
         if self.is_leaf(n) or n.op is Op.DOT:
             return ()
+        if n.op is Op.GATHER:  # an input when an earlier kernel computed it
+            return (n.src[1],)
         return n.src
 
     def leaves(self, targets: list[Node]) -> list[Node]:
