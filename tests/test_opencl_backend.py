@@ -417,3 +417,16 @@ def test_gathered_values_read_by_a_later_kernel() -> None:
         chosen = y[idx]
         counts = (chosen != 0).float().sum() + (chosen * 2).float().sum()
         assert counts.item() == float((labels[picks] != 0).sum() + 2 * labels[picks].sum())
+
+
+def test_a_view_written_out_is_read_as_a_buffer() -> None:
+    """`g.sum(0)` realized for the user is a view of a reduce; a later kernel reads it."""
+    gn = rand(8, 6)
+    for device in ("cpu", CL):
+        g = lg.tensor(gn, device=device)
+        total = g.sum(0)
+        scaled = total * 0.5
+        lg.realize(total, scaled)
+        later = (lg.tensor(gn[0], device=device) - 0.1 * (total + 0.9 * scaled)).numpy()
+        expected = gn[0] - 0.1 * (gn.sum(0) + 0.9 * 0.5 * gn.sum(0))
+        np.testing.assert_allclose(later, expected, rtol=1e-5, atol=1e-5)

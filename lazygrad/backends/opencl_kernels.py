@@ -166,7 +166,7 @@ class ReduceKernel:
         leaves = ctx.leaves(self.kernel.output_nodes)
         raw = {}
         for leaf in leaves:
-            base, view = view_of(leaf, region)
+            base, view = view_of(leaf, region, ctx.inputs)
             raw[leaf] = make_access(base, view, dims_keys(leaf.shape, self._positions(leaf)))
         outs = [
             make_access(None, View.contiguous(o.shape), dims_keys(o.shape, self._positions(o)))
@@ -527,7 +527,7 @@ class DotKernel:
         full = self.dot.shape
         self.keys = [self._key(d) for d in range(len(full)) if full[d] != 1]
         for leaf in self.ctx.leaves(kernel.output_nodes):
-            base, view = view_of(leaf, self.ctx.region)
+            base, view = view_of(leaf, self.ctx.region, self.ctx.inputs)
             self.ctx.access[leaf] = make_access(base, view, self._dims(leaf.shape))
 
     def _key(self, d: int) -> object:
@@ -541,7 +541,7 @@ class DotKernel:
 
     def operand_access(self, x: Node, inner: str, outer: str) -> Access:
         """The access of operand `x` (..., rows, cols) with its last two dims named."""
-        base, view = view_of(x, self.ctx.region)
+        base, view = view_of(x, self.ctx.region, self.ctx.inputs)
         nd = len(x.shape)
         keys: list[object | None] = [f"b{d}" for d in range(nd - 2)] + [outer, inner]
         return make_access(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 from ..dtype import DType, bool_, float32, float64, int32
@@ -272,9 +272,12 @@ class Access:
     covered: tuple = ()  # keys of the dims this access indexes
 
 
-def view_of(node: Node, region: set[Node]) -> tuple[Node, View]:
-    """The base a leaf node reads and the view it reads it through."""
-    if node.op is Op.VIEW and node.src[0] not in region:
+def view_of(
+    node: Node, region: set[Node], inputs: Container[Node] = ()
+) -> tuple[Node, View]:
+    """The base a leaf node reads and the view it reads it through (a view that an earlier
+    kernel wrote out is an input buffer of its own)."""
+    if node.op is Op.VIEW and node.src[0] not in region and node not in inputs:
         return node.src[0], node.arg  # type: ignore[return-value]
     return node, View.contiguous(node.shape)
 
@@ -560,7 +563,7 @@ class Emitter:
 
     def load_flat(self, x: Node, index: str, prefix: str) -> Val:
         """Leaf `x` read at its logical row-major position `index` (a C expression)."""
-        base, view = view_of(x, self.ctx.region)
+        base, view = view_of(x, self.ctx.region, self.ctx.inputs)
         saved = self.names
         self.names = dict(saved)
         if view == View.contiguous(view.shape):  # the flat position is the buffer index
