@@ -272,9 +272,7 @@ class Access:
     covered: tuple = ()  # keys of the dims this access indexes
 
 
-def view_of(
-    node: Node, region: set[Node], inputs: Container[Node] = ()
-) -> tuple[Node, View]:
+def view_of(node: Node, region: set[Node], inputs: Container[Node] = ()) -> tuple[Node, View]:
     """The base a leaf node reads and the view it reads it through (a view that an earlier
     kernel wrote out is an input buffer of its own)."""
     if node.op is Op.VIEW and node.src[0] not in region and node not in inputs:
