@@ -17,7 +17,7 @@ import numpy as np
 from . import dtype as dt
 from .autograd_state import AccumulateGrad, GradFn, is_grad_enabled
 from .device import device, to_device
-from .ir.node import Node, const, make
+from .ir.node import Node, make
 from .ir.ops import Op
 from .size import Size
 
@@ -420,8 +420,3 @@ def _torch_name(d: dt.DType) -> str:
         "int64": "Long",
         "bool": "Bool",
     }[d.name]
-
-
-def scalar_node(value: Scalar, dtype: dt.DType, shape: tuple[int, ...]) -> Node:
-    """A Python scalar as a constant of `dtype` broadcast to `shape`."""
-    return const(value, dtype, shape)

@@ -176,4 +176,3 @@ ELEMENTWISE = frozenset(
 )
 REDUCE_OPS = frozenset(o for o, d in OP_TABLE.items() if d.kind is Kind.REDUCE)
 LEAF_OPS = frozenset(o for o, d in OP_TABLE.items() if d.kind is Kind.LEAF)
-TRANSCENDENTAL = frozenset({Op.EXP, Op.LOG, Op.SIN, Op.COS, Op.SQRT, Op.TANH, Op.POW})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..dtype import DType
 from .fold_views import fold_views
 from .fuse import Partitioner, Region
-from .node import Node, toposort
+from .node import Node
 from .ops import REDUCE_OPS, Op
 from .rewrite import rewrite
 from .simplify import simplify_node
@@ -214,8 +214,3 @@ def build_schedule(
             )
         )
     return Schedule(kernels, lowered)
-
-
-def graph_nodes(targets: list[Node]) -> list[Node]:
-    """Every node of the unlowered graph behind `targets`, sources first."""
-    return toposort(targets)
