@@ -19,7 +19,7 @@ class DType:
     @property
     def np(self) -> np.dtype:
         """The NumPy dtype."""
-        return np.dtype("bool" if self.name == "bool" else self.name)
+        return _NUMPY[self.name]
 
     @property
     def is_floating_point(self) -> bool:
@@ -40,6 +40,7 @@ class DType:
         return f"lazygrad.{self.name}"
 
 
+_NUMPY = {name: np.dtype(name) for name in ("bool", "int32", "int64", "float32", "float64")}
 _TORCH_NAMES = {
     "bool": "Bool",
     "int32": "Int",

@@ -162,15 +162,34 @@ def _result_size(a: Operand, b: Operand) -> int:
 _BOOL_UNSUPPORTED = {Op.IDIV: "div_floor_cpu", Op.MOD: "remainder_cpu", Op.POW: "pow"}
 
 
-def binary(op: Op, name: str, a: Operand, b: Operand) -> Tensor:
-    """A binary op; true division and float-only ops compute in a floating dtype."""
-    ref = _ref(a, b)
-    a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
-    ctype = _operand_type([a, b])
+def binary(op: Op, name: str, a: Operand, b: Operand, on_bool: Op | None = None) -> Tensor:
+    """A binary op; true division and float-only ops compute in a floating dtype, and
+    `on_bool` replaces `op` when both operands promote to bool (`+` is `|` there)."""
+    if type(b) in _NUMBERS and isinstance(a, Tensor):  # the common `x * 0.5`: no conversions
+        ctype = _with_scalar(a.dtype, b)
+    elif type(a) in _NUMBERS and isinstance(b, Tensor):
+        ctype = _with_scalar(b.dtype, a)
+    else:
+        ref = _ref(a, b)
+        a, b = _as_tensor_like(a, ref), _as_tensor_like(b, ref)
+        ctype = _operand_type([a, b])
+    if on_bool is not None and ctype is dt.bool_:
+        op = on_bool
     _check_binary(op, a, b, ctype)
     if OP_TABLE[op].float_only and not ctype.is_floating_point:
         ctype = dt.default_float
     return _record(op, name, (a, b), ctype)
+
+
+_NUMBERS = (int, float)
+
+
+def _with_scalar(tensor_type: dt.DType, scalar: int | float) -> dt.DType:
+    """Promotion of one tensor with one Python int/float (what `_operand_type` computes)."""
+    category = 2 if type(scalar) is float else 1
+    if category <= tensor_type.category:
+        return tensor_type
+    return dt.default_float if category == 2 else dt.int64
 
 
 def compare(op: Op, a: Operand, b: Operand) -> Tensor:
@@ -215,17 +234,9 @@ def _scaled(a: Operand, b: Operand, alpha: Scalar) -> Operand:
     return b * alpha  # type: ignore[operator]
 
 
-def _promoted(a: Operand, b: Operand) -> dt.DType:
-    ref = _ref(a, b)
-    return _operand_type([_as_tensor_like(a, ref), _as_tensor_like(b, ref)])
-
-
 def add(a: Operand, b: Operand, alpha: Scalar = 1) -> Tensor:
     """a + alpha * b (logical or for two bools)."""
-    b = _scaled(a, b, alpha)
-    if _promoted(a, b) == dt.bool_:
-        return binary(Op.OR, "AddBackward0", a, b)
-    return binary(Op.ADD, "AddBackward0", a, b)
+    return binary(Op.ADD, "AddBackward0", a, _scaled(a, b, alpha), on_bool=Op.OR)
 
 
 def sub(a: Operand, b: Operand, alpha: Scalar = 1) -> Tensor:
@@ -242,9 +253,7 @@ def rsub(a: Tensor, b: Operand) -> Tensor:
 
 def mul(a: Operand, b: Operand) -> Tensor:
     """a * b (logical and for two bools)."""
-    if _promoted(a, b) == dt.bool_:
-        return binary(Op.AND, "MulBackward0", a, b)
-    return binary(Op.MUL, "MulBackward0", a, b)
+    return binary(Op.MUL, "MulBackward0", a, b, on_bool=Op.AND)
 
 
 def div(a: Tensor, b: Operand, rounding_mode: str | None = None) -> Tensor:

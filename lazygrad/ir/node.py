@@ -78,14 +78,20 @@ def make(
 ) -> Node:
     """The one way to build a node: infers shape and dtype, checks them, interns the result.
 
-    Leaves pass `dtype` and `shape`; every other op derives them from its sources."""
-    if dtype is None or shape is None:
-        dtype, shape = infer(op, src, arg)
-    key = (op, src, _arg_key(op, arg) if op in _VALUE_LEAVES else arg, dtype, shape)
+    Leaves pass `dtype` and `shape`; every other op derives them from its sources, so for
+    those (op, sources, arg) is the whole key and a node that exists is found without
+    inferring anything."""
+    derived = dtype is None or shape is None
+    if derived:
+        key: tuple = (op, src, arg)
+    else:
+        key = (op, src, _arg_key(op, arg) if op in _VALUE_LEAVES else arg, dtype, shape)
     ref = _interned.get(key)
     node = ref() if ref is not None else None
     if node is None:
-        node = Node(op, src, arg, dtype, shape)
+        if derived:
+            dtype, shape = infer(op, src, arg)
+        node = Node(op, src, arg, dtype, shape)  # type: ignore[arg-type]
         _interned[key] = weakref.ref(node, lambda _, key=key: _forget(key))
     return node
 
