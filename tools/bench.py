@@ -292,19 +292,47 @@ def _peer_numexpr(w: Workload, inputs: dict) -> Callable[[], object] | None:
     return lambda: numexpr.evaluate(expr, local_dict={"a": a, "b": b, "c": c})
 
 
+def _torch_functions(torch: object) -> dict[str, Callable[..., object]]:
+    """Each workload written in PyTorch (W6 has no peer: it measures graph recording)."""
+    t = torch
+
+    def chain(a, b, c):  # noqa: ANN001, ANN202
+        return t.relu(t.exp(a * b + c) * 0.5 + t.sqrt(a.abs()))
+
+    def chain_grads(a, b, c):  # noqa: ANN001, ANN202
+        a, b, c = (x.detach().requires_grad_() for x in (a, b, c))
+        return t.autograd.grad(chain(a, b, c).sum(), [a, b, c])
+
+    def train_step(x, y, w1, b1, w2, b2):  # noqa: ANN001, ANN202
+        params = [p.requires_grad_() for p in (w1, b1, w2, b2)]
+        logits = t.relu(x @ params[0] + params[1]) @ params[2] + params[3]
+        loss = t.nn.functional.cross_entropy(logits, y)
+        grads = t.autograd.grad(loss, params)
+        with t.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= 0.01 * g
+
+    return {
+        "W1": chain,
+        "W2": lambda x, scale, bias: t.tanh(x * scale + bias),
+        "W3": lambda x: t.softmax(x, 1),
+        "W4": lambda a, b: a @ b,
+        "W5": train_step,
+        "W7": chain_grads,
+    }
+
+
 def _peer_torch(w: Workload, inputs: dict, compiled: bool) -> Callable[[], object] | None:
-    if importlib.util.find_spec("torch") is None or w.name not in ("W1", "W2", "W3", "W4"):
+    if importlib.util.find_spec("torch") is None or w.name == "W6":
         return None
     import torch
 
-    t = {k: torch.from_numpy(v) for k, v in inputs.items()}
-    fns = {
-        "W1": lambda a, b, c: torch.relu(torch.exp(a * b + c) * 0.5 + torch.sqrt(a.abs())),
-        "W2": lambda x, scale, bias: torch.tanh(x * scale + bias),
-        "W3": lambda x: torch.softmax(x, 1),
-        "W4": lambda a, b: a @ b,
-    }
-    fn = torch.compile(fns[w.name]) if compiled else fns[w.name]
+    t = {k: torch.from_numpy(v.copy()) for k, v in inputs.items()}
+    if compiled and w.name in ("W5", "W7"):
+        return None  # compiled autograd is out of scope for this table
+    fn = _torch_functions(torch)[w.name]
+    if compiled:
+        fn = torch.compile(fn)
     return lambda: fn(*t.values())
 
 
