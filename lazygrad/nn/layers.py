@@ -247,8 +247,9 @@ class Dropout(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-class MaxPool2d(Module):
-    """Maximum over kernel windows (stride defaults to the kernel size)."""
+class _Pool2d(Module):
+    """Shared by the pooling layers: a window function over kernel windows (stride defaults
+    to the kernel size). Subclasses name the function as `pool`."""
 
     def __init__(
         self, kernel_size: F.IntPair, stride: F.IntPair | None = None, padding: F.IntPair = 0
@@ -258,27 +259,22 @@ class MaxPool2d(Module):
         self.stride = kernel_size if stride is None else stride
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            "dilation=1, ceil_mode=False"
-        )
-
-
-class AvgPool2d(Module):
-    """Mean over kernel windows (stride defaults to the kernel size)."""
-
-    def __init__(
-        self, kernel_size: F.IntPair, stride: F.IntPair | None = None, padding: F.IntPair = 0
-    ) -> None:
-        super().__init__()
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return self.pool(input, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over kernel windows (stride defaults to the kernel size)."""
+
+    pool = staticmethod(F.max_pool2d)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", dilation=1, ceil_mode=False"
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over kernel windows (stride defaults to the kernel size)."""
+
+    pool = staticmethod(F.avg_pool2d)
