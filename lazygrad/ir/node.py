@@ -154,10 +154,26 @@ def param_class(value: object) -> object:
     return value if value in SPECIAL_VALUES else "any"
 
 
+# Recently used broadcast scalars: `x * 0.5` in a loop would otherwise build the same three
+# nodes (PARAM, RESHAPE, EXPAND) on every call. Bounded; cleared when full.
+_recent_params: dict[tuple, Node] = {}
+_RECENT_PARAMS_LIMIT = 4096
+
+
 def param(value: object, dtype: DType, shape: Shape = ()) -> Node:
     """A Python scalar that reaches the kernel as an argument (so changing it, like a
     learning rate, reuses the compiled schedule), broadcast to `shape`."""
-    return _broadcast(make(Op.PARAM, (), dtype.np.type(value).item(), dtype, ()), shape)
+    # -0.0 == 0.0 (and they hash alike): the sign keeps them apart
+    sign = math.copysign(1.0, value) if type(value) is float else 0  # type: ignore[arg-type]
+    key = (type(value), value, sign, dtype, shape)
+    node = _recent_params.get(key)
+    if node is None:
+        leaf = make(Op.PARAM, (), dtype.np.type(value).item(), dtype, ())
+        node = _broadcast(leaf, shape)
+        if len(_recent_params) >= _RECENT_PARAMS_LIMIT:
+            _recent_params.clear()
+        _recent_params[key] = node
+    return node
 
 
 def _broadcast(node: Node, shape: Shape) -> Node:
