@@ -65,11 +65,15 @@ def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
     return out
 
 
+def _targets(pending: list[Tensor]) -> tuple[list[Node], dict[Node, str]]:
+    """The distinct nodes to realize and the device each is wanted on."""
+    devices = {t._node: str(t.device) for t in pending}
+    return list(devices), devices
+
+
 def schedule(*tensors: Tensor) -> Schedule:
     """The kernels that realizing `tensors` would run, in order; nothing runs."""
-    pending = _pending(tensors)
-    nodes = list(dict.fromkeys(t._node for t in pending))
-    devices = {t._node: str(t.device) for t in pending}
+    nodes, devices = _targets(_pending(tensors))
     return build_schedule(nodes, devices, _realized)
 
 
@@ -89,10 +93,10 @@ SCHEDULE_CACHE_SIZE = 64
 cache_stats = {"hits": 0, "misses": 0}
 
 
-def _cached_schedule(pending: list[Tensor]) -> tuple[_CachedSchedule, list[Node], list[Node]]:
-    """The schedule for `pending` from the cache (keyed by graph structure), or a new one."""
-    nodes = list(dict.fromkeys(t._node for t in pending))
-    devices = {t._node: str(t.device) for t in pending}
+def _cached_schedule(
+    nodes: list[Node], devices: dict[Node, str]
+) -> tuple[_CachedSchedule, list[Node], list[Node]]:
+    """The schedule for `nodes` from the cache (keyed by graph structure), or a new one."""
     key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], _realized)
     entry = _schedule_cache.get(key)
     if entry is not None:
@@ -116,13 +120,13 @@ def realize(*tensors: Tensor) -> None:
     pending = _pending(tensors)
     if not pending:
         return
-    entry, inputs, params = _cached_schedule(pending)
+    nodes, devices = _targets(pending)
+    entry, inputs, params = _cached_schedule(nodes, devices)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
     buffers = run_schedule(entry.schedule, bindings, values)
-    nodes = list(dict.fromkeys(t._node for t in pending))
     for node, lowered in zip(nodes, entry.lowered, strict=True):
         if lowered.op is Op.BUFFER:
             buf = bindings.get(lowered, lowered.arg)

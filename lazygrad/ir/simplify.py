@@ -62,22 +62,12 @@ def _algebra(node: Node) -> Node | None:
         return inner if inner.dtype == node.arg else make(Op.CAST, (inner,), node.arg)
     if op is Op.NEG and src[0].op is Op.NEG:
         return src[0].src[0]
-    if op is Op.ADD:
-        if _is(src[1], 0):
+    if op in _IDENTITY:
+        value, commutative = _IDENTITY[op]
+        if _is(src[1], value):
             return src[0]
-        if _is(src[0], 0):
+        if commutative and _is(src[0], value):
             return src[1]
-    if op is Op.SUB and _is(src[1], 0):
-        return src[0]
-    if op is Op.MUL:
-        if _is(src[1], 1):
-            return src[0]
-        if _is(src[0], 1):
-            return src[1]
-    if op is Op.DIV and _is(src[1], 1):
-        return src[0]
-    if op is Op.POW and _is(src[1], 1):
-        return src[0]
     if op is Op.POW and _is(src[1], 2):
         return make(Op.MUL, (src[0], src[0]))
     if op in (Op.MAX, Op.MIN) and src[0] is src[1]:
@@ -89,6 +79,16 @@ def _algebra(node: Node) -> Node | None:
         if src[1] is src[2]:
             return src[1]
     return None
+
+
+# op -> (its identity element, whether the identity may stand on either side)
+_IDENTITY = {
+    Op.ADD: (0, True),
+    Op.MUL: (1, True),
+    Op.SUB: (0, False),
+    Op.DIV: (1, False),
+    Op.POW: (1, False),
+}
 
 
 def _lossless(frm: DType, to: DType) -> bool:
