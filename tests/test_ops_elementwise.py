@@ -288,6 +288,17 @@ def test_where_scalars(x_scalar: Any, y_scalar: Any, dtype: str, device: str) ->
     check(lg.where(_tensor(cond, device), x_scalar, y_scalar), expected, dtype)
 
 
+def test_where_takes_the_chosen_bits_only(device: str) -> None:
+    cond = _tensor(np.array([True, False, True, False]), device)
+    x = _tensor(np.array([-0.0, np.nan, np.inf, 1.0], np.float32), device)
+    y = _tensor(np.array([np.nan, -0.0, 2.0, -np.inf], np.float32), device)
+    got = lg.where(cond, x, y).numpy()
+    assert np.array_equal(got, [-0.0, -0.0, np.inf, -np.inf], equal_nan=False)
+    assert np.signbit(got[:2]).all()  # -0.0 stays -0.0 from either side
+    masked = lg.where(cond, y, 0.0).numpy()  # a NaN not chosen never leaks into the result
+    assert np.isnan(masked[0]) and masked[1] == 0 and not np.signbit(masked[1])
+
+
 def test_where_tensor_and_scalar_keeps_tensor_dtype(device: str) -> None:
     cond = _tensor(np.array([True, False]), device)
     ints = _tensor(np.array([1, 2], np.int32), device)

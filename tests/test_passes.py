@@ -73,6 +73,17 @@ def test_pad_of_elementwise_becomes_masked_where():
     assert value == [0.0, 1.0, 1.0, 1.0, 0.0]
 
 
+def test_transpose_of_a_stored_value_views_it():
+    x, w, g = _buffer((4, 6)), _buffer((6, 3)), _buffer((4, 5))
+    h = make(Op.EXP, (x,))
+    first = make(Op.DOT, (h, make(Op.RESHAPE, (w,), (6, 3))))  # h is written out for this
+    moved = make(Op.PERMUTE, (h,), (1, 0))
+    folded = fold_views([first, make(Op.DOT, (moved, g))])[moved]
+    assert folded.op is Op.VIEW and folded.src[0].op is Op.EXP  # read h, not exp(x.T)
+    alone = fold_views([moved])[moved]
+    assert alone.op is Op.EXP  # nothing stores h: the move is pushed down to x
+
+
 def test_unmergeable_view_is_materialized():
     x = _buffer((4, 6))
     odd = make(Op.RESHAPE, (make(Op.PERMUTE, (x,), (1, 0)),), (24,))

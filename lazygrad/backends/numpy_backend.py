@@ -135,6 +135,33 @@ def int_power(base: object, exponent: object, out: np.ndarray) -> np.ndarray:
     return out
 
 
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def select(cond: object, x: object, y: object, out: np.ndarray) -> np.ndarray:
+    """`where(cond, x, y)` written into `out` (which may be `x`'s array, never `y`'s).
+
+    NumPy's masked copy branches per element and costs ~5 ns each on an unpredictable mask
+    (a ReLU's); selecting bits with xor/and costs a tenth of that and copies every bit
+    exactly (NaN payloads, -0.0)."""
+    if np.ndim(cond) == 0:
+        np.copyto(out, x if cond else y)
+        return out
+    uint = _BITS[out.dtype.itemsize]
+    mask = pool.take(out.shape, uint.__name__)
+    np.negative(cond, out=mask, dtype=uint, casting="unsafe")  # True -> all ones
+    bits = out.view(uint)
+    y_bits = np.asarray(y, out.dtype).view(uint)
+    if np.ndim(y) == 0 and not y_bits:  # where(c, x, 0): one and
+        np.bitwise_and(np.asarray(x, out.dtype).view(uint), mask, out=bits)
+    else:  # y ^ ((x ^ y) & mask)
+        np.bitwise_xor(np.asarray(x, out.dtype).view(uint), y_bits, out=bits)
+        np.bitwise_and(bits, mask, out=bits)
+        np.bitwise_xor(bits, y_bits, out=bits)
+    pool.give(mask)
+    return out
+
+
 def release(scratch: list[np.ndarray]) -> None:
     """Return a kernel's scratch arrays (those not handed out as outputs) to the pool."""
     for arr in scratch:
@@ -150,6 +177,7 @@ _HELPERS = {
     "_take": pool.take,
     "_release": release,
     "_int_power": int_power,
+    "_select": select,
     "inf": np.inf,
     "nan": np.nan,
 }
@@ -320,10 +348,8 @@ class _Renderer:
     def elementwise(self, n: Node, a: list[str]) -> None:
         op = n.op
         if op is Op.WHERE:
-            slot = self.new_slot(n, [n.src[2]])
-            self.line(
-                n, slot, f"np.copyto({slot}, {a[2]}); np.copyto({slot}, {a[1]}, where={a[0]})"
-            )
+            slot = self.new_slot(n, [n.src[1]])
+            self.line(n, slot, f"_select({a[0]}, {a[1]}, {a[2]}, {slot})")
         elif op is Op.CAST:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")

@@ -100,15 +100,37 @@ def push_moves(root: Node, moves: tuple[Move, ...]) -> Node:
     return make(Op.WHERE, (valid, pushed, zero))
 
 
+# consumers that read their operand from memory: the operand is written out whatever else
+_READ_FROM_MEMORY = (Op.DOT, Op.GATHER, Op.COPY, Op.SCATTER, Op.CONTIGUOUS)
+
+
+def written_out_anyway(order: list[Node], roots: list[Node]) -> set[Node]:
+    """Elementwise nodes that a later kernel will read from memory in any case: outputs and
+    operands of contractions, gathers, copies and scatters."""
+    stored = {r for r in roots if r.op in ELEMENTWISE}
+    for node in order:
+        if node.op in _READ_FROM_MEMORY:
+            stored.update(s for s in node.src if s.op in ELEMENTWISE)
+    return stored
+
+
 def fold_views(roots: list[Node]) -> dict[Node, Node]:
     """Rewrite the graph under `roots` so movement ops only appear as VIEW nodes on leaves
-    or on nodes computed in an earlier kernel. Returns old node -> new node."""
+    or on nodes computed in an earlier kernel. Returns old node -> new node.
+
+    A movement of an elementwise value that is written out anyway (`h.T` of an `h` that a
+    matmul also reads) views the stored value instead of recomputing it in a new layout."""
     new: dict[Node, Node] = {}
-    for node in toposort(roots):
+    order = toposort(roots)
+    stored = written_out_anyway(order, roots)
+    for node in order:
         if node.op in MOVEMENT_OPS and node.op is not Op.VIEW:
             moves: list[Move] = [(node.op, node.arg)]
             src = node.src[0]
-            new[node] = push_moves(new[src], tuple(moves))
+            if src in stored:
+                new[node] = _view_leaf(new[src], tuple(moves))
+            else:
+                new[node] = push_moves(new[src], tuple(moves))
         else:
             new[node] = rebuild(node, tuple(new[s] for s in node.src))
     return new
