@@ -59,9 +59,12 @@ def _operand_type(operands: Sequence[Operand]) -> dt.DType:
     return dt.result_type(dims, zero_dims, scalars)
 
 
+_OPERAND_TYPES = (Tensor, bool, int, float, np.ndarray, np.generic)
+
+
 def is_operand(x: object) -> bool:
     """Whether `x` may be the other operand of a Tensor operator (else NotImplemented)."""
-    return isinstance(x, Tensor | bool | int | float | np.ndarray | np.generic)
+    return isinstance(x, _OPERAND_TYPES)
 
 
 def _as_tensor_like(x: object, ref: Tensor, fn: str = "other") -> Operand:
@@ -91,17 +94,25 @@ def elementwise(
 
 def _record(op: Op, name: str, operands: Sequence[Operand], ctype: dt.DType) -> Tensor:
     """Record `op` over operands already checked and converted, computing in `ctype`."""
-    ref = next(o for o in operands if isinstance(o, Tensor))
-    shapes = [o._node.shape for o in operands if isinstance(o, Tensor)]
-    shape = shapes[0] if len(shapes) == 1 else broadcast_shapes(*shapes)
-    srcs = []
+    # plain loops: this runs for every op a user records (W6 in tools/bench.py)
+    ref: Tensor | None = None
+    shape: tuple[int, ...] = ()
+    for o in operands:
+        if isinstance(o, Tensor):
+            if ref is None:
+                ref, shape = o, o._node.shape
+            elif o._node.shape != shape:
+                shape = _broadcast_pair(shape, o._node.shape)
+    assert ref is not None
+    srcs, inputs = [], []
     for o in operands:
         if isinstance(o, Tensor):
             srcs.append(expand_node(o._cast_node(ctype), shape))
+            inputs.append(o)
         else:
             srcs.append(param(o, ctype, shape))
-    inputs = tuple(o if isinstance(o, Tensor) else None for o in operands)
-    return ref._result(make(op, tuple(srcs)), name, inputs)
+            inputs.append(None)
+    return ref._result(make(op, tuple(srcs)), name, tuple(inputs))
 
 
 def _float_type(operands: Sequence[Operand]) -> dt.DType:
@@ -160,6 +171,8 @@ def _result_size(a: Operand, b: Operand) -> int:
 
 
 _BOOL_UNSUPPORTED = {Op.IDIV: "div_floor_cpu", Op.MOD: "remainder_cpu", Op.POW: "pow"}
+# the ops `_check_binary` has errors for
+_CHECKED_OPS = frozenset((Op.SUB, Op.IDIV, Op.MOD, Op.POW, Op.AND, Op.OR, Op.XOR))
 
 
 def binary(op: Op, name: str, a: Operand, b: Operand, on_bool: Op | None = None) -> Tensor:
@@ -175,7 +188,8 @@ def binary(op: Op, name: str, a: Operand, b: Operand, on_bool: Op | None = None)
         ctype = _operand_type([a, b])
     if on_bool is not None and ctype is dt.bool_:
         op = on_bool
-    _check_binary(op, a, b, ctype)
+    if op in _CHECKED_OPS:
+        _check_binary(op, a, b, ctype)
     if OP_TABLE[op].float_only and not ctype.is_floating_point:
         ctype = dt.default_float
     return _record(op, name, (a, b), ctype)

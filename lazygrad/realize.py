@@ -24,8 +24,45 @@ from .ir.ops import Op
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor
 
-# node as recorded -> BUFFER node holding its value
-_realized: weakref.WeakKeyDictionary[Node, Node] = weakref.WeakKeyDictionary()
+
+class RealizedValues:
+    """Recorded node -> the BUFFER node holding its value, kept while the node lives.
+
+    Looked up by `id()` with the node itself checked: a WeakKeyDictionary builds a weak
+    reference on every lookup, and the schedule cache's key looks up every node of every
+    graph a program realizes."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[Node], Node]] = {}
+
+    def get(self, node: Node, default: Node | None = None) -> Node | None:
+        entry = self._entries.get(id(node))
+        return entry[1] if entry is not None and entry[0]() is node else default
+
+    def __contains__(self, node: Node) -> bool:
+        return self.get(node) is not None
+
+    def __getitem__(self, node: Node) -> Node:
+        value = self.get(node)
+        if value is None:
+            raise KeyError(node)
+        return value
+
+    def __setitem__(self, node: Node, value: Node) -> None:
+        key = id(node)
+        self._entries[key] = (weakref.ref(node, lambda ref: self._forget(key, ref)), value)
+
+    def _forget(self, key: int, ref: weakref.ref[Node]) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is ref:
+            del self._entries[key]
+
+    def items(self) -> list[tuple[Node, Node]]:
+        pairs = ((ref(), value) for ref, value in list(self._entries.values()))
+        return [(node, value) for node, value in pairs if node is not None]
+
+
+_realized = RealizedValues()
 
 # Called with (schedule, tensors) before each schedule runs: `lazygrad viz` captures graphs here.
 schedule_listeners: list[Callable[[Schedule, list[Tensor]], None]] = []

@@ -279,7 +279,11 @@ class Tensor:
         return out
 
     def _result(self, node: Node, name: str, inputs: tuple[Tensor | None, ...]) -> Tensor:
-        requires = is_grad_enabled() and any(t is not None and t._requires_grad for t in inputs)
+        requires = False
+        for t in inputs:
+            if t is not None and t._requires_grad:
+                requires = is_grad_enabled()
+                break
         out = Tensor._wrap(node, self._device, requires)
         if requires:
             out.grad_fn = GradFn(name, inputs)

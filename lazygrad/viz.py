@@ -271,7 +271,7 @@ class Graph:
         self.schedule = schedule if schedule is not None else make_schedule(*self.tensors)
         self.roots = [t._node for t in self.tensors]
         self.nodes = toposort(self.roots)
-        self._lowering = lower(self.nodes, dict(_realized))
+        self._lowering = lower(self.nodes, dict(_realized.items()))
         self._names = _frame_names() if names is None else dict(names)
         self._params = _param_nodes(self.tensors)
         self._backward = frozenset(n for n, flag in _recorded_flags(self.nodes).items() if flag)

@@ -368,3 +368,27 @@ def test_empty_inputs_skip_dtype_errors(device: str) -> None:
         // lg.zeros(1, 1, dtype=lg.int64, device=device),
         np.zeros((2, 0), np.int64),
     )
+
+
+def test_division_by_a_row_value_at_the_float_range_ends(device: str) -> None:
+    # The OpenCL epilogue multiplies by 1 / (row value) where that reciprocal is a normal
+    # number; rows whose reciprocal is not (denormal or huge divisors, 0, inf) must divide.
+    tiny = np.float32(1e-41)  # denormal, and so is the row's sum: its reciprocal overflows
+    rows = np.array(
+        [
+            [1.0, 2.0, 3.0, 4.0] * 8,
+            [tiny, 2 * tiny, 0.0, tiny] * 8,
+            [3e37, 1e37, 2e37, 1e37] * 8,  # sum 2.2e39 overflows to inf in float32
+            [3e37, 3e37, 3e37] + [0.0] * 29,  # sum 9e37: its reciprocal is denormal
+            [0.0] * 32,  # 0 / 0
+        ],
+        np.float32,
+    )
+    x = lg.tensor(rows, device=device)
+    with np.errstate(all="ignore"):
+        total = rows.sum(1, keepdims=True, dtype=np.float32)
+        expected = rows / total
+    got = (x / x.sum(1, keepdim=True)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=3e-7, atol=0, equal_nan=True)
+    softmax = (x - x.max(1, keepdim=True).values).exp()
+    check(softmax / softmax.sum(1, keepdim=True), np.asarray(lg.softmax(x, 1).numpy()))

@@ -23,9 +23,25 @@ def structural_key(
     entries: list[tuple] = []
     inputs: list[Node] = []
     params: list[Node] = []
-    stack: list[tuple[Node, bool]] = [(t, False) for t in reversed(targets)]
-    while stack:
-        node, expanded = stack.pop()
+    stack: list[Node | None] = list(reversed(targets))
+    while stack:  # depth first, sources before their node, without recursion
+        node = stack.pop()
+        if node is None:  # the marker pushed above a node: its sources are done
+            node = stack.pop()
+            assert node is not None
+            index[node] = len(entries)
+            if node.op is Op.PARAM or node.op is Op.RAND:
+                params.append(node)
+            entries.append(
+                (
+                    node.op,
+                    _structural_arg(node),
+                    node.dtype,
+                    node.shape,
+                    tuple([index[s] for s in node.src]),
+                )
+            )
+            continue
         if node in index:
             continue
         buffer = node if node.op is Op.BUFFER else realized.get(node)
@@ -34,22 +50,9 @@ def structural_key(
             entries.append(("input", buffer.arg.device, buffer.dtype, buffer.shape))  # type: ignore
             inputs.append(buffer)
             continue
-        if not expanded:
-            stack.append((node, True))
-            stack.extend((s, False) for s in reversed(node.src) if s not in index)
-            continue
-        index[node] = len(entries)
-        if node.op in (Op.PARAM, Op.RAND):
-            params.append(node)
-        entries.append(
-            (
-                node.op,
-                _structural_arg(node),
-                node.dtype,
-                node.shape,
-                tuple(index[s] for s in node.src),
-            )
-        )
+        stack.append(node)
+        stack.append(None)
+        stack.extend([s for s in reversed(node.src) if s not in index])
     key = (tuple(entries), tuple(index[t] for t in targets), tuple(devices))
     return key, inputs, params
 

@@ -101,13 +101,16 @@ def infer(op: Op, src: tuple[Node, ...], arg: object) -> tuple[DType, Shape]:
     already raised user-facing errors, so a failure here is a lazygrad bug)."""
     row = OP_TABLE[op]
     if op in ELEMENTWISE:
-        shapes = {s.shape for s in src}
-        assert len(shapes) == 1, f"{op}: operand shapes differ {shapes}"
+        shape = src[0].shape
         operands = src[1:] if op is Op.WHERE else src
-        dtypes = {s.dtype for s in operands}
-        assert len(dtypes) == 1, f"{op}: operand dtypes differ {dtypes}"
-        dtype = {"same": operands[0].dtype, "bool": bool_, "arg": arg}[row.result]
-        return dtype, src[0].shape
+        dtype = operands[0].dtype
+        for s in src:
+            assert s.shape == shape, f"{op}: operand shapes differ {[s.shape for s in src]}"
+        for s in operands:
+            assert s.dtype == dtype, f"{op}: operand dtypes differ {[s.dtype for s in src]}"
+        if row.result == "bool":
+            return bool_, shape
+        return (arg if row.result == "arg" else dtype), shape  # type: ignore[return-value]
     if op in REDUCE_OPS:
         axes: tuple[int, ...] = arg  # type: ignore[assignment]
         return src[0].dtype, tuple(1 if i in axes else n for i, n in enumerate(src[0].shape))
