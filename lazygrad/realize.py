@@ -191,13 +191,16 @@ def run_schedule(
             f"{cache_stats['hits']}, misses {cache_stats['misses']})",
             file=sys.stderr,
         )
-    for kernel in sched.kernels:
+    for kernel, dead in zip(sched.kernels, sched.releases, strict=True):
         start = time.perf_counter()
         inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
         params = [values.get(p, p.arg) for p in kernel.param_nodes]
         outputs = backend_for(kernel.device).run(kernel, inputs, params)
         for node, buf in zip(kernel.output_nodes, outputs, strict=True):
             produced[node] = buf
+        del inputs, outputs
+        for node in dead:  # the last kernel to need it: its memory returns to the pool
+            del produced[node]
         if level:
             _log_kernel(kernel, time.perf_counter() - start, level)
     return produced

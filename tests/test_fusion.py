@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib
 import tracemalloc
+from collections.abc import Callable
 
 import numpy as np
 from conftest import check
 
 import lazygrad as lg
+from lazygrad.backends import numpy_backend, opencl_runtime
 
 REALIZE_MODULE = importlib.import_module("lazygrad.realize")
 MiB = 2**20
@@ -197,6 +199,42 @@ def test_fused_chain_memory() -> None:
     assert eager_peak > lazy_peak, (eager_peak / MiB, lazy_peak / MiB)
     assert eager_peak >= 2.5 * array  # eager NumPy really does hold temporaries
     np.testing.assert_allclose(y.numpy()[:1000], eager[:1000], rtol=1e-5)
+
+
+def _fresh_allocations(device: str) -> Callable[[], int]:
+    """A counter of the arrays a device allocates from now on (not taken from its pool)."""
+    if device == "cpu":
+        pool = numpy_backend.pool
+        pool.free.clear()
+        pool.held = 0
+        start = pool.stats["allocations"]
+        return lambda: pool.stats["allocations"] - start
+    dev = opencl_runtime.get_device(lg.device(device).index)
+    dev.release_idle()
+    start = dev.pool_stats()["allocations"]
+    return lambda: dev.pool_stats()["allocations"] - start
+
+
+def test_intermediates_go_back_to_the_pool_after_their_last_kernel(device: str) -> None:
+    n = 64
+    eye = np.eye(n, dtype=np.float32)
+    a = (lg.tensor(eye / 2, device=device) * 2.0).realize()  # computed there: no upload
+    x = a
+    for _ in range(6):  # six kernels, each reading only the one before
+        x = x @ a + 1.0
+    kernels = lg.schedule(x)
+    assert len(kernels) == 6
+    assert [len(r) for r in kernels.releases] == [0, 1, 1, 1, 1, 1]
+    allocated = _fresh_allocations(device)
+    x.realize()
+    # kernel 3 writes where kernel 1's dead output was, and so on: two arrays in turn, plus
+    # a scratch array (CPU) or the matmul's two packing buffers (OpenCL); without releasing,
+    # one more for every kernel
+    assert allocated() <= 4
+    expected = eye
+    for _ in range(6):
+        expected = expected @ eye + 1
+    check(x, expected)
 
 
 def test_deep_graph_needs_no_recursion(device: str) -> None:

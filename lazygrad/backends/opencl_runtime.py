@@ -428,6 +428,11 @@ class _BufferPool:
             self._drain()
             return dict(self._counts)
 
+    def reset_peak(self) -> None:
+        with self._lock:
+            self._drain()
+            self._counts["peak_bytes_in_use"] = self._counts["bytes_in_use"]
+
 
 # --------------------------------------------------------------------------------------------
 # On-disk program cache
@@ -575,6 +580,10 @@ class CLDevice:
         ``idle_buffers``, ``allocations`` (fresh driver allocations), ``reuses``, ``frees``,
         ``released`` (buffers handed back to the driver) and ``peak_bytes_in_use``."""
         return self._pool.stats()
+
+    def reset_peak(self) -> None:
+        """Start ``peak_bytes_in_use`` over from the bytes in use now (to measure one step)."""
+        self._pool.reset_peak()
 
     def copyin(self, buf: Buffer, host: np.ndarray) -> None:
         """Copy a C-contiguous host array into ``buf`` (blocking)."""

@@ -80,6 +80,10 @@ class Schedule:
 
     kernels: list[Kernel]
     targets: dict[Node, Node]  # requested node -> lowered node (a kernel output or a buffer)
+    # per kernel, the values it computed or read that no later kernel reads (and nobody
+    # asked for): running the schedule drops them after that kernel, so their memory goes
+    # back to the device's pool for the kernels after it
+    releases: list[tuple[Node, ...]] = field(default_factory=list)
 
     def __iter__(self):  # noqa: ANN204
         return iter(self.kernels)
@@ -213,4 +217,19 @@ def build_schedule(
                 params,
             )
         )
-    return Schedule(kernels, lowered)
+    return Schedule(kernels, lowered, release_points(kernels, set(lowered.values())))
+
+
+def release_points(kernels: list[Kernel], kept: set[Node]) -> list[tuple[Node, ...]]:
+    """Liveness over the kernel order: for each kernel, the intermediate values (outputs of
+    earlier kernels or its own, not in `kept`) that it is the last to touch."""
+    last: dict[Node, int] = {}
+    for i, kernel in enumerate(kernels):
+        for n in (*kernel.input_nodes, *kernel.output_nodes):
+            last[n] = i
+    computed = {n for kernel in kernels for n in kernel.output_nodes}
+    releases: list[list[Node]] = [[] for _ in kernels]
+    for n, i in last.items():
+        if n in computed and n not in kept:
+            releases[i].append(n)
+    return [tuple(r) for r in releases]
