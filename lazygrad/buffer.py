@@ -14,7 +14,7 @@ class Buffer:
     CPU; for OpenCL until first uploaded); `dev` holds the backend's device allocation.
     Buffers are never written after they are filled, so graphs may share them freely."""
 
-    __slots__ = ("device", "dtype", "numel", "host", "dev", "__weakref__")
+    __slots__ = ("device", "dtype", "numel", "host", "dev", "release", "__weakref__")
 
     def __init__(
         self, device: str, dtype: DType, numel: int, host: np.ndarray | None = None, dev: Any = None
@@ -24,6 +24,7 @@ class Buffer:
         self.numel = numel
         self.host = host
         self.dev = dev
+        self.release: Any = None  # the backend's finalizer returning the storage to its pool
 
     @property
     def nbytes(self) -> int:

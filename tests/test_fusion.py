@@ -282,3 +282,27 @@ def test_schedule_cache_does_not_serve_stale_results() -> None:
         lazy = getattr(x, name)()
         eager = getattr(lg, name)(x).numpy()
         np.testing.assert_array_equal(lazy.detach().numpy(), eager)
+
+
+def test_a_kernel_writes_over_an_input_that_dies_there() -> None:
+    a = (lg.tensor(np.eye(64, dtype=np.float32) / 2) * 2.0).realize()
+    x = a @ a  # its own kernel
+    y = x.sum(1, keepdim=True) + x.exp()  # reads x as it is (last by exp), and nothing else does
+    kernels = lg.schedule(y)
+    assert [k.kind for k in kernels] == ["dot", "reduce"]
+    assert kernels[1].donated == tuple(kernels[0].output_nodes)
+    assert "d0 = x0" in kernels[1].source  # the input array serves as a scratch array
+    allocated = _fresh_allocations("cpu")
+    y.realize()
+    assert allocated() == 2  # x, and the row sums: exp(x), then y, are written over x
+    check(y, np.exp(np.eye(64)) + 1.0, "float32")
+
+
+def test_an_input_read_through_a_view_is_not_written_over() -> None:
+    a = (lg.tensor(np.arange(16, dtype=np.float32).reshape(4, 4) / 32) * 2.0).realize()
+    x = a @ a
+    y = x.exp() + x.T.sum(0, keepdim=True)  # x is read twice, once transposed
+    assert all(not k.donated for k in lg.schedule(y).kernels)
+    xn = np.arange(16, dtype=np.float32).reshape(4, 4) / 16
+    xn = xn @ xn
+    check(y, np.exp(xn) + xn.T.sum(0, keepdims=True), rtol=1e-5)

@@ -206,6 +206,7 @@ class _Renderer:
         self.free: dict[tuple, list[str]] = {}
         self.count = 0
         self.index = 0
+        self.donated = set(kernel.donated)  # dying inputs this kernel may write over
         self.last_use = self._liveness()
 
     def owner(self, node: Node) -> Node:
@@ -218,7 +219,7 @@ class _Renderer:
         last: dict[Node, int] = {}
         for i, n in enumerate(self.kernel.nodes):
             for s in n.src:
-                if s in self.region:
+                if s in self.region or s in self.donated:
                     last[self.owner(s)] = i
         for n in self.outputs:
             last[self.owner(n)] = len(self.kernel.nodes)
@@ -231,10 +232,13 @@ class _Renderer:
         for i, n in enumerate(k.input_nodes):
             self.flat[n] = f"x{i}"
             self.expr[n] = f"x{i}" if n.shape == (n.numel,) else f"x{i}.reshape({n.shape})"
+            if n in self.donated:  # this kernel owns the array now: a scratch array like others
+                self.lines.append(f"d{i} = {self.expr[n]}; _scratch.append(d{i})")
+                self.expr[n] = self.slot_of[n] = f"d{i}"
         for i, n in enumerate(k.nodes):
             self.index = i
             self.emit(n)
-            for d in {self.owner(s) for s in n.src if s in self.region}:
+            for d in {self.owner(s) for s in n.src if s in self.region or s in self.donated}:
                 if (
                     self.last_use.get(d) == i
                     and d in self.slot_of
@@ -437,11 +441,15 @@ def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
                 v if p.op is Op.RAND else p.dtype.np.type(v)
                 for p, v in zip(kernel.param_nodes, params, strict=True)
             ]
-            arrays = list(compile_kernel(kernel)(*(b.host for b in inputs), *typed))
+            fn = compile_kernel(kernel)
+            for node, buf in zip(kernel.input_nodes, inputs, strict=True):
+                if node in kernel.donated and buf.release is not None:
+                    buf.release.detach()  # the kernel's array now: it returns it to the pool
+            arrays = list(fn(*(b.host for b in inputs), *typed))
     buffers = []
     for n, a in zip(kernel.output_nodes, arrays, strict=True):
         buf = Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))
-        weakref.finalize(buf, pool.give, a)  # the array returns to the pool with its buffer
+        buf.release = weakref.finalize(buf, pool.give, a)  # back to the pool with its buffer
         buffers.append(buf)
     return buffers
 

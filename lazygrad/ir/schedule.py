@@ -41,6 +41,8 @@ class Kernel:
     output_nodes: list[Node]
     reasons: list[str]
     param_nodes: list[Node] = field(default_factory=list)  # PARAM and RAND arguments
+    # inputs computed earlier in the schedule that die at this kernel: it may write over them
+    donated: tuple[Node, ...] = ()
     _source: str | None = field(default=None, repr=False)
 
     @property
@@ -217,7 +219,12 @@ def build_schedule(
                 params,
             )
         )
-    return Schedule(kernels, lowered, release_points(kernels, set(lowered.values())))
+    releases = release_points(kernels, set(lowered.values()))
+    for kernel, dead in zip(kernels, releases, strict=True):
+        # not one read through a view: that would still read it after an op wrote over it
+        viewed = {n.src[0] for n in kernel.nodes if n.op is Op.VIEW}
+        kernel.donated = tuple(n for n in kernel.input_nodes if n in dead and n not in viewed)
+    return Schedule(kernels, lowered, releases)
 
 
 def release_points(kernels: list[Kernel], kept: set[Node]) -> list[tuple[Node, ...]]:
