@@ -197,17 +197,18 @@ def toposort(
 
     Iterative, so graph depth is never limited by Python's recursion limit."""
     order: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(list(roots))]
+    seen: set[Node] = set()
+    stack: list[Node | None] = list(reversed(list(roots)))
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack.pop()
+        if node is None:  # the marker above a node: its sources are in `order` now
+            order.append(stack.pop())  # type: ignore[arg-type]
             continue
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
+        seen.add(node)
+        stack.append(node)
+        stack.append(None)
         if node not in stop:
-            stack.extend((s, False) for s in reversed(node.src) if id(s) not in seen)
+            stack.extend([s for s in reversed(node.src) if s not in seen])
     return order
