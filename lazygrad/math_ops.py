@@ -695,7 +695,11 @@ def var(
     centered = x - mean(x, dim, keepdim=True)
     total = sum(centered * centered, dim, keepdim)
     denom = n - correction
-    out = total * (1.0 / denom) if denom > 0 else total / 0.0
+    if denom > 0:
+        out = total * (1.0 / denom)
+    else:  # x / 0: inf where the values differ, though their squares underflow to a 0 sum
+        spread = sum(compare(Op.CMPNE, centered, 0)._cast(total.dtype), dim, keepdim)
+        out = where(compare(Op.CMPEQ, total, 0) & (spread > 0), math.inf, total / 0.0)
     return _renamed(out, "VarBackward0")
 
 

@@ -392,3 +392,11 @@ def test_division_by_a_row_value_at_the_float_range_ends(device: str) -> None:
     np.testing.assert_allclose(got, expected, rtol=3e-7, atol=0, equal_nan=True)
     softmax = (x - x.max(1, keepdim=True).values).exp()
     check(softmax / softmax.sum(1, keepdim=True), np.asarray(lg.softmax(x, 1).numpy()))
+
+
+def test_var_without_degrees_of_freedom_matches_pytorch(device: str) -> None:
+    # PyTorch sums the squares in double: values that differ give x / 0 = inf even when
+    # their float32 squares underflow to 0; equal values give 0 / 0 = nan
+    rows = np.array([[2.4e-44, 0.0], [1.0, 1.0], [1.0, 2.0], [np.nan, 1.0]], np.float32)
+    got = lg.tensor(rows, device=device).var(1, correction=2)
+    check(got, np.array([np.inf, np.nan, np.inf, np.nan], np.float32))
