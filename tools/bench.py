@@ -11,8 +11,10 @@ first-call (compile) time and peak memory.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.util
+import os
 import statistics
 import sys
 import time
@@ -340,6 +342,125 @@ def _peer_torch(w: Workload, inputs: dict, compiled: bool) -> Callable[[], objec
     return lambda: fn(*t.values())
 
 
+def _jax_functions(jax: object) -> dict[str, Callable[..., object]]:
+    """Each workload written in JAX, jitted (W6 has no peer: it measures graph recording)."""
+    jnp = jax.numpy
+
+    def chain(a, b, c):  # noqa: ANN001, ANN202
+        return jax.nn.relu(jnp.exp(a * b + c) * 0.5 + jnp.sqrt(jnp.abs(a)))
+
+    def softmax(x):  # noqa: ANN001, ANN202
+        e = jnp.exp(x - x.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    def train_step(x, y, w1, b1, w2, b2):  # noqa: ANN001, ANN202
+        def loss(params):  # noqa: ANN001, ANN202
+            logits = jax.nn.relu(x @ params[0] + params[1]) @ params[2] + params[3]
+            return -jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1).mean()
+
+        params = (w1, b1, w2, b2)
+        return [p - 0.01 * g for p, g in zip(params, jax.grad(loss)(params), strict=True)]
+
+    fns = {
+        "W1": chain,
+        "W2": lambda x, scale, bias: jnp.tanh(x * scale + bias),
+        "W3": softmax,
+        "W4": lambda a, b: a @ b,
+        "W5": train_step,
+        "W7": jax.grad(lambda a, b, c: chain(a, b, c).sum(), argnums=(0, 1, 2)),
+    }
+    return {k: jax.jit(f) for k, f in fns.items()}
+
+
+def _peer_jax(w: Workload, inputs: dict) -> Callable[[], object] | None:
+    if importlib.util.find_spec("jax") is None or w.name == "W6":
+        return None
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # read when jax is first imported
+    import jax
+
+    fn = _jax_functions(jax)[w.name]
+    args = [jax.device_put(v, jax.devices("cpu")[0]) for v in inputs.values()]
+    if w.name != "W5":
+        return lambda: jax.block_until_ready(fn(*args))
+
+    def train() -> None:  # the step returns the new parameters: the next step starts from them
+        args[2:] = jax.block_until_ready(fn(*args))
+
+    return train
+
+
+@functools.cache
+def _tinygrad_device() -> str:
+    """tinygrad's compiled CPU device or, where that cannot start (it compiles with a `clang`
+    executable), its OpenCL device on the OpenCL library that lazygrad's pyopencl loads."""
+    os.environ.setdefault("CCACHE", "0")  # no compiled kernels from disk: first call compiles
+    from tinygrad import Device
+
+    try:
+        return Device["CPU"].device
+    except Exception as err:
+        if not lg.opencl.is_available():  # tinygrad would find no OpenCL platform either
+            raise RuntimeError(f"tinygrad has no usable CPU device: {err}") from err
+    import pyopencl  # a wheel brings its own OpenCL library, which tinygrad does not look for
+
+    lib = next((Path(pyopencl.__file__).parent / ".libs").glob("libOpenCL*"), None)
+    if lib is not None:
+        os.environ.setdefault("OPENCL_PATH", str(lib))
+    return Device["CL"].device
+
+
+def _tinygrad_functions(tinygrad: object) -> dict[str, Callable[..., object]]:
+    """Each workload written in tinygrad: a graph built anew on each call, except the training
+    step, which TinyJit replays."""
+
+    def chain(a, b, c):  # noqa: ANN001, ANN202
+        return ((a * b + c).exp() * 0.5 + a.abs().sqrt()).relu()
+
+    def softmax(x):  # noqa: ANN001, ANN202
+        e = (x - x.max(1, keepdim=True)).exp()
+        return e / e.sum(1, keepdim=True)
+
+    @tinygrad.TinyJit
+    def train_step(x, y, w1, b1, w2, b2):  # noqa: ANN001, ANN202
+        params = (w1, b1, w2, b2)
+        loss = ((x @ w1 + b1).relu() @ w2 + b2).sparse_categorical_crossentropy(y)
+        for p, g in zip(params, loss.gradient(*params), strict=True):
+            p.assign(p - 0.01 * g)
+        return tinygrad.Tensor.realize(*params)
+
+    def elementwise_200(x):  # noqa: ANN001, ANN202
+        for i in range(200):
+            x = x * 1.001 if i % 2 else x + 0.001
+        return x
+
+    return {
+        "W1": chain,
+        "W2": lambda x, scale, bias: (x * scale + bias).tanh(),
+        "W3": softmax,
+        "W4": lambda a, b: a @ b,
+        "W5": train_step,
+        "W6": elementwise_200,
+        "W7": lambda a, b, c: chain(a, b, c).sum().gradient(a, b, c),
+    }
+
+
+def _peer_tinygrad(w: Workload, inputs: dict) -> Callable[[], object] | None:
+    if importlib.util.find_spec("tinygrad") is None:
+        return None
+    device = _tinygrad_device()
+    import tinygrad
+
+    fn = _tinygrad_functions(tinygrad)[w.name]
+    args = [tinygrad.Tensor(v.copy(), device=device).realize() for v in inputs.values()]
+
+    def step() -> None:
+        out = fn(*args)
+        tinygrad.Tensor.realize(*(out if isinstance(out, list | tuple) else [out]))
+        tinygrad.Device[device].synchronize()  # kernels are queued: wait for them
+
+    return step
+
+
 def format_table(rows: list[tuple]) -> str:
     lines = [
         "| workload | implementation | median | ratio vs NumPy | first call | peak MiB |",
@@ -388,14 +509,23 @@ def main(argv: list[str] | None = None) -> None:
             except Exception as err:  # report and go on: one backend must not hide the others
                 print(f"{w.name} on {device} failed: {type(err).__name__}: {err}", file=sys.stderr)
                 rows.append((w, f"lazygrad {device}", None, base))
-        for name, peer in (
-            ("numexpr", _peer_numexpr(w, inputs)),
-            ("torch eager", _peer_torch(w, inputs, False)),
-            ("torch.compile", _peer_torch(w, inputs, True)),
+        for name, build in (
+            ("numexpr", functools.partial(_peer_numexpr, w, inputs)),
+            ("torch eager", functools.partial(_peer_torch, w, inputs, False)),
+            ("torch.compile", functools.partial(_peer_torch, w, inputs, True)),
+            ("jax.jit", functools.partial(_peer_jax, w, inputs)),
+            ("tinygrad", functools.partial(_peer_tinygrad, w, inputs)),
         ):
-            if peer is not None:
-                median, first = _time(peer, args.repeat)
-                rows.append((w, name, Result(median, first), base))
+            try:
+                peer = build()
+                if peer is not None:
+                    median, first = _time(peer, args.repeat)
+                    if name == "tinygrad":
+                        name += f" {_tinygrad_device()}"
+                    rows.append((w, name, Result(median, first), base))
+            except Exception as err:  # as above: one failing peer must not hide the rest
+                print(f"{w.name} with {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
+                rows.append((w, name, None, base))
         print(f"{w.name} done", file=sys.stderr)
     print(format_table(rows))
     missing = [
