@@ -697,7 +697,10 @@ def var(
     denom = n - correction
     if denom > 0:
         out = total * (1.0 / denom)
-    else:  # x / 0: inf where the values differ, though their squares underflow to a 0 sum
+    elif x.dtype == dt.float64:
+        out = total / 0.0
+    else:  # PyTorch sums narrower floats in double: x / 0 is inf where the values differ,
+        # though their squares underflow to a 0 sum here
         spread = sum(compare(Op.CMPNE, centered, 0)._cast(total.dtype), dim, keepdim)
         out = where(compare(Op.CMPEQ, total, 0) & (spread > 0), math.inf, total / 0.0)
     return _renamed(out, "VarBackward0")

@@ -251,6 +251,22 @@ def test_fused_reductions_match_cpu_kernel_counts() -> None:
     same(cases["softmax"], x, expected=e / e.sum(1, keepdims=True))
 
 
+def test_softmax_computes_each_exp_once(fake_target) -> None:  # noqa: ANN001
+    def softmax(a: lg.Tensor) -> lg.Tensor:
+        e = (a - a.max(1, keepdim=True).values).exp()
+        return e / e.sum(1, keepdim=True)
+
+    x = rand(64, 1024)
+    e = np.exp(x - x.max(1, keepdims=True))
+    for gpu in (False, True):  # one work-item per row, then a work-group per row
+        fake_target(is_gpu=gpu, compute_units=4, max_work_group_size=256, preferred_multiple=32)
+        source = lg.schedule(softmax(lg.tensor(x, device=CL)))[0].source
+        # the sum's loop stores exp in the output; the epilogue reads it back and scales it
+        assert source.count("exp(") == 1, source
+        assert "(o0 + " in source.split("if (isnormal")[1], source
+        same(softmax, x, expected=e / e.sum(1, keepdims=True), rtol=1e-5)
+
+
 def test_long_row_reductions_split_across_work_groups() -> None:
     x = rand(3, 2**17)
     same(lambda a: a.softmax(1), x, rtol=1e-4)

@@ -400,3 +400,5 @@ def test_var_without_degrees_of_freedom_matches_pytorch(device: str) -> None:
     rows = np.array([[2.4e-44, 0.0], [1.0, 1.0], [1.0, 2.0], [np.nan, 1.0]], np.float32)
     got = lg.tensor(rows, device=device).var(1, correction=2)
     check(got, np.array([np.inf, np.nan, np.inf, np.nan], np.float32))
+    doubles = lg.tensor([[8.5e-272, 0.0]], dtype=lg.float64, device=device)
+    check(doubles.var(1, correction=2), np.array([np.nan]))  # double squares underflow too

@@ -583,6 +583,13 @@ class Emitter:
         finally:
             self.names = saved
 
+    def reload(self, out: str, acc: Access, d: DType, vec: bool) -> Val:
+        """Read back what this work-item stored to output `out` at `acc` (see `store`)."""
+        index, _ = index_expr(acc, self.names)
+        if not vec:
+            return self.var(d, False, f"{out}[{index}]")
+        return self.var(d, True, self.vector_read(acc, d, f"{out} + {index}"))
+
     def store(self, out: str, acc: Access, val: Val, d: DType, vec: bool) -> None:
         """Write `val` to output argument `out` at `acc`."""
         index, _ = index_expr(acc, self.names)
