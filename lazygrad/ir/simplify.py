@@ -55,6 +55,8 @@ def _algebra(node: Node) -> Node | None:
     op, src = node.op, node.src
     if op is Op.DETACH:
         return src[0]
+    if op is Op.CONTIGUOUS and src[0].op is Op.BUFFER:  # buffers are contiguous, never written
+        return src[0]
     if op is Op.CAST and src[0].dtype == node.arg:
         return src[0]
     if op is Op.CAST and src[0].op is Op.CAST and _lossless(src[0].src[0].dtype, src[0].dtype):
