@@ -103,8 +103,12 @@ class ArrayPool:
 
     def give(self, arr: np.ndarray) -> None:
         if self.held + arr.nbytes <= self.limit:
-            self.free.setdefault((arr.shape, arr.dtype.name), []).append(arr)
+            name = _DTYPE_NAMES.get(arr.dtype) or _DTYPE_NAMES.setdefault(arr.dtype, arr.dtype.name)
+            self.free.setdefault((arr.shape, name), []).append(arr)
             self.held += arr.nbytes
+
+
+_DTYPE_NAMES: dict[np.dtype, str] = {}  # `dtype.name` is computed anew on each access
 
 
 pool = ArrayPool()
@@ -404,7 +408,10 @@ _compiled: dict[str, KernelFn] = {}
 
 
 def compile_kernel(kernel: Kernel) -> KernelFn:
-    """The callable for `kernel`, compiled once per distinct source."""
+    """The callable for `kernel`, compiled once per distinct source (and kept on the kernel,
+    which a cached schedule runs again and again)."""
+    if kernel.compiled is not None:
+        return kernel.compiled  # type: ignore[return-value]
     source = kernel.source
     body = source.split("\n", 1)[1]
     fn = _compiled.get(body)
@@ -414,6 +421,7 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
         namespace = dict(_HELPERS)
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our generated code
         fn = _compiled[body] = namespace["kernel"]
+    kernel.compiled = fn
     return fn
 
 

@@ -44,6 +44,7 @@ class Kernel:
     # inputs computed earlier in the schedule that die at this kernel: it may write over them
     donated: tuple[Node, ...] = ()
     _source: str | None = field(default=None, repr=False)
+    compiled: object = field(default=None, repr=False)  # the backend's runnable form, once built
 
     @property
     def ops(self) -> list[str]:
