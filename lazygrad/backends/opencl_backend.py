@@ -207,7 +207,10 @@ def program_for(
     """The (cached) program for `kernel` and the values of its scalar arguments (`values`
     overrides the values PARAM nodes were recorded with)."""
     values = values or {}
-    key, slots = structure(kernel)
+    if kernel.compiled is None:  # a cached schedule runs its kernels again and again
+        key, slots = structure(kernel)
+        kernel.compiled = (key, slots, sorted(slots, key=slots.__getitem__))
+    key, slots, arguments = kernel.compiled  # type: ignore[misc]
     program = _programs.get(key)
     if program is None:
         index = device_index(kernel.device)
@@ -215,7 +218,7 @@ def program_for(
         program = _programs[key] = build_program(kernel, slots, target(index))
         if len(_programs) > MAX_PROGRAMS:  # forget the oldest structure
             del _programs[next(iter(_programs))]
-    return program, [values.get(n, n.arg) for n in sorted(slots, key=slots.__getitem__)]
+    return program, [values.get(n, n.arg) for n in arguments]
 
 
 def render(kernel: Kernel) -> str:
