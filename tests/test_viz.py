@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -195,8 +196,9 @@ def test_too_many_kernels_are_cut_short():
     tensors = training_step()
     graph = viz.Graph(tensors, max_nodes=10)
     total = len(lg.schedule(*tensors).kernels)
-    assert total > 7
-    assert f"the first 7 of {total} kernels shown" in graph.collapse_note()
+    shown = re.search(r"the first (\d+) of (\d+) kernels shown", graph.collapse_note())
+    assert shown is not None, graph.collapse_note()
+    assert 0 < int(shown[1]) < total == int(shown[2])
 
 
 def test_deep_graphs_need_no_recursion():

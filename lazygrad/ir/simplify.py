@@ -55,7 +55,7 @@ def _algebra(node: Node) -> Node | None:
     op, src = node.op, node.src
     if op is Op.DETACH:
         return src[0]
-    if op is Op.CONTIGUOUS and src[0].op is Op.BUFFER:  # buffers are contiguous, never written
+    if op is Op.CONTIGUOUS and src[0].op in _WRITTEN_OUT:
         return src[0]
     if op is Op.CAST and src[0].dtype == node.arg:
         return src[0]
@@ -82,6 +82,10 @@ def _algebra(node: Node) -> Node | None:
             return src[1]
     return None
 
+
+# values that are a contiguous buffer of their own already (buffers are never written over,
+# so a CONTIGUOUS of one, such as a leaf's identity, needs no copy)
+_WRITTEN_OUT = (Op.BUFFER, Op.RAND, Op.COPY)
 
 # op -> (its identity element, whether the identity may stand on either side)
 _IDENTITY = {
