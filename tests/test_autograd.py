@@ -314,6 +314,24 @@ def test_a_leaf_made_from_a_buffer_is_not_copied(device):
     np.testing.assert_allclose(gy.numpy(), np.full((64,), 2 * e, np.float32), rtol=1e-6)
 
 
+def test_relu_after_a_matmul_is_its_epilogue_in_both_passes(device):
+    rng = np.random.default_rng(1)
+    x = lg.tensor(rng.standard_normal((8, 6)).astype(np.float32), device=device)
+    w1, w2 = (
+        lg.tensor(rng.standard_normal(s).astype(np.float32), device=device, requires_grad=True)
+        for s in ((6, 5), (5, 3))
+    )
+    h = (x @ w1).relu()
+    loss = (h @ w2).sum()
+    loss.backward()
+    kernels = lg.schedule(loss, w1.grad, w2.grad)  # a training step realizes all three
+    # the backward mask reads relu's result (h > 0), which the first matmul's kernel writes
+    assert [k.ops for k in kernels if "max" in k.ops] == [["dot", "max"]]
+    live = (x.numpy() @ w1.detach().numpy()) > 0
+    g_h = np.ones((8, 3), np.float32) @ w2.detach().numpy().T * live
+    np.testing.assert_allclose(w1.grad.numpy(), x.numpy().T @ g_h, rtol=1e-5, atol=1e-6)
+
+
 def test_mlp_backward_and_update_fuse():
     rng = np.random.default_rng(0)
     x = lg.tensor(rng.standard_normal((16, 10)).astype(np.float32))

@@ -61,7 +61,9 @@ def _maximum(node: Node, g: Node) -> Grads:
 
     half = mul(g, _c(0.5, g))
     if const_value(y) is not None:
-        wins = make(Op.CMPLT, (y, x) if node.op is Op.MAX else (x, y))
+        # x > c exactly where max(x, c) > c (NaN included): comparing the result instead of
+        # x lets a kernel that keeps only relu(x) serve the backward pass too
+        wins = make(Op.CMPLT, (y, node) if node.op is Op.MAX else (node, y))
         return where(wins, g, _c(0, g)), None
     gx = where(x_wins, where(y_wins, half, g), _c(0, g))
     gy = where(y_wins, where(x_wins, half, g), _c(0, g))
