@@ -10,7 +10,7 @@ import os
 import sys
 import time
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +22,7 @@ from .ir.cache_key import structural_key
 from .ir.node import Node, make
 from .ir.ops import Op
 from .ir.schedule import Kernel, Schedule, build_schedule
-from .tensor import Tensor
+from .tensor import Tensor, _LeafToken
 
 
 class RealizedValues:
@@ -95,8 +95,7 @@ def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
         if t._node.op is Op.BUFFER:
             continue
         if t._node in _realized:  # computed already (for another tensor): just point at it
-            if t.grad_fn is None:
-                t._replace_node(_realized[t._node])
+            _point_at(t, _realized[t._node], shared=True)
             continue
         out.append(t)
     return out
@@ -164,15 +163,37 @@ def realize(*tensors: Tensor) -> None:
     bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
     buffers = run_schedule(entry.schedule, bindings, values)
+    shared: set[Node] = set()  # targets whose buffer other targets or tensors have too
+    repeats = Counter(entry.lowered)
     for node, lowered in zip(nodes, entry.lowered, strict=True):
         if lowered.op is Op.BUFFER:
             buf = bindings.get(lowered, lowered.arg)
+            shared.add(node)
         else:
             buf = buffers[lowered]
+            if repeats[lowered] > 1:
+                shared.add(node)
         _realized[node] = make(Op.BUFFER, (), buf, node.dtype, node.shape)
     for t in pending:
-        if t.grad_fn is None:  # cut the history only autograd of a non-leaf could need
-            t._replace_node(_realized[t._node])
+        _point_at(t, _realized[t._node], shared=t._node in shared)
+
+
+def _point_at(t: Tensor, value: Node, shared: bool) -> None:
+    """Let `t` stand for its value's BUFFER node, cutting the history (only autograd of a
+    non-leaf could need it). A leaf that requires grad and whose buffer may be another
+    tensor's too (`x.detach().requires_grad_()`) keeps a node of its own around the buffer,
+    since autograd tells leaves apart by node; lowering drops that CONTIGUOUS for free."""
+    if t.grad_fn is not None:
+        return
+    if not (shared and t.requires_grad):
+        t._replace_node(value)
+        return
+    node = t._node
+    if node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken) and node.src[0] is value:
+        return  # settled by an earlier realize
+    own = make(Op.CONTIGUOUS, (value,), _LeafToken())
+    _realized[own] = value
+    t._replace_node(own)
 
 
 def run_schedule(

@@ -332,6 +332,31 @@ def test_relu_after_a_matmul_is_its_epilogue_in_both_passes(device):
     np.testing.assert_allclose(w1.grad.numpy(), x.numpy().T @ g_h, rtol=1e-5, atol=1e-6)
 
 
+def test_leaves_sharing_one_buffer_keep_their_own_gradients(device):
+    x = lg.tensor([1.0, 2.0, 3.0], device=device).realize()
+    w1 = x.detach().requires_grad_().realize()
+    w2 = x.detach().requires_grad_().realize()
+    assert len(lg.schedule(w1, w2)) == 0  # no copies: both read x's buffer
+    (w1 * 2 + w2 * 3).sum().backward()
+    np.testing.assert_array_equal(w1.grad.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(w2.grad.numpy(), [3.0, 3.0, 3.0])
+    lg.manual_seed(0)
+    r = lg.randn(3, device=device)
+    a, b = r.detach().requires_grad_(), r.detach().requires_grad_()
+    lg.realize(a, b)  # one random draw, two leaves
+    (a * 2 + b * 3).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [3.0, 3.0, 3.0])
+    p1 = lg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    p2 = lg.zeros(3, device=device, requires_grad=True)
+    with lg.no_grad():
+        p2.copy_(p1)
+    lg.realize(p1, p2)
+    (p1 * 2 + p2 * 3).sum().backward()
+    np.testing.assert_array_equal(p1.grad.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(p2.grad.numpy(), [3.0, 3.0, 3.0])
+
+
 def test_mlp_backward_and_update_fuse():
     rng = np.random.default_rng(0)
     x = lg.tensor(rng.standard_normal((16, 10)).astype(np.float32))

@@ -306,3 +306,33 @@ def test_an_input_read_through_a_view_is_not_written_over() -> None:
     xn = np.arange(16, dtype=np.float32).reshape(4, 4) / 16
     xn = xn @ xn
     check(y, np.exp(xn) + xn.T.sum(0, keepdims=True), rtol=1e-5)
+
+
+def test_a_reordered_read_of_a_kernel_output_is_never_fused_with_it(device: str) -> None:
+    rng = np.random.default_rng(2)
+    data, weights = (rng.standard_normal((4, 4)).astype(np.float32) for _ in range(2))
+    x, w = lg.tensor(data, device=device), lg.tensor(weights, device=device)
+    a = x * 2
+    y = a.relu()
+    z = y.T + a  # reads y transposed, and shares a with y's kernel
+    lg.realize(y, z)
+    check(z, np.maximum(2 * data, 0).T + 2 * data)
+    h = (x * 2).relu()
+    p, q = h @ w, h.T + x * 2
+    lg.realize(p, q)
+    check(q, np.maximum(2 * data, 0).T + 2 * data)
+    check(p, np.maximum(2 * data, 0) @ weights, rtol=1e-5)
+
+
+def test_a_clone_of_a_dying_input_keeps_its_values() -> None:
+    x = lg.zeros(4, 4)
+    x[lg.tensor([1, 2])] = 5.0  # a scatter: its own kernel, whose output dies in the next
+    c = x.clone()
+    e = c * 2  # the clone's kernel writes over x's array, but must keep the clone's values
+    kernels = lg.schedule(c, e).kernels
+    assert kernels[-1].ops == ["contiguous", "mul"] and kernels[-1].donated
+    lg.realize(c, e)
+    expected = np.zeros((4, 4), np.float32)
+    expected[[1, 2]] = 5
+    np.testing.assert_array_equal(c.numpy(), expected)
+    np.testing.assert_array_equal(e.numpy(), 2 * expected)

@@ -215,7 +215,9 @@ class _Renderer:
 
     def owner(self, node: Node) -> Node:
         """The node whose scratch array holds `node`'s value (views and copies alias it)."""
-        while node.op in (Op.VIEW, Op.CONTIGUOUS) and node.src[0] in self.region:
+        while node.op in (Op.VIEW, Op.CONTIGUOUS) and (
+            node.src[0] in self.region or node.src[0] in self.donated
+        ):
             node = node.src[0]
         return node
 

@@ -100,17 +100,18 @@ def push_moves(root: Node, moves: tuple[Move, ...]) -> Node:
     return make(Op.WHERE, (valid, pushed, zero))
 
 
-# consumers that read their operand from memory: the operand is written out whatever else
-_READ_FROM_MEMORY = (Op.DOT, Op.GATHER, Op.COPY, Op.SCATTER, Op.CONTIGUOUS)
+# consumer -> how many of its first operands it reads from memory (the fusion partition
+# writes those out whatever else happens)
+_READ_FROM_MEMORY = {Op.DOT: 2, Op.SCATTER: 3, Op.GATHER: 1, Op.COPY: 1}
 
 
 def written_out_anyway(order: list[Node], roots: list[Node]) -> set[Node]:
-    """Elementwise nodes that a later kernel will read from memory in any case: outputs and
-    operands of contractions, gathers, copies and scatters."""
+    """Elementwise nodes that a later kernel will read from memory in any case: outputs,
+    operands of contractions and scatters, the sources of gathers and copies."""
     stored = {r for r in roots if r.op in ELEMENTWISE}
     for node in order:
-        if node.op in _READ_FROM_MEMORY:
-            stored.update(s for s in node.src if s.op in ELEMENTWISE)
+        count = _READ_FROM_MEMORY.get(node.op, 0)
+        stored.update(s for s in node.src[:count] if s.op in ELEMENTWISE)
     return stored
 
 

@@ -208,6 +208,8 @@ class Partitioner:
                     and self.related(m, region)
                     and not self.depends(m, region)
                     and not self.depends(region, m)
+                    and not self.reorders(m, region)
+                    and not self.reorders(region, m)
                 ),
                 None,
             )
@@ -231,6 +233,16 @@ class Partitioner:
             if reads and all(n.op is not Op.VIEW or self.internal_view(n) for n in reads):
                 return True
         return False
+
+    def reorders(self, reader: Region, writer: Region) -> bool:
+        """Whether `reader` reads an output of `writer` through a view that reorders its
+        elements (`y.T`): one kernel cannot do both, as an element would be read before the
+        work-item that writes it has run."""
+        roots = set(writer.roots)
+        return any(
+            n.op is Op.VIEW and n.src[0] in roots and not self.internal_view(n)
+            for n in reader.nodes
+        )
 
     def depends(self, a: Region, b: Region) -> bool:
         """Whether region `a` reads an output of region `b` through another kernel (reading
