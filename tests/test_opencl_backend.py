@@ -261,10 +261,47 @@ def test_softmax_computes_each_exp_once(fake_target) -> None:  # noqa: ANN001
     for gpu in (False, True):  # one work-item per row, then a work-group per row
         fake_target(is_gpu=gpu, compute_units=4, max_work_group_size=256, preferred_multiple=32)
         source = lg.schedule(softmax(lg.tensor(x, device=CL)))[0].source
-        # the sum's loop stores exp in the output; the epilogue reads it back and scales it
+        # the sum's loop stores exp in the output; the epilogue reads it back and divides it
         assert source.count("exp(") == 1, source
-        assert "(o0 + " in source.split("if (isnormal")[1], source
+        assert source.count("(o0 + ") == 3, source  # stored, read back, stored again
         same(softmax, x, expected=e / e.sum(1, keepdims=True), rtol=1e-5)
+
+
+def test_an_elementwise_kernel_writes_over_an_input_dying_there() -> None:
+    lg.manual_seed(123)
+    y = lg.rand(4096, device=CL) * 2.0 + 1.0
+    kernels = lg.schedule(y).kernels
+    assert [k.kind for k in kernels] == ["rand", "elementwise"]
+    assert kernels[1].donated == tuple(kernels[0].output_nodes)
+    header = kernels[1].source.split("{")[0]
+    assert "*o0" in header and "*x0" in header and "restrict" not in header  # one buffer
+    dev = opencl_runtime.get_device(0)
+    dev.release_idle()
+    start = dev.pool_stats()["allocations"]
+    y.realize()
+    assert dev.pool_stats()["allocations"] - start == 1  # the random numbers' buffer only
+    lg.manual_seed(123)
+    expected = lg.rand(4096).numpy() * 2 + 1
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
+    z = lg.rand(4096, device=CL)  # read by two kernels: it dies at the second only
+    both = lg.schedule(z * 2.0, z.sum()).kernels
+    assert [k.ops for k in both] == [["rand"], ["mul"], ["sum"]]
+    assert not both[1].donated and both[2].donated
+
+
+def test_a_value_the_epilogue_does_not_compute_again_is_not_kept() -> None:
+    x = rand(8, 256)
+    source = lg.schedule(lg.tensor(x, device=CL).log_softmax(1))[0].source
+    assert source.count("(o0 + ") == 1  # only the result: exp(x - max) is not needed again
+    same(lambda a: a.log_softmax(1), x, rtol=1e-5, atol=1e-6)
+    column = RNG.standard_normal((64, 1)).astype(np.float32)  # exp varies by row only
+    e = np.exp(np.broadcast_to(column, (64, 64)))
+
+    def softmax_of_rows(a: lg.Tensor) -> lg.Tensor:
+        b = a.expand(64, 64).exp()
+        return b / b.sum(1, keepdim=True)
+
+    same(softmax_of_rows, column, expected=e / e.sum(1, keepdims=True), rtol=1e-5)
 
 
 def test_long_row_reductions_split_across_work_groups() -> None:

@@ -371,8 +371,8 @@ def test_empty_inputs_skip_dtype_errors(device: str) -> None:
 
 
 def test_division_by_a_row_value_at_the_float_range_ends(device: str) -> None:
-    # The OpenCL epilogue multiplies by 1 / (row value) where that reciprocal is a normal
-    # number; rows whose reciprocal is not (denormal or huge divisors, 0, inf) must divide.
+    # Dividing by a row's value must give exactly what dividing each element gives, also for
+    # divisors whose reciprocal is not a normal number (denormal or huge, 0, inf).
     tiny = np.float32(1e-41)  # denormal, and so is the row's sum: its reciprocal overflows
     rows = np.array(
         [
@@ -392,6 +392,10 @@ def test_division_by_a_row_value_at_the_float_range_ends(device: str) -> None:
     np.testing.assert_allclose(got, expected, rtol=3e-7, atol=0, equal_nan=True)
     softmax = (x - x.max(1, keepdim=True).values).exp()
     check(softmax / softmax.sum(1, keepdim=True), np.asarray(lg.softmax(x, 1).numpy()))
+    ones = np.random.default_rng(5).uniform(1, 2, (300, 16)).astype(np.float32)
+    scaled = lg.tensor(ones, device=device)  # the max of each row divides to exactly 1
+    got = (scaled / scaled.max(1, keepdim=True).values).numpy()
+    assert np.array_equal(got, ones / ones.max(1, keepdims=True))
 
 
 def test_var_without_degrees_of_freedom_matches_pytorch(device: str) -> None:

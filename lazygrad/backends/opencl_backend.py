@@ -23,7 +23,15 @@ from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
 from ..ir.schedule import Kernel
 from . import numpy_backend, opencl_runtime
-from .opencl_kernels import DotKernel, Launch, Program, ReduceKernel, index_type, signature
+from .opencl_kernels import (
+    DotKernel,
+    Launch,
+    Program,
+    ReduceKernel,
+    index_type,
+    signature,
+    written_over,
+)
 from .opencl_render import (
     Access,
     CodeContext,
@@ -168,7 +176,8 @@ def structure(kernel: Kernel) -> tuple[tuple, dict[Node, int]]:
                 srcs = tuple(ids[x] for x in s.src) if s is n else ()
                 add(s, (s.op.value, _structural_arg(s), s.dtype.name, s.shape, srcs))
     outputs = tuple(ids[o] for o in kernel.output_nodes)
-    return (kernel.kind, kernel.device, tuple(entries), outputs), slots
+    shared = tuple(written_over(kernel).items())  # changes the signature
+    return (kernel.kind, kernel.device, tuple(entries), outputs, shared), slots
 
 
 def _is_argument(node: Node) -> bool:
@@ -286,7 +295,11 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
         return _random(kernel, values)
     program, consts = program_for(kernel, values)
     dev = opencl_runtime.get_device(device_index(kernel.device))
-    outs = [dev.alloc(n.numel * n.dtype.itemsize) for n in kernel.output_nodes]
+    shared = written_over(kernel)
+    outs = [
+        inputs[shared[i]].dev if i in shared else dev.alloc(n.numel * n.dtype.itemsize)
+        for i, n in enumerate(kernel.output_nodes)
+    ]
     result = [
         Buffer(kernel.device, n.dtype, n.numel, dev=m)
         for n, m in zip(kernel.output_nodes, outs, strict=True)

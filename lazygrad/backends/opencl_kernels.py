@@ -66,13 +66,36 @@ class Program:
     const_dtypes: tuple[DType, ...] = ()
 
 
+def written_over(kernel: Kernel) -> dict[int, int]:
+    """Outputs of an elementwise kernel that share the buffer of an input dying there
+    (output index -> input index): the input has the output's shape and dtype and is read as
+    it is, so each work-item reads its elements before it writes the same elements. Not with
+    a gather, which reads elements other work-items may have written already."""
+    if not kernel.donated or kernel.kind != "elementwise":
+        return {}
+    if any(n.op is Op.GATHER for n in kernel.nodes):
+        return {}
+    pairs: dict[int, int] = {}
+    for i, out in enumerate(kernel.output_nodes):
+        for j, n in enumerate(kernel.input_nodes):
+            if n in kernel.donated and j not in pairs.values():
+                if (n.dtype, n.shape) == (out.dtype, out.shape):
+                    pairs[i] = j
+                    break
+    return pairs
+
+
 def signature(kernel: Kernel, temps: list[DType], consts: list[DType]) -> str:
-    """The argument list shared by every function of a program."""
+    """The argument list shared by every function of a program (no `restrict` on the two
+    arguments of a buffer written over)."""
+    pairs = written_over(kernel)
+    shared = set(pairs.values())
     args = [
-        f"__global {buf_type(n.dtype)} *restrict o{i}" for i, n in enumerate(kernel.output_nodes)
+        f"__global {buf_type(n.dtype)} *{'' if i in pairs else 'restrict '}o{i}"
+        for i, n in enumerate(kernel.output_nodes)
     ]
     args += [
-        f"__global const {buf_type(n.dtype)} *restrict x{i}"
+        f"__global const {buf_type(n.dtype)} *{'' if i in shared else 'restrict '}x{i}"
         for i, n in enumerate(kernel.input_nodes)
     ]
     args += [f"__global {buf_type(d)} *restrict t{i}" for i, d in enumerate(temps)]
@@ -204,22 +227,30 @@ class ReduceKernel:
                 return
 
     def _choose_stash(self) -> tuple[Node, int] | None:
-        """A value the last stage reduces that the epilogue needs again (softmax's `exp`),
+        """A value the last stage reduces that the epilogue computes again (softmax's `exp`),
         with a full-space output of its dtype: the last stage stores the value there and the
-        epilogue reads it back instead of computing it twice (PoCL: softmax 2.2 -> 1.5 ms).
+        epilogue reads it back instead of computing it twice (PoCL: softmax 2.2 -> 1.6 ms).
         Both loops visit the same elements in the same work-item, so each reads back only
         what it wrote."""
         if self.splits != 1 or self.rn == 1 or not self.stages:
             return None
         outs = self.kernel.output_nodes
         full = [i for i, o in enumerate(outs) if not self.is_row(o)]
-        needed = set(self.ctx.order([outs[i] for i in full], lambda n: None))
+        needed: set[Node] = set()  # what the epilogue computes (reductions are done by then)
+        stack = [outs[i] for i in full]
+        while stack:
+            n = stack.pop()
+            if n not in needed and n in self.ctx.region:
+                needed.add(n)
+                if n.op not in REDUCE_OPS:
+                    stack.extend(n.src)
         for r in self.stages[-1]:
             value = r.src[0]
             if value not in needed or self.ctx.is_leaf(value) or value.dtype == bool_:
                 continue
+            vector = self.ctx.vector.get(value, False)
             for i in full:
-                if outs[i].dtype == value.dtype:
+                if outs[i].dtype == value.dtype and self._vector_store(i) == vector:
                     return value, i
         return None
 
@@ -503,23 +534,8 @@ class ReduceKernel:
                 self._store(em, i, o, a)
             if guard:
                 em.close()
-        if not full:
-            return
-        divisions = self._row_divisions(em, [o for _, o, _ in full])
-        if divisions:  # the fast loop, taken when every reciprocal is a normal number
-            names = []
-            for n, divisor in divisions.items():
-                rcp = em.var(n.dtype, False, f"({val_type(n.dtype)})1 / {divisor}").expr
-                em.reciprocal[n] = rcp
-                names.append(f"isnormal({rcp})")
-            em.open(f"if ({' && '.join(names)})")
+        if full:
             self._full_loop(em, full)
-            em.close()
-            em.reciprocal.clear()
-            em.open("else")
-        self._full_loop(em, full)
-        if divisions:
-            em.close()
 
     def _full_loop(self, em: Emitter, full: list[tuple[int, Node, Access]]) -> None:
         opened = self._loop(em)
@@ -533,27 +549,6 @@ class ReduceKernel:
             self._store(em, i, o, a)
         if opened:
             em.close()
-
-    def _row_divisions(self, em: Emitter, targets: list[Node]) -> dict[Node, str]:
-        """Floating-point divisions in the epilogue loop whose divisor is one value per row
-        (softmax's `e / e.sum()`), each with that value's variable.
-
-        Vector division is several times slower than multiplication (PoCL: the softmax kernel
-        1.6 ms instead of 2.3), so the loop multiplies by the reciprocal, computed once per
-        row — as PyTorch's own softmax does, within 1.5 ulp of dividing. A reciprocal that is
-        not a normal number (a divisor near the float range's ends) would lose that accuracy:
-        such rows take a second copy of the loop that divides."""
-        found: dict[Node, str] = {}
-        for n in self.ctx.order(targets, em.lookup):
-            if n.op is not Op.DIV or n.dtype.name not in ("float32", "float64"):
-                continue
-            divisor = n.src[1]
-            while divisor.op is Op.VIEW and divisor.src[0] in self.ctx.region:
-                divisor = divisor.src[0]
-            val = em.lookup(divisor)
-            if val is not None and not val.vec:
-                found[n] = val.expr
-        return found
 
     def _vector_store(self, i: int) -> bool:
         """Whether output `i` is written a vector at a time."""

@@ -440,7 +440,6 @@ class Emitter:
         self.lines: list[str] = []
         self.scopes: list[dict[Node, Val]] = [{}]
         self.count = 0
-        self.reciprocal: dict[Node, str] = {}  # DIV node -> variable holding 1 / its divisor
 
     # scopes
     def lookup(self, node: Node) -> Val | None:
@@ -499,12 +498,7 @@ class Emitter:
                 for v, s in zip(ops, n.src, strict=True)
             ]
             width = self.width if vec else 1
-            if n in self.reciprocal:
-                rcp = Val(self.reciprocal[n], False)
-                expr = f"({exprs[0]}*{self.vector(rcp, n.dtype) if vec else rcp.expr})"
-            else:
-                expr = render_op(n, exprs, width, self.src)
-            self.define(n, self.var(n.dtype, vec, expr))
+            self.define(n, self.var(n.dtype, vec, render_op(n, exprs, width, self.src)))
         else:
             raise AssertionError(f"cannot emit {n.op} here")
 
