@@ -470,3 +470,10 @@ def test_numpy_scalars_are_python_scalars(device: str) -> None:
     check(t + np.int64(1), np.array([2, 3]))
     check(t * np.float64(0.5), np.array([0.5, 1.0], np.float32))
     check(t + np.float32(0.5), np.array([1.5, 2.5], np.float32))
+
+
+def test_integer_power_with_a_cast_exponent(device: str) -> None:
+    # the exponent is cast in the same kernel: the power must not write over it before use
+    base = _tensor(np.array([-2, 3, -1, 2]), device)
+    exponent = _tensor(np.array([1, 2, 3, -1], np.int32), device)
+    check(base**exponent, np.array([-2, 9, -1, 0]))

@@ -364,10 +364,10 @@ class _Renderer:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")
         else:
-            slot = self.new_slot(n, list(n.src))
             fn = "np.logical_not" if op is Op.NOT and n.dtype.name == "bool" else OP_TABLE[op].np
             if op is Op.POW and n.dtype.category == 1:
-                fn = "_int_power"
+                fn = "_int_power"  # reads its operands after writing: never over one of them
+            slot = self.new_slot(n, [] if fn == "_int_power" else list(n.src))
             self.line(n, slot, f"{fn}({', '.join(a)}, out={slot})")
 
     def scatter(self, n: Node, a: list[str]) -> None:
