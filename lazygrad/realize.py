@@ -113,10 +113,28 @@ def schedule(*tensors: Tensor) -> Schedule:
     return build_schedule(nodes, devices, _realized)
 
 
+def _buffer_of(node: Node) -> Buffer:
+    """The buffer an input node of a graph stands for (see `structural_key`)."""
+    return (node if node.op is Op.BUFFER else _realized[node]).arg  # type: ignore[return-value]
+
+
+def _slots(inputs: list[Node]) -> dict[Node, Node]:
+    """A placeholder BUFFER node (a buffer without storage) for each input of a graph: a
+    cached schedule is built against these, so the cache keeps no tensor's memory alive, and
+    every run binds them to the buffers of the graph at hand."""
+    slots = {}
+    for node in inputs:
+        buf = _buffer_of(node)
+        slots[node] = make(
+            Op.BUFFER, (), Buffer(buf.device, buf.dtype, buf.numel), node.dtype, node.shape
+        )
+    return slots
+
+
 @dataclass
 class _CachedSchedule:
-    """A schedule built once, with the input buffer nodes it was built against (in slot
-    order) and the position of each target's lowered node."""
+    """A schedule built once, against placeholder input nodes (in slot order), and the
+    position of each target's lowered node."""
 
     schedule: Schedule
     inputs: list[Node]
@@ -140,8 +158,11 @@ def _cached_schedule(
         cache_stats["hits"] += 1
         return entry, inputs, params
     cache_stats["misses"] += 1
-    sched = build_schedule(nodes, devices, _realized)
-    entry = _CachedSchedule(sched, inputs, params, [sched.targets[n] for n in nodes])
+    slots = _slots(inputs)
+    sched = build_schedule(nodes, devices, slots)
+    lowered = [sched.targets[n] for n in nodes]
+    sched.targets = {}  # the recorded graph it names would keep its buffers alive in the cache
+    entry = _CachedSchedule(sched, [slots[n] for n in inputs], params, lowered)
     _schedule_cache[key] = entry
     if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
         _schedule_cache.popitem(last=False)
@@ -160,14 +181,14 @@ def realize(*tensors: Tensor) -> None:
     entry, inputs, params = _cached_schedule(nodes, devices)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
-    bindings = {old: new.arg for old, new in zip(entry.inputs, inputs, strict=True)}
+    bindings = {slot: _buffer_of(new) for slot, new in zip(entry.inputs, inputs, strict=True)}
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
     buffers = run_schedule(entry.schedule, bindings, values)
     shared: set[Node] = set()  # targets whose buffer other targets or tensors have too
     repeats = Counter(entry.lowered)
     for node, lowered in zip(nodes, entry.lowered, strict=True):
         if lowered.op is Op.BUFFER:
-            buf = bindings.get(lowered, lowered.arg)
+            buf = bindings[lowered]
             shared.add(node)
         else:
             buf = buffers[lowered]

@@ -69,3 +69,31 @@ def test_aliasing_is_part_of_the_structure():
     c = _fresh([5.0, 6.0])
     assert _misses(lambda: c * c) == 1  # one buffer read twice is another graph
     assert (c * c).tolist() == [25.0, 36.0]
+
+
+def test_the_cache_keeps_no_input_alive():
+    import gc
+    import weakref
+
+    x = _fresh(np.arange(4096.0))
+    y = (x * 7.5 + 0.25).sqrt()
+    y.realize()
+    held = weakref.ref(x._node.arg)
+    del x, y
+    gc.collect()
+    assert held() is None  # the cached schedule was built against placeholders
+    z = (_fresh(np.arange(4096.0)) * 7.5 + 0.25).sqrt()
+    assert _misses(lambda: z) == 0
+    np.testing.assert_allclose(z.numpy(), np.sqrt(np.arange(4096.0) * 7.5 + 0.25), rtol=1e-6)
+
+
+def test_slots_holding_one_buffer_first_are_bound_apart_later():
+    a = _fresh([1.0, 2.0, 3.0]).realize()
+    leaf = a.detach().requires_grad_().realize()  # the same buffer, a node of its own
+    first = (leaf * 2 + a).detach()
+    np.testing.assert_allclose(first.numpy(), [3.0, 6.0, 9.0])
+    b = _fresh([1.0, 1.0, 1.0]).realize()
+    other = _fresh([10.0, 20.0, 30.0]).detach().requires_grad_().realize()
+    second = (other * 2 + b).detach()  # same structure, two different buffers
+    assert _misses(lambda: second) == 0
+    np.testing.assert_allclose(second.numpy(), [21.0, 41.0, 61.0])

@@ -15,10 +15,12 @@ from .ops import Op
 def structural_key(
     targets: list[Node], devices: list[str], realized: dict[Node, Node]
 ) -> tuple[tuple, list[Node], list[Node]]:
-    """(key, input buffer nodes in slot order, argument nodes in slot order) for realizing
-    `targets` on `devices`. A PARAM counts by type and dtype (and its value only when the
-    value is one simplification relies on), a RAND by its distribution (not its seed and
-    counter), so new values and new random draws reuse the schedule."""
+    """(key, input nodes in slot order, argument nodes in slot order) for realizing
+    `targets` on `devices`. An input is a BUFFER node or a node `realized` maps to one: each
+    is a slot of its own, even where two hold the same buffer. A PARAM counts by type and
+    dtype (and its value only when the value is one simplification relies on), a RAND by its
+    distribution (not its seed and counter), so new values and new random draws reuse the
+    schedule."""
     index: dict[Node, int] = {}
     entries: list[tuple] = []
     inputs: list[Node] = []
@@ -48,7 +50,7 @@ def structural_key(
         if buffer is not None:
             index[node] = len(entries)
             entries.append(("input", buffer.arg.device, buffer.dtype, buffer.shape))  # type: ignore
-            inputs.append(buffer)
+            inputs.append(node)
             continue
         stack.append(node)
         stack.append(None)
