@@ -57,12 +57,17 @@ class Workload:
     peers: dict[str, Callable[[dict], Callable[[], object]]] = field(default_factory=dict)
 
 
+MIN_SECONDS = 0.5  # fast workloads repeat until this much was measured (at most 20x)
+
+
 def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median, first call) in seconds: `repeat` timed calls after the first, or more for
+    a fast workload (on a shared 2-core machine, five calls of 3 ms scatter too much)."""
     start = time.perf_counter()
     fn()
     first = time.perf_counter() - start
-    times = []
-    for _ in range(repeat):
+    times: list[float] = []
+    while len(times) < repeat or (sum(times) < MIN_SECONDS and len(times) < 20 * repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
