@@ -339,6 +339,17 @@ def test_matmul(case: str) -> None:
     same(fn, x, y, expected=expected, rtol=1e-4, atol=1e-4)
 
 
+def test_matmul_packs_whole_vectors_where_the_layout_allows() -> None:
+    x, y = rand(40, 64), rand(40, 32)  # x.T reads 8 rows at once, y 16 columns at once
+    source = lg.schedule(lg.tensor(x, device=CL).T @ lg.tensor(y, device=CL))[0].source
+    assert "float8 *)(t0" in source and "float16 *)(t1" in source
+    same(lambda a, b: a.T @ b, x, y, expected=x.T @ y, rtol=1e-4, atol=1e-4)
+    z = rand(33, 40)  # 33 rows, and y.T is not contiguous along its columns: element-wise
+    source = lg.schedule(lg.tensor(z, device=CL) @ lg.tensor(y, device=CL).T.T)[0].source
+    assert "float8 *)(t0" not in source
+    same(lambda a, b: a @ b, z, y, expected=z @ y, rtol=1e-4, atol=1e-4)
+
+
 def test_matmul_epilogue_is_one_kernel_and_other_dtypes() -> None:
     x, y = rand(17, 33), rand(33, 20)
     a, b = lg.tensor(x, device=CL), lg.tensor(y, device=CL)

@@ -36,6 +36,7 @@ from .opencl_render import (
     dims_keys,
     horizontal,
     identity,
+    index_expr,
     kernel_function,
     make_access,
     uses_fp64,
@@ -637,13 +638,64 @@ class DotKernel:
             (self.acc_dtype, self.nb * np_ * wn * self.k),
         )
         sig = signature(self.kernel, [t for t, _ in temps], self.const_dtypes)
-        a, b = self.dot.src
         launches = (
-            self._pack(src, sig, f"dot_pack_a_{shape}", 0, a, ("m", "k"), "m", rm),
-            self._pack(src, sig, f"dot_pack_b_{shape}", 1, b, ("k", "n"), "n", wn),
+            self._pack_operand(src, sig, f"dot_pack_a_{shape}", 0, ("m", "k"), "m", rm),
+            self._pack_operand(src, sig, f"dot_pack_b_{shape}", 1, ("k", "n"), "n", wn),
             self._packed(src, sig, f"dot_{shape}", mp, np_),
         )
         return Program(src.text(), launches, temps, tuple(self.const_dtypes))
+
+    def _vector_panels(self, x: Node, dims: tuple[str, str], var: str, block: int) -> Access | None:
+        """The access of operand `x` when each of its panel rows (`block` consecutive indices
+        of dim `var` at one k) is one aligned vector of the input: no batch, mask or cast,
+        and the dim contiguous. It is then packed a vector at a time instead of an element at
+        a time (about twice as fast on PoCL)."""
+        size = self.m if var == "m" else self.n
+        if self.nb != 1 or size % block or x.dtype != self.acc_dtype:
+            return None
+        acc = self.operand_access(x, dims[1], dims[0])
+        if acc.windows or acc.dead or acc.base not in self.ctx.inputs:
+            return None
+        if acc.terms.get(var) != 1 or acc.offset % block or acc.terms.get("k", 0) % block:
+            return None
+        return acc
+
+    def _pack_vectors(
+        self, src: SourceBuilder, sig: str, name: str, slot: int, acc: Access, var: str, block: int
+    ) -> Launch:
+        """Operand panels (see `_pack`), one vector of `block` elements per work-item."""
+        vt = f"{val_type(self.acc_dtype)}{block}"
+        panels = (self.m if var == "m" else self.n) // block
+        index, _ = index_expr(acc, {"k": "k", var: f"p * {block}"})
+        base = self.ctx.input_name(acc.base)  # type: ignore[arg-type]
+        total = panels * self.k
+        lines = [
+            "idx_t gid = get_global_id(0);",
+            f"if (gid >= {total}) return;",
+            f"idx_t k = gid % {self.k}, p = gid / {self.k};",
+            f"*(__global {vt} *)(t{slot} + gid * {block}) = "
+            f"*(__global const {vt} *)({base} + {index});",
+        ]
+        self._function(src, sig, name, lines)
+        return Launch(name, (-(-max(total, 1) // 64) * 64,), (64,))
+
+    def _pack_operand(
+        self,
+        src: SourceBuilder,
+        sig: str,
+        name: str,
+        slot: int,
+        dims: tuple[str, str],
+        var: str,
+        block: int,
+    ) -> Launch:
+        """Pack operand `slot` (0: A by rows, 1: B by columns) a vector or an element at a
+        time."""
+        x = self.dot.src[slot]
+        acc = self._vector_panels(x, dims, var, block)
+        if acc is not None:
+            return self._pack_vectors(src, sig, name, slot, acc, var, block)
+        return self._pack(src, sig, name, slot, x, dims, var, block)
 
     def _pack(
         self,
