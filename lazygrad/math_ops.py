@@ -542,23 +542,43 @@ def _check_nonempty(x: Tensor, fn: str, dim: int | None) -> None:
 
 
 class _ReturnType(tuple):
-    """A (values, indices) pair printed like `torch.return_types.max`."""
+    """A (values, indices) pair printed like `torch.return_types.max`.
+
+    The indices are recorded when first asked for (unpacking, `[1]`, `.indices`): most
+    callers want the values only (`x - x.max(1, keepdim=True).values`), and recording an
+    argmax costs a dozen nodes."""
 
     __slots__ = ()
     _name = ""
 
-    def __new__(cls, values: Tensor, indices: Tensor) -> _ReturnType:
-        return super().__new__(cls, (values, indices))
+    def __new__(cls, values: Tensor, indices: Callable[[], Tensor]) -> _ReturnType:
+        return super().__new__(cls, (values, [indices, None]))
+
+    def _indices(self) -> Tensor:
+        box = tuple.__getitem__(self, 1)
+        if box[1] is None:
+            box[1] = box[0]()
+        return box[1]
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204
+        if isinstance(i, slice):
+            return tuple(self)[i]
+        tuple.__getitem__(self, i)  # a tuple's IndexError or TypeError for a bad index
+        return tuple.__getitem__(self, 0) if i in (0, -2) else self._indices()
+
+    def __iter__(self):  # noqa: ANN204
+        yield tuple.__getitem__(self, 0)
+        yield self._indices()
 
     @property
     def values(self) -> Tensor:
         """The maximal/minimal values."""
-        return self[0]
+        return tuple.__getitem__(self, 0)
 
     @property
     def indices(self) -> Tensor:
         """The indices of the values along the reduced dim."""
-        return self[1]
+        return self._indices()
 
     def __repr__(self) -> str:
         return f"lazygrad.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
@@ -607,7 +627,8 @@ def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # n
     values = _max_values(x, dim, keepdim, "MaxBackward1" if dim is None else "MaxBackward0")
     if dim is None:
         return values
-    return MaxResult(values, argmax(x, dim, keepdim, _bool_ok=True))
+    frozen = Tensor._wrap(x._node, x.device)  # x as it is now, should it change in place
+    return MaxResult(values, lambda: argmax(frozen, dim, keepdim, _bool_ok=True))
 
 
 def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
@@ -621,7 +642,8 @@ def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # n
     values = _renamed(_flip_order(flipped), "MinBackward1" if dim is None else "MinBackward0")
     if dim is None:
         return values
-    return MinResult(values, argmin(x, dim, keepdim, _bool_ok=True))
+    frozen = Tensor._wrap(x._node, x.device)  # x as it is now, should it change in place
+    return MinResult(values, lambda: argmin(frozen, dim, keepdim, _bool_ok=True))
 
 
 def argmax(

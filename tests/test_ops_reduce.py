@@ -239,6 +239,19 @@ def test_return_type_repr(device: str) -> None:
     check(indices, np.array([[0, 1]]))
 
 
+def test_max_records_its_indices_only_when_asked(device: str) -> None:
+    x = lg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], device=device)
+    out = x.max(1)
+    box = tuple.__getitem__(out, 1)
+    assert box[1] is None  # nothing recorded for the indices yet
+    x.add_(lg.tensor([[9.0, 0.0, 0.0], [0.0, 0.0, 1.0]], device=device))  # x changes later
+    check(out.indices, np.array([1, 0]))  # the indices of x as it was
+    assert box[1] is out[1] is out[-1] is list(out)[1]  # recorded once
+    assert len(out) == 2 and isinstance(out, tuple) and out[0] is out.values
+    with pytest.raises(IndexError, match="tuple index out of range"):
+        out[2]
+
+
 def test_logsumexp(device: str) -> None:
     @examples(device)
     @given(case=reduce_case(NUMERIC))
