@@ -140,6 +140,8 @@ class _CachedSchedule:
     inputs: list[Node]
     params: list[Node]
     lowered: list[Node]
+    # per target, whether its buffer may be another's too (an input's, or another target's)
+    shared: list[bool]
 
 
 _schedule_cache: OrderedDict[tuple, _CachedSchedule] = OrderedDict()
@@ -162,7 +164,9 @@ def _cached_schedule(
     sched = build_schedule(nodes, devices, slots)
     lowered = [sched.targets[n] for n in nodes]
     sched.targets = {}  # the recorded graph it names would keep its buffers alive in the cache
-    entry = _CachedSchedule(sched, [slots[n] for n in inputs], params, lowered)
+    repeats = Counter(lowered)
+    shared = [n.op is Op.BUFFER or repeats[n] > 1 for n in lowered]
+    entry = _CachedSchedule(sched, [slots[n] for n in inputs], params, lowered, shared)
     _schedule_cache[key] = entry
     if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
         _schedule_cache.popitem(last=False)
@@ -184,17 +188,10 @@ def realize(*tensors: Tensor) -> None:
     bindings = {slot: _buffer_of(new) for slot, new in zip(entry.inputs, inputs, strict=True)}
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
     buffers = run_schedule(entry.schedule, bindings, values)
-    shared: set[Node] = set()  # targets whose buffer other targets or tensors have too
-    repeats = Counter(entry.lowered)
     for node, lowered in zip(nodes, entry.lowered, strict=True):
-        if lowered.op is Op.BUFFER:
-            buf = bindings[lowered]
-            shared.add(node)
-        else:
-            buf = buffers[lowered]
-            if repeats[lowered] > 1:
-                shared.add(node)
+        buf = bindings[lowered] if lowered.op is Op.BUFFER else buffers[lowered]
         _realized[node] = make(Op.BUFFER, (), buf, node.dtype, node.shape)
+    shared = {node for node, many in zip(nodes, entry.shared, strict=True) if many}
     for t in pending:
         _point_at(t, _realized[t._node], shared=t._node in shared)
 

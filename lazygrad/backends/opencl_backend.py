@@ -15,6 +15,8 @@ Scatters (indexed writes) have their template here; the others are in `opencl_ke
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..buffer import Buffer
@@ -216,10 +218,8 @@ def program_for(
     """The (cached) program for `kernel` and the values of its scalar arguments (`values`
     overrides the values PARAM nodes were recorded with)."""
     values = values or {}
-    if kernel.compiled is None:  # a cached schedule runs its kernels again and again
-        key, slots = structure(kernel)
-        kernel.compiled = (key, slots, sorted(slots, key=slots.__getitem__))
-    key, slots, arguments = kernel.compiled  # type: ignore[misc]
+    plan = _plan(kernel)
+    key, slots = plan.key, plan.slots
     program = _programs.get(key)
     if program is None:
         index = device_index(kernel.device)
@@ -227,7 +227,27 @@ def program_for(
         program = _programs[key] = build_program(kernel, slots, target(index))
         if len(_programs) > MAX_PROGRAMS:  # forget the oldest structure
             del _programs[next(iter(_programs))]
-    return program, [values.get(n, n.arg) for n in arguments]
+    return program, [values.get(n, n.arg) for n in plan.arguments]
+
+
+class _Plan(NamedTuple):
+    """What running a kernel needs that depends on the kernel alone: its program's key and
+    constant slots, the constants in argument order, the outputs written over inputs."""
+
+    key: tuple
+    slots: dict[Node, int]
+    arguments: list[Node]
+    written_over: dict[int, int]
+
+
+def _plan(kernel: Kernel) -> _Plan:
+    """The kernel's plan, worked out once and kept on it (a cached schedule runs its
+    kernels again and again)."""
+    if kernel.compiled is None:
+        key, slots = structure(kernel)
+        arguments = sorted(slots, key=slots.__getitem__)
+        kernel.compiled = _Plan(key, slots, arguments, written_over(kernel))
+    return kernel.compiled  # type: ignore[return-value]
 
 
 def render(kernel: Kernel) -> str:
@@ -295,7 +315,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
         return _random(kernel, values)
     program, consts = program_for(kernel, values)
     dev = opencl_runtime.get_device(device_index(kernel.device))
-    shared = written_over(kernel)
+    shared = _plan(kernel).written_over
     outs = [
         inputs[shared[i]].dev if i in shared else dev.alloc(n.numel * n.dtype.itemsize)
         for i, n in enumerate(kernel.output_nodes)

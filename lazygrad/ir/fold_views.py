@@ -13,6 +13,7 @@ After this pass no RESHAPE/PERMUTE/EXPAND/PAD/SHRINK/FLIP nodes remain.
 from __future__ import annotations
 
 from ..dtype import DType, bool_
+from .fuse import MEMORY_OPERANDS
 from .node import Node, const, make, toposort
 from .ops import ELEMENTWISE, MOVEMENT_OPS, Op
 from .rewrite import rebuild
@@ -100,17 +101,12 @@ def push_moves(root: Node, moves: tuple[Move, ...]) -> Node:
     return make(Op.WHERE, (valid, pushed, zero))
 
 
-# consumer -> how many of its first operands it reads from memory (the fusion partition
-# writes those out whatever else happens)
-_READ_FROM_MEMORY = {Op.DOT: 2, Op.SCATTER: 3, Op.GATHER: 1, Op.COPY: 1}
-
-
 def written_out_anyway(order: list[Node], roots: list[Node]) -> set[Node]:
-    """Elementwise nodes that a later kernel will read from memory in any case: outputs,
-    operands of contractions and scatters, the sources of gathers and copies."""
+    """Elementwise nodes that a later kernel will read from memory in any case: outputs, and
+    the operands the fusion partition writes out (`MEMORY_OPERANDS`)."""
     stored = {r for r in roots if r.op in ELEMENTWISE}
     for node in order:
-        count = _READ_FROM_MEMORY.get(node.op, 0)
+        count = MEMORY_OPERANDS[node.op][0] if node.op in MEMORY_OPERANDS else 0
         stored.update(s for s in node.src[:count] if s.op in ELEMENTWISE)
     return stored
 

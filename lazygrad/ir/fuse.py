@@ -39,6 +39,14 @@ SPECIAL_ROOTS = {
     Op.RAND: "random",
     Op.SCATTER: "scatter",
 }
+# consumer -> (how many of its first operands it reads from memory, the rule's name): those
+# operands are written out by an earlier kernel
+MEMORY_OPERANDS = {
+    Op.COPY: (1, "copy"),
+    Op.SCATTER: (3, "scatter"),
+    Op.GATHER: (1, "gather source"),
+    Op.DOT: (2, "contraction operand"),
+}
 RECOMPUTE_LIMIT = 16
 
 
@@ -108,14 +116,10 @@ class Partitioner:
         for n in self.order:
             if n.op in SPECIAL_ROOTS:
                 self.mark(n, SPECIAL_ROOTS[n.op])
-                if n.op in (Op.COPY, Op.SCATTER):
-                    for s in n.src:
-                        self.force_input(s, SPECIAL_ROOTS[n.op])
-            elif n.op is Op.GATHER:
-                self.force_input(n.src[0], "gather source")
-            elif n.op is Op.DOT:
-                for s in n.src:
-                    self.force_input(s, "contraction operand")
+            if n.op in MEMORY_OPERANDS:
+                count, reason = MEMORY_OPERANDS[n.op]
+                for s in n.src[:count]:
+                    self.force_input(s, reason)
             elif n.op is Op.VIEW and _computed(n.src[0]) and not self.internal_view(n):
                 self.mark(n.src[0], "view across elements")
 
