@@ -336,3 +336,45 @@ def test_a_clone_of_a_dying_input_keeps_its_values() -> None:
     expected[[1, 2]] = 5
     np.testing.assert_array_equal(c.numpy(), expected)
     np.testing.assert_array_equal(e.numpy(), 2 * expected)
+
+
+def test_merging_kernels_never_closes_a_cycle_through_another_merge(device: str) -> None:
+    """Loss, gradients and updated weights realized together: the count of targets that a
+    cross-entropy divides by is read by the row kernel of its gradient, and the loss reads
+    that row kernel; merging the count into the loss's kernel would close a cycle."""
+    rng = np.random.default_rng(3)
+    x = lg.tensor(rng.standard_normal((8, 6), dtype=np.float32), device=device)
+    y = lg.tensor(rng.integers(0, 3, 8), device=device)
+    w = lg.tensor(rng.standard_normal((6, 3), dtype=np.float32), device=device)
+    w.requires_grad_()
+    loss = lg.nn.functional.cross_entropy(x @ w, y)
+    loss.backward()
+    with lg.no_grad():
+        updated = w - 0.1 * w.grad
+    lg.realize(loss, w.grad, updated)  # raised "the kernel graph has a cycle"
+    logits = x.numpy() @ w.detach().numpy()
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    check(loss, -np.log(p[np.arange(8), y.numpy()]).mean(), rtol=1e-5, atol=1e-6)
+    onehot = np.eye(3, dtype=np.float32)[y.numpy()]
+    grad = x.numpy().T @ (p - onehot) / 8
+    check(w.grad, grad, rtol=1e-4, atol=1e-6)
+    check(updated, w.detach().numpy() - 0.1 * grad, rtol=1e-4, atol=1e-6)
+
+
+def test_an_update_reading_a_wanted_gradient_shares_its_kernel(device: str) -> None:
+    """A gradient the caller wants (so written out) and the update that reads it: one
+    kernel writes both, for a contraction's gradient and for a reduction's."""
+    rng = np.random.default_rng(4)
+    a, g = (rng.standard_normal((5, 4), dtype=np.float32) for _ in range(2))
+    w, b = rng.standard_normal((4, 4), dtype=np.float32), rng.standard_normal(4, dtype=np.float32)
+    ta, tg, tw, tb = (lg.tensor(v, device=device) for v in (a, g, w, b))
+    grad_w, grad_b = ta.T @ tg, tg.sum(0)
+    new_w, new_b = tw - 0.5 * grad_w, tb - 0.5 * grad_b
+    kernels = lg.schedule(grad_w, new_w, grad_b, new_b).kernels
+    assert sorted(len(k.output_nodes) for k in kernels) == [2, 2]
+    lg.realize(grad_w, new_w, grad_b, new_b)
+    check(grad_w, a.T @ g, rtol=1e-5, atol=1e-6)
+    check(new_w, w - 0.5 * (a.T @ g), rtol=1e-5, atol=1e-6)
+    check(grad_b, g.sum(0), rtol=1e-5, atol=1e-6)
+    check(new_b, b - 0.5 * g.sum(0), rtol=1e-5, atol=1e-6)

@@ -21,7 +21,8 @@ Rules, in the order they apply; each materialized node records the rule that mad
                 (a reduce, a contraction, or an elementwise subgraph over 16 nodes);
                 cheap elementwise values are recomputed in each kernel instead
 Kernels of the same iteration space that share nodes are merged (never when one
-depends on the other through another kernel, which would make a cycle).
+depends on the other through another kernel, which would make a cycle); so is an
+elementwise kernel over a contraction's output space into the contraction's kernel.
 """
 
 from __future__ import annotations
@@ -202,16 +203,16 @@ class Partitioner:
     def merge(self, regions: list[Region]) -> list[Region]:
         """Merge regions with one signature that share nodes, unless that makes a cycle."""
         merged: list[Region] = []
+        kernel_of: dict[Node, Region] = {}  # root -> the merged region computing it
         for region in regions:
             target = next(
                 (
                     m
                     for m in merged
-                    if m.signature == region.signature
-                    and m.signature[0] != "single"
+                    if self.one_space(m, region)
                     and self.related(m, region)
-                    and not self.depends(m, region)
-                    and not self.depends(region, m)
+                    and not self.depends(m, region, kernel_of)
+                    and not self.depends(region, m, kernel_of)
                     and not self.reorders(m, region)
                     and not self.reorders(region, m)
                 ),
@@ -219,12 +220,37 @@ class Partitioner:
             )
             if target is None:
                 merged.append(region)
-                continue
-            target.roots += region.roots
-            target.nodes = sorted(
-                set(target.nodes) | set(region.nodes), key=self.position.__getitem__
-            )
+                target = region
+            else:
+                target.roots += region.roots
+                target.nodes = sorted(
+                    set(target.nodes) | set(region.nodes), key=self.position.__getitem__
+                )
+            for r in region.roots:
+                kernel_of[r] = target
         return merged
+
+    @staticmethod
+    def one_space(a: Region, b: Region) -> bool:
+        """Whether one kernel can compute both: the same iteration space, or `b` elementwise
+        over the output of `a`'s reduction or single contraction (an epilogue after that
+        value is written out, e.g. a weight update that reads a gradient the caller wants)."""
+        if a.signature[0] == "reduce" and b.signature[0] == "elementwise":
+            full, axes = a.signature[1]
+            kept = tuple(n for i, n in enumerate(full) if i not in axes)
+            return b.signature[1] == kept and all(
+                tuple(n for n in r.shape if n != 1) == kept for r in a.roots
+            )
+        if a.signature[0] != "single":
+            return a.signature == b.signature
+        dots = [n for n in a.nodes if n.op is Op.DOT]
+        return (
+            b.signature[0] == "elementwise"
+            and len(dots) == 1
+            and a.roots[0].op not in SPECIAL_ROOTS
+            and not any(n.op in REDUCE_OPS for n in a.nodes)
+            and b.signature[1] == tuple(n for n in dots[0].shape if n != 1)
+        )
 
     def related(self, a: Region, b: Region) -> bool:
         """Whether merging saves work: shared nodes, or one reads the other's output as the
@@ -248,9 +274,11 @@ class Partitioner:
             for n in reader.nodes
         )
 
-    def depends(self, a: Region, b: Region) -> bool:
+    def depends(self, a: Region, b: Region, kernel_of: dict[Node, Region]) -> bool:
         """Whether region `a` reads an output of region `b` through another kernel (reading
-        it directly is fine: the merged kernel computes it before it is read)."""
+        it directly is fine: the merged kernel computes it before it is read). Kernels are
+        the regions merged so far: a merge elsewhere can close a path (`b`'s input and an
+        input of `a` computed in one kernel)."""
         targets = set(b.roots)
         stack = [
             s
@@ -261,15 +289,17 @@ class Partitioner:
         seen: set[Node] = set()
         while stack:
             m = stack.pop()
-            if m in targets:
-                return True
             if m in seen:
                 continue
+            kernel = kernel_of.get(m) or self.region([m])
+            if any(r in targets for r in kernel.roots):
+                return True
+            seen.update(kernel.roots)
             seen.add(m)
             stack.extend(
                 s
-                for n in self.region([m]).nodes
+                for n in kernel.nodes
                 for s in n.src
-                if s in self.materialized and s is not m
+                if s in self.materialized and s not in kernel.roots
             )
         return False
