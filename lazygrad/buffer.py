@@ -24,7 +24,17 @@ class Buffer:
         self.numel = numel
         self.host = host
         self.dev = dev
-        self.release: Any = None  # the backend's finalizer returning the storage to its pool
+        # (function, storage): called when the buffer dies, to return its storage to the
+        # backend's pool; None when nothing is to be returned (or a kernel took it over)
+        self.release: tuple[Any, Any] | None = None
+
+    def __del__(self) -> None:
+        if self.release is not None:
+            give, storage = self.release
+            try:
+                give(storage)
+            except Exception:  # noqa: S110 - at interpreter exit the pool may be gone already
+                pass
 
     @property
     def nbytes(self) -> int:

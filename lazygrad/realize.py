@@ -223,7 +223,12 @@ def run_schedule(
     level = debug_level()
     bindings = bindings or {}
     values = values or {}
-    produced: dict[Node, Buffer] = {}
+    program = None if level else _program_of(sched)
+    if program is not None:
+        produced = program.run(bindings, values)
+        if produced is not None:
+            return produced
+    produced = {}
     if level:
         print(
             f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
@@ -243,6 +248,23 @@ def run_schedule(
         if level:
             _log_kernel(kernel, time.perf_counter() - start, level)
     return produced
+
+
+_NOT_YET = "not yet"
+
+
+def _program_of(sched: Schedule) -> Any:
+    """The schedule as one NumPy program, built when a schedule runs a second time (a
+    cached one repeating; a one-off schedule runs kernel by kernel), or None."""
+    if sched.program is None:
+        sched.program = _NOT_YET
+        return None
+    if sched.program is _NOT_YET:
+        from .backends import numpy_backend
+
+        fits = len(sched.kernels) > 1 and numpy_backend.Program.fits(sched)
+        sched.program = numpy_backend.Program(sched) if fits else False
+    return sched.program or None
 
 
 def _input_buffer(node: Node, produced: dict[Node, Buffer]) -> Buffer:

@@ -378,3 +378,43 @@ def test_an_update_reading_a_wanted_gradient_shares_its_kernel(device: str) -> N
     check(new_w, w - 0.5 * (a.T @ g), rtol=1e-5, atol=1e-6)
     check(grad_b, g.sum(0), rtol=1e-5, atol=1e-6)
     check(new_b, b - 0.5 * g.sum(0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_repeating_cpu_schedule_runs_as_one_program() -> None:
+    """From its second run on, a cached schedule of several NumPy kernels is one generated
+    function; its results are the kernel-by-kernel ones."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    tw = lg.tensor(w)
+    for _ in range(3):
+        x = rng.standard_normal((5, 4)).astype(np.float32)
+        out = ((lg.tensor(x) @ tw).relu() + 1).sum(0)
+        kernels = len(lg.schedule(out).kernels)
+        check(out, (np.maximum(x @ w, 0) + 1).sum(0), rtol=1e-5, atol=1e-6)
+    assert kernels == 2
+    programs = [
+        e.schedule.program
+        for e in REALIZE_MODULE._schedule_cache.values()
+        if isinstance(e.schedule.program, numpy_backend.Program)
+    ]
+    assert any("k0(" in p.source and "k1(" in p.source for p in programs)
+
+
+def test_views_of_inputs_render_as_reshapes_and_transposes() -> None:
+    """Permuted, broadcast and sliced reads of an input are NumPy reshapes (no
+    `as_strided`), and read the right elements."""
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    b = rng.standard_normal((4,)).astype(np.float32)
+    ta, tb = lg.tensor(a), lg.tensor(b)
+    cases = [
+        (ta.permute(2, 0, 1) * 2, a.transpose(2, 0, 1) * 2),
+        (ta + tb, a + b),
+        (ta[1] * tb, a[1] * b),
+        (ta.reshape(6, 4).T @ ta.reshape(6, 4), a.reshape(6, 4).T @ a.reshape(6, 4)),
+        (tb.reshape(4, 1) * tb, b.reshape(4, 1) * b),
+    ]
+    for got, want in cases:
+        source = "".join(k.source for k in lg.schedule(got).kernels)
+        assert "_view(" not in source, source
+        check(got, want, rtol=1e-5, atol=1e-6)

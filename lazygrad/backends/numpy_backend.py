@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import linecache
 import math
-import weakref
 from collections.abc import Callable
 
 import numpy as np
 
+from ..buffer import Buffer
 from ..ir.node import Node
 from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
-from ..ir.schedule import Kernel
+from ..ir.schedule import Kernel, Schedule
 from ..ir.view import View
 
 KernelFn = Callable[..., tuple[np.ndarray, ...]]
@@ -211,6 +211,9 @@ class _Renderer:
         self.count = 0
         self.index = 0
         self.donated = set(kernel.donated)  # dying inputs this kernel may write over
+        # views rendered with size-1 dims where they broadcast: ufuncs broadcast those
+        # themselves; other ops get np.broadcast_to
+        self.compact: set[Node] = set()
         self.last_use = self._liveness()
 
     def owner(self, node: Node) -> Node:
@@ -295,9 +298,9 @@ class _Renderer:
     def emit(self, n: Node) -> None:
         op, dtype = n.op, n.dtype.name
         a = [self.operand(s) for s in n.src]
-        if op not in ELEMENTWISE:  # only ufuncs broadcast a scalar by themselves
+        if op not in ELEMENTWISE:  # only ufuncs broadcast by themselves
             a = [
-                f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) else e
+                f"np.broadcast_to({e}, {s.shape})" if self.is_scalar(s) or s in self.compact else e
                 for e, s in zip(a, n.src, strict=True)
             ]
         if op is Op.VIEW:
@@ -393,11 +396,44 @@ class _Renderer:
             src = self.expr[base]
             if v.numel == base.numel:
                 return f"{src}.reshape({v.shape})"
-            return f"np.broadcast_to({src}, {v.shape})"
+            self.compact.add(n)  # kept with its reduced dims as 1s
+            return src
         flat = self.flat[base] if base in self.flat else f"{self.arange(base)}"
         if v.is_contiguous() and v.numel == base.numel:
             return f"{flat}.reshape({v.shape})"
-        return f"_view({flat}, {v.shape}, {v.strides}, {v.offset}, {v.mask})"
+        plain = _plain_view(v, base.numel)
+        if plain is None:
+            return f"_view({flat}, {v.shape}, {v.strides}, {v.offset}, {v.mask})"
+        block, sizes, perm, shape = plain
+        expr = f"{flat}{block}.reshape({sizes})"
+        if perm != tuple(range(len(perm))):
+            expr += f".transpose({perm})"
+        if shape != v.shape:
+            self.compact.add(n)
+        return f"{expr}.reshape({shape})" if shape != sizes else expr
+
+
+def _plain_view(v: View, numel: int) -> tuple[str, tuple, tuple, tuple] | None:
+    """A view that reads a contiguous block of a flat array with its axes permuted and
+    broadcast, as (block slice, block sizes, permutation, shape with 1s where it
+    broadcasts): NumPy's own reshape/transpose build that in a fraction of `as_strided`'s
+    time. None for other views (masked, overlapping, negative strides)."""
+    if v.mask is not None:
+        return None
+    axes = [i for i, (n, st) in enumerate(zip(v.shape, v.strides, strict=True)) if n != 1 and st]
+    order = sorted(axes, key=lambda i: -v.strides[i])
+    expected = 1
+    for i in reversed(order):
+        if v.strides[i] != expected:
+            return None
+        expected *= v.shape[i]
+    if v.offset < 0 or v.offset + expected > numel:
+        return None
+    block = "" if v.offset == 0 and expected == numel else f"[{v.offset}:{v.offset + expected}]"
+    sizes = tuple(v.shape[i] for i in order)
+    perm = tuple(sorted(range(len(order)), key=lambda j: order[j]))
+    shape = tuple(n if i in axes else 1 for i, n in enumerate(v.shape))
+    return block, sizes, perm, shape
 
 
 def render(kernel: Kernel) -> str:
@@ -441,8 +477,6 @@ def _copied_to_host(kernel: Kernel, source_buffer: object) -> np.ndarray:
 
 def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
     """Run `kernel` on CPU buffers with its scalar arguments; returns the output buffers."""
-    from ..buffer import Buffer
-
     if kernel.kind == "copy":
         arrays = [_copied_to_host(kernel, inputs[0])]
     else:
@@ -453,15 +487,81 @@ def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
             ]
             fn = compile_kernel(kernel)
             for node, buf in zip(kernel.input_nodes, inputs, strict=True):
-                if node in kernel.donated and buf.release is not None:
-                    buf.release.detach()  # the kernel's array now: it returns it to the pool
+                if node in kernel.donated:
+                    buf.release = None  # the kernel's array now: it returns it to the pool
             arrays = list(fn(*(b.host for b in inputs), *typed))
-    buffers = []
-    for n, a in zip(kernel.output_nodes, arrays, strict=True):
-        buf = Buffer("cpu", n.dtype, n.numel, host=a.reshape(-1))
-        buf.release = weakref.finalize(buf, pool.give, a)  # back to the pool with its buffer
-        buffers.append(buf)
-    return buffers
+    return [_pooled_buffer(n, a) for n, a in zip(kernel.output_nodes, arrays, strict=True)]
+
+
+def _pooled_buffer(node: Node, array: np.ndarray) -> Buffer:
+    """A CPU buffer for a kernel's output array, which returns to the pool with it."""
+    buf = Buffer("cpu", node.dtype, node.numel, host=array.reshape(-1))
+    buf.release = (pool.give, array)
+    return buf
+
+
+class Program:
+    """A whole schedule of CPU kernels as one generated Python function: the values that
+    pass between kernels are local arrays (no buffer objects, finalizers or per-kernel
+    bookkeeping), and each is handed back to the pool after its last reader."""
+
+    def __init__(self, sched: Schedule):
+        produced: dict[Node, str] = {}
+        inputs: dict[Node, str] = {}
+        params: dict[Node, str] = {}
+        namespace: dict[str, object] = {"_give": pool.give}
+        lines = []
+        for k, (kernel, dead) in enumerate(zip(sched.kernels, sched.releases, strict=True)):
+            namespace[f"k{k}"] = compile_kernel(kernel)
+            args = []
+            for n in kernel.input_nodes:
+                if n in produced:
+                    args.append(f"f{produced[n]}")
+                else:
+                    args.append(inputs.setdefault(n, f"i{len(inputs)}"))
+            args += [params.setdefault(p, f"p{len(params)}") for p in kernel.param_nodes]
+            names = [f"{k}_{j}" for j in range(len(kernel.output_nodes))]
+            outs = "".join(f"o{name}, " for name in names)
+            lines.append(f"{outs}= k{k}({', '.join(args)})  # {kernel.name}")
+            for node, name in zip(kernel.output_nodes, names, strict=True):
+                produced[node] = name
+                lines.append(f"f{name} = o{name}.reshape(-1)")
+            for node in dead:
+                if node in produced and node not in kernel.donated:
+                    lines.append(f"_give(o{produced[node]})")
+                produced.pop(node, None)
+        self.input_nodes = list(inputs)
+        self.param_nodes = list(params)
+        self.output_nodes = list(produced)
+        returned = "".join(f"o{produced[n]}, " for n in self.output_nodes)
+        lines.append(f"return ({returned})")
+        signature = ", ".join([*inputs.values(), *params.values()])
+        source = f"def program({signature}):\n" + "".join(f"    {line}\n" for line in lines)
+        exec(compile(source, "<lazygrad:program>", "exec"), namespace)  # noqa: S102
+        self.source = source
+        self.fn: Callable[..., tuple[np.ndarray, ...]] = namespace["program"]  # type: ignore
+
+    @staticmethod
+    def fits(sched: Schedule) -> bool:
+        """Whether every kernel is a NumPy kernel (no transfers, no other device)."""
+        return all(k.device == "cpu" and k.kind != "copy" for k in sched.kernels)
+
+    def run(self, bindings: dict[Node, object], values: dict[Node, object]) -> dict | None:
+        """Run with these input buffers and arguments; returns the buffer of each value the
+        schedule leaves (None if an input has no host array: run kernel by kernel then)."""
+        arrays = []
+        for n in self.input_nodes:
+            host = (bindings.get(n) or n.arg).host  # type: ignore[union-attr]
+            if host is None:
+                return None
+            arrays.append(host)
+        typed = []
+        for p in self.param_nodes:
+            v = values.get(p, p.arg)
+            typed.append(v if p.op is Op.RAND else p.dtype.np.type(v))
+        with np.errstate(all="ignore"):
+            outputs = self.fn(*arrays, *typed)
+        return {n: _pooled_buffer(n, a) for n, a in zip(self.output_nodes, outputs, strict=True)}
 
 
 def to_host(buf: object) -> np.ndarray:

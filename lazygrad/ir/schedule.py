@@ -87,6 +87,8 @@ class Schedule:
     # asked for): running the schedule drops them after that kernel, so their memory goes
     # back to the device's pool for the kernels after it
     releases: list[tuple[Node, ...]] = field(default_factory=list)
+    # the backend's runnable form of the whole schedule (see `realize.run_schedule`)
+    program: object = field(default=None, repr=False)
 
     def __iter__(self):  # noqa: ANN204
         return iter(self.kernels)

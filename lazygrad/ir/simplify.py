@@ -3,6 +3,7 @@ a finite constant, because `nan*0` is nan)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -26,7 +27,8 @@ def const_value(node: Node) -> object | None:
 
 def numpy_function(op: Op):  # noqa: ANN201
     """The NumPy function the op table names for an elementwise or reduce op."""
-    return getattr(np, OP_TABLE[op].np.removeprefix("np."))  # type: ignore[union-attr]
+    name = OP_TABLE[op].np.removeprefix("np.")  # type: ignore[union-attr]
+    return functools.reduce(getattr, name.split("."), np)
 
 
 def _fold_constants(node: Node) -> Node | None:
