@@ -33,6 +33,7 @@ from .device import device
 from .dtype import DType as dtype
 from .dtype import bool_ as bool  # noqa: A001 - lg.bool like torch.bool
 from .dtype import float32, float64, int32, int64
+from .jit import jit
 from .math_ops import (
     abs,
     argmax,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import recording
 from .buffer import Buffer
 from .ir.cache_key import structural_key
 from .ir.node import Node, make
@@ -142,6 +143,17 @@ class _CachedSchedule:
     lowered: list[Node]
     # per target, whether its buffer may be another's too (an input's, or another target's)
     shared: list[bool]
+    targets: list[tuple[Any, tuple[int, ...]]]  # per target, its dtype and shape
+
+    def run(self, bindings: dict[Node, Buffer], values: dict[Node, Any]) -> list[Node]:
+        """Run the schedule with these input buffers and arguments; returns a BUFFER node
+        holding each target's value, in target order."""
+        buffers = run_schedule(self.schedule, bindings, values)
+        out = []
+        for lowered, (dtype, shape) in zip(self.lowered, self.targets, strict=True):
+            buf = bindings[lowered] if lowered.op is Op.BUFFER else buffers[lowered]
+            out.append(make(Op.BUFFER, (), buf, dtype, shape))
+        return out
 
 
 _schedule_cache: OrderedDict[tuple, _CachedSchedule] = OrderedDict()
@@ -166,7 +178,8 @@ def _cached_schedule(
     sched.targets = {}  # the recorded graph it names would keep its buffers alive in the cache
     repeats = Counter(lowered)
     shared = [n.op is Op.BUFFER or repeats[n] > 1 for n in lowered]
-    entry = _CachedSchedule(sched, [slots[n] for n in inputs], params, lowered, shared)
+    targets = [(n.dtype, n.shape) for n in nodes]
+    entry = _CachedSchedule(sched, [slots[n] for n in inputs], params, lowered, shared, targets)
     _schedule_cache[key] = entry
     if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
         _schedule_cache.popitem(last=False)
@@ -177,23 +190,42 @@ def realize(*tensors: Tensor) -> None:
     """Compute every tensor in `tensors` now, sharing their common subgraphs.
 
     A graph with the structure of an earlier one reuses that schedule (kernels and all)
-    with this graph's input buffers bound in place of the earlier ones."""
-    pending = _pending(tensors)
-    if not pending:
+    with this graph's input buffers bound in place of the earlier ones. While `lg.jit`
+    records a function, realizing waits for the end of the call (values stay lazy)."""
+    rec = recording.active
+    if rec is not None and rec.broken is None:
         return
+    pending = _pending(tensors)
+    if pending:
+        realize_pending(pending)
+
+
+@dataclass
+class Realized:
+    """What one realize ran: the target nodes, the cached schedule, the graph's input nodes
+    in the schedule's slot order, and the argument passed for each of its PARAM nodes."""
+
+    nodes: list[Node]
+    entry: _CachedSchedule
+    inputs: list[Node]
+    values: dict[Node, Any]
+
+
+def realize_pending(pending: list[Tensor]) -> Realized:
+    """Realize tensors that `_pending` returned (each needs computing)."""
     nodes, devices = _targets(pending)
     entry, inputs, params = _cached_schedule(nodes, devices)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {slot: _buffer_of(new) for slot, new in zip(entry.inputs, inputs, strict=True)}
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
-    buffers = run_schedule(entry.schedule, bindings, values)
-    for node, lowered in zip(nodes, entry.lowered, strict=True):
-        buf = bindings[lowered] if lowered.op is Op.BUFFER else buffers[lowered]
-        _realized[node] = make(Op.BUFFER, (), buf, node.dtype, node.shape)
+    results = entry.run(bindings, values)
+    for node, value in zip(nodes, results, strict=True):
+        _realized[node] = value
     shared = {node for node, many in zip(nodes, entry.shared, strict=True) if many}
     for t in pending:
         _point_at(t, _realized[t._node], shared=t._node in shared)
+    return Realized(nodes, entry, inputs, values)
 
 
 def _point_at(t: Tensor, value: Node, shared: bool) -> None:
@@ -286,6 +318,8 @@ def _log_kernel(kernel: Kernel, seconds: float, level: int) -> None:
 
 def to_host(t: Tensor) -> np.ndarray:
     """Realize `t` and return a host copy of its values."""
+    if recording.active is not None:
+        recording.active.stop_replay("a value was read on the host (item, numpy, print, ...)")
     realize(t)
     node = t._node if t._node.op is Op.BUFFER else _realized[t._node]
     buf: Buffer = node.arg  # type: ignore[assignment]

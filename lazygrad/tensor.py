@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import dtype as dt
+from . import recording
 from .autograd_state import AccumulateGrad, GradFn, is_grad_enabled
 from .device import device, to_device
 from .ir.node import Node, make
@@ -31,7 +32,7 @@ class Tensor:
         "_node",
         "_device",
         "_requires_grad",
-        "grad",
+        "_grad",
         "grad_fn",
         "_accumulator",
         "_aliases",
@@ -56,12 +57,14 @@ class Tensor:
         self._node = node
         self._device = dev
         self._requires_grad = requires_grad
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn: GradFn | None = None
         self._accumulator: AccumulateGrad | None = None
         # Earlier nodes of a leaf that requires grad (before realization replaced them), so
         # graphs recorded before then still find the leaf.
         self._aliases: list[weakref.ref[Node]] = []
+        if recording.active is not None:
+            recording.active.made(self)
 
     @classmethod
     def _wrap(cls, node: Node, dev: device, requires_grad: bool = False) -> Tensor:
@@ -105,6 +108,17 @@ class Tensor:
         return self.dtype.is_floating_point
 
     @property
+    def grad(self) -> Tensor | None:
+        """The gradient `backward()` accumulated into this leaf (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if recording.active is not None:
+            recording.active.grad_assigned(self)
+        self._grad = value
+
+    @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
@@ -136,6 +150,8 @@ class Tensor:
         return self
 
     def _set_leaf_requires_grad(self, flag: bool) -> None:
+        if recording.active is not None:
+            recording.active.will_change(self)
         if flag and not self._requires_grad and self._node.op is not Op.BUFFER:
             # A leaf that requires grad needs its own node identity: interning would
             # otherwise merge two `zeros(3, requires_grad=True)` into one leaf.
@@ -302,6 +318,8 @@ class Tensor:
 
     def _in_place(self, result: Tensor) -> Tensor:
         """Make `self` stand for `result` (in-place ops are functional updates of the graph)."""
+        if recording.active is not None:
+            recording.active.will_change(self)
         if self._requires_grad and self.is_leaf and is_grad_enabled():
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import recording
 from .autograd_state import is_grad_enabled
 from .ir.node import make
 from .ir.ops import Op
@@ -213,6 +214,8 @@ def after_in_place(t: Tensor) -> None:
         if _layout(sibling) == "copy":
             continue
         fresh = _replay(sibling.chain, root)
+        if recording.active is not None:
+            recording.active.will_change(view)
         view._node, view.grad_fn, view._requires_grad = (
             fresh._node,
             fresh.grad_fn,

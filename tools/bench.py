@@ -53,6 +53,7 @@ class Workload:
     numpy_fn: Callable[[dict], object]
     lazygrad_fn: Callable[[dict], list]  # returns tensors to realize
     per_op: int = 0  # report µs per op instead of ms (W6)
+    jit: bool = False  # also run it under lg.jit (where recording the graph costs most)
     flops: float = 0.0
     peers: dict[str, Callable[[dict], Callable[[], object]]] = field(default_factory=dict)
 
@@ -238,7 +239,7 @@ WORKLOADS = [
         lambda t: [t["a"] @ t["b"]],
         flops=2 * 1024**3,
     ),
-    Workload("W5", "MLP 784-512-10 train step, batch 256", _mlp_inputs, _mlp_np, _mlp_lg),
+    Workload("W5", "MLP 784-512-10 train step, batch 256", _mlp_inputs, _mlp_np, _mlp_lg, jit=True),
     Workload(
         "W6",
         "200 elementwise ops on 16 elements (µs/op)",
@@ -246,6 +247,7 @@ WORKLOADS = [
         _tiny_np,
         _tiny_lg,
         per_op=200,
+        jit=True,
     ),
     Workload(
         "W7", "grads of W1's sum wrt a, b, c", _chain_inputs, _chain_grads_np, _chain_grads_lg
@@ -269,14 +271,15 @@ def _rebound(t: lg.Tensor) -> lg.Tensor:
     return lg.Tensor._wrap(node, t.device, t.requires_grad)
 
 
-def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int) -> Result:
+def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int, jit: bool = False) -> Result:
     tensors = {k: lg.tensor(v, device=device).realize() for k, v in inputs.items()}
+    fn = lg.jit(w.lazygrad_fn) if jit else w.lazygrad_fn
 
     def step() -> None:
         if w.name != "W5":  # the training step updates its parameters: new buffers anyway
             for k in list(tensors):
                 tensors[k] = _rebound(tensors[k])
-        lg.realize(*w.lazygrad_fn(tensors))
+        lg.realize(*fn(tensors))
         if device != "cpu":  # kernels are queued: wait for them
             opencl_runtime.get_device(lg.device(device).index).synchronize()
 
@@ -506,14 +509,13 @@ def main(argv: list[str] | None = None) -> None:
         inputs = w.make_inputs(args.quick)
         base = run_numpy(w, inputs, args.repeat)
         rows.append((w, "eager NumPy", base, base))
-        for device in devices:
+        for device, jit in [(d, j) for d in devices for j in (False, True) if w.jit or not j]:
+            impl = f"lazygrad {device}" + (" lg.jit" if jit else "")
             try:
-                rows.append(
-                    (w, f"lazygrad {device}", run_lazygrad(w, inputs, device, args.repeat), base)
-                )
+                rows.append((w, impl, run_lazygrad(w, inputs, device, args.repeat, jit), base))
             except Exception as err:  # report and go on: one backend must not hide the others
-                print(f"{w.name} on {device} failed: {type(err).__name__}: {err}", file=sys.stderr)
-                rows.append((w, f"lazygrad {device}", None, base))
+                print(f"{w.name} with {impl} failed: {type(err).__name__}: {err}", file=sys.stderr)
+                rows.append((w, impl, None, base))
         for name, build in (
             ("numexpr", functools.partial(_peer_numexpr, w, inputs)),
             ("torch eager", functools.partial(_peer_torch, w, inputs, False)),

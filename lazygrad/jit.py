@@ -1,0 +1,359 @@
+"""`lg.jit(fn)`: record a function's tensor program once, then replay it without its Python.
+
+The first call for each input signature runs `fn` as usual, lazily, while
+`lazygrad.recording` notes which tensors that existed before the call it changed (updated
+in place, `.grad` assigned). Its results are then realized as one schedule, and the call
+becomes a plan: which tensor fills each input slot of that schedule, and where each result
+goes (return value, updated tensor, `.grad`). Later calls with the same signature skip
+`fn`: they bind the new input buffers, run the cached schedule and write the results.
+
+Like `torch.jit.trace` and `jax.jit`, the Python values a call reads (numbers, flags,
+branches taken) are those of its first call. Returned tensors carry no autograd history.
+A first call that could not be replayed exactly makes its signature run `fn` as usual
+every time; `LAZYGRAD_DEBUG=1` says why. See `jit` for the cases.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import sys
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from . import recording
+from .autograd_state import is_grad_enabled
+from .ir.node import Node
+from .ir.ops import Op
+from .realize import (
+    Realized,
+    _buffer_of,
+    _CachedSchedule,
+    _pending,
+    _point_at,
+    _realized,
+    debug_level,
+    realize,
+    realize_pending,
+)
+from .tensor import Tensor
+
+# Where a tensor a plan reads or writes is found at each call: ("arg", index into the
+# call's tensor arguments) or ("tensor", weak reference to a tensor that outlives calls).
+Who = tuple[str, Any]
+
+
+def _flatten(obj: Any, tensors: list[Tensor]) -> Hashable:
+    """The structure of `obj` as a hashable key, collecting its tensors in order."""
+    if isinstance(obj, Tensor):
+        tensors.append(obj)
+        return ("T", tuple(obj.shape), obj.dtype, str(obj.device), obj.requires_grad)
+    if isinstance(obj, tuple | list):
+        return (type(obj), tuple(_flatten(o, tensors) for o in obj))
+    if isinstance(obj, dict):
+        return (dict, tuple((k, _flatten(v, tensors)) for k, v in obj.items()))
+    try:
+        hash(obj)
+    except TypeError:
+        return ("O", id(obj))  # unhashable: the same object
+    return ("V", type(obj), obj)
+
+
+def _returned(obj: Any, tensors: list[Tensor]) -> Any:
+    """`obj` (a call's return value) with its tensors replaced by their positions."""
+    if isinstance(obj, Tensor):
+        tensors.append(obj)
+        return _Slot(len(tensors) - 1)
+    if type(obj) in (tuple, list):
+        return type(obj)(_returned(o, tensors) for o in obj)
+    if isinstance(obj, tuple) and hasattr(obj, "_make"):  # a named tuple
+        return type(obj)._make(_returned(o, tensors) for o in obj)
+    if type(obj) is dict:
+        return {k: _returned(v, tensors) for k, v in obj.items()}
+    if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
+        return obj
+    raise _NotReplayable(f"it returns a {type(obj).__name__}")
+
+
+def _rebuild(template: Any, tensors: list[Tensor]) -> Any:
+    if isinstance(template, _Slot):
+        return tensors[template.index]
+    if type(template) in (tuple, list):
+        return type(template)(_rebuild(o, tensors) for o in template)
+    if isinstance(template, tuple) and hasattr(template, "_make"):
+        return type(template)._make(_rebuild(o, tensors) for o in template)
+    if type(template) is dict:
+        return {k: _rebuild(v, tensors) for k, v in template.items()}
+    return template
+
+
+@dataclass(frozen=True)
+class _Slot:
+    index: int
+
+
+class _NotReplayable(Exception):
+    """Why a recorded call cannot be replayed; `again`: the next call may record anew."""
+
+    def __init__(self, why: str, again: bool = False):
+        super().__init__(why)
+        self.again = again
+
+
+@dataclass
+class _Plan:
+    """How to replay one recorded call."""
+
+    entry: _CachedSchedule | None  # None when the call computed nothing
+    sources: list[Who]  # per input slot of the schedule
+    values: dict[Node, Any]  # the PARAM arguments, as recorded
+    results: list[tuple[str, Any]]  # per result: ("target", i) or ("input", Who)
+    template: Any  # the return value, tensors replaced by _Slot(index into results)
+    devices: list[Any]  # per returned tensor
+    changed: list[Who]  # tensors updated in place: results after the returned ones
+    grads: list[tuple[Who, bool]]  # tensors whose .grad was set, and whether to a value
+    specs: list[tuple[Who, tuple]]  # what each outside tensor looked like when recorded
+
+    def replay(self, args: list[Tensor]) -> Any:
+        """Run the plan with this call's tensor arguments; None when an outside tensor it
+        reads is gone or changed shape (the caller records the call again)."""
+        found: dict[int, Tensor] = {}
+        for who, spec in self.specs:
+            t = who[1]()
+            if t is None or _spec(t) != spec:
+                return None
+            found[id(who[1])] = t
+        tensors = [_lookup(who, args, found) for who in self.sources]
+        realize(*args, *tensors)  # inputs computed lazily since the last call
+        outputs: list[Node] = []
+        if self.entry is not None:
+            bindings = {
+                slot: _buffer_of(t._node)
+                for slot, t in zip(self.entry.inputs, tensors, strict=True)
+            }
+            outputs = self.entry.run(bindings, self.values)
+        values, shared = [], []
+        for kind, where in self.results:
+            if kind == "target":
+                values.append(outputs[where])
+                shared.append(self.entry.shared[where])  # type: ignore[union-attr]
+            else:
+                t = _lookup(where, args, found)
+                values.append(_realized.get(t._node) or t._node)
+                shared.append(True)
+        n = len(self.devices)
+        returned = [Tensor._wrap(v, d) for v, d in zip(values[:n], self.devices, strict=True)]
+        m = n + len(self.changed)
+        for who, value, many in zip(self.changed, values[n:m], shared[n:m], strict=True):
+            _point_at(_lookup(who, args, found), value, shared=many)
+        rest = iter(values[m:])
+        for who, has_grad in self.grads:
+            t = _lookup(who, args, found)
+            t.grad = Tensor._wrap(next(rest), t.device) if has_grad else None
+        return _rebuild(self.template, returned)
+
+
+def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
+    return args[who[1]] if who[0] == "arg" else found[id(who[1])]
+
+
+def _spec(t: Tensor) -> tuple:
+    return (tuple(t.shape), t.dtype, str(t.device), t.requires_grad)
+
+
+class _Recorder:
+    """Turns one recorded call into a `_Plan` (or says why it cannot be replayed)."""
+
+    def __init__(self, rec: recording.Recording, args: list[Tensor]):
+        self.rec = rec
+        self.args = args
+        self.arg_index = {id(t): i for i, t in reversed(list(enumerate(args)))}
+        self.starts = [t._node for t in args]  # keeps these nodes (and their ids) alive
+        self.holders: dict[int, Tensor] = {}  # node at the start of the call -> a tensor
+        self.outside: dict[int, tuple[Who, Tensor]] = {}  # tensors the plan reads or writes
+
+    def who(self, t: Tensor) -> Who:
+        if id(t) in self.arg_index:
+            return ("arg", self.arg_index[id(t)])
+        if id(t) not in self.outside:
+            self.outside[id(t)] = (("tensor", weakref.ref(t)), t)
+        return self.outside[id(t)][0]
+
+    def find_holders(self) -> None:
+        """Every tensor from before the call, by the node it held then (one heap scan)."""
+        before = {id(t): node for t, node, _, _ in self.rec.changed.values()}
+        for t, node in zip(self.args, self.starts, strict=True):
+            self.holders.setdefault(id(node), t)
+        for obj in gc.get_objects():
+            if isinstance(obj, Tensor) and id(obj) not in self.rec.created:
+                self.holders.setdefault(id(before.get(id(obj), obj._node)), obj)
+
+    def source(self, node: Node) -> Who:
+        t = self.holders.get(id(node))
+        if t is None:
+            raise _NotReplayable("it reads a tensor made inside the call from Python data")
+        return self.who(t)
+
+    def plan(self, result: Any) -> tuple[_Plan, Any]:
+        """Realize what the call returned and changed, as one schedule; returns the plan
+        and the call's return value (its tensors detached)."""
+        rec = self.rec
+        returned: list[Tensor] = []
+        template = _returned(result, returned)
+        changed = []
+        for t, node, grad_fn, requires_grad in rec.changed.values():
+            if grad_fn is not None or t.grad_fn is not None or t.requires_grad != requires_grad:
+                raise _NotReplayable("it updates a tensor that has autograd history")
+            if t._node is not node:
+                changed.append(t)
+        grads = []
+        for t in rec.grads_set.values():
+            if t.grad is not None and (t.grad.grad_fn is not None or t.grad.requires_grad):
+                raise _NotReplayable("it sets a gradient that has autograd history")
+            grads.append((t, t.grad))
+        targets = returned + changed + [g for _, g in grads if g is not None]
+        firsts = [t._node for t in targets]
+        pending = _pending(tuple(targets))
+        done = realize_pending(pending) if pending else None
+        self.find_holders()
+        self.check_graph(firsts, done)
+        index = {id(n): i for i, n in enumerate(done.nodes)} if done else {}
+        results = [
+            ("target", index[id(n)]) if id(n) in index else ("input", self.source(n))
+            for n in firsts
+        ]
+        sources = [self.source(n) for n in done.inputs] if done else []
+        changed_who = [self.who(t) for t in changed]
+        grads_who = [(self.who(t), g is not None) for t, g in grads]
+        plan = _Plan(
+            entry=done.entry if done else None,
+            sources=sources,
+            values=done.values if done else {},
+            results=results,
+            template=template,
+            devices=[t.device for t in returned],
+            changed=changed_who,
+            grads=grads_who,
+            specs=[(who, _spec(t)) for who, t in self.outside.values()],
+        )
+        outputs = [Tensor._wrap(_realized.get(t._node) or t._node, t.device) for t in returned]
+        return plan, _rebuild(template, outputs)
+
+    def check_graph(self, firsts: list[Node], done: Realized | None) -> None:
+        """No random draws (each call needs new ones), and no tensor from before the call
+        stands for a node the graph computes (its later value would be ignored). Such lazy
+        tensors (a new model's weights, say) are realized, so the next call can record."""
+        inputs = {id(n) for n in done.inputs} if done else set()
+        seen: set[int] = set()
+        stack = list(firsts)
+        lazy = []
+        while stack:
+            node = stack.pop()
+            if id(node) in seen or id(node) in inputs or node.op is Op.BUFFER:
+                continue
+            seen.add(id(node))
+            if id(node) in self.holders and node not in firsts:
+                lazy.append(self.holders[id(node)])
+                continue
+            if node.op is Op.RAND:
+                raise _NotReplayable("it draws random numbers")
+            stack.extend(node.src)
+        if lazy:
+            realize(*lazy)
+            raise _NotReplayable("it read lazy tensors from outside its arguments", again=True)
+
+    def escaped(self) -> None:
+        """Tensors the call made and kept somewhere (optimizer state, a cache) would not be
+        updated by a replay."""
+        gc.collect()
+        grads = {id(t.grad) for t in self.rec.grads_set.values() if t.grad is not None}
+        for ref in self.rec.created.values():
+            t = ref()
+            if t is not None and id(t) not in grads:
+                raise _NotReplayable("it keeps a tensor it made (e.g. optimizer state)")
+
+
+_RUN_AS_USUAL = object()  # a signature whose calls cannot be replayed
+
+
+class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
+    """Record `fn`'s tensor program at its first call (per input signature: the structure
+    of its arguments, their shapes, dtypes, devices and requires_grad, the other
+    arguments' values, and grad mode), then replay it on later calls without running
+    `fn`'s Python. Returned tensors carry no autograd history.
+
+    Calls are replayed exactly or not at all: a call that reads a value on the host
+    (`item()`, `numpy()`, printing), draws random numbers, keeps a tensor it made
+    (optimizer momentum or Adam state), reads a tensor it built from Python data, or
+    updates a tensor or gradient that has autograd history runs `fn` as usual, every time,
+    for its signature. One that reads lazy tensors from outside its arguments (a new
+    model's weights) realizes them, and the next call records again."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.plans: dict[Hashable, Any] = {}
+        self.retried: set[Hashable] = set()  # signatures given a second recording
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if recording.active is not None:  # called while another jit records: part of it
+            return self.fn(*args, **kwargs)
+        tensors: list[Tensor] = []
+        key = (_flatten(args, tensors), _flatten(kwargs, tensors), is_grad_enabled())
+        aliasing = tuple({id(t): i for i, t in reversed(list(enumerate(tensors)))}.values())
+        key = (key, aliasing)
+        plan = self.plans.get(key)
+        if plan is _RUN_AS_USUAL:
+            return _detached(self.fn(*args, **kwargs))
+        if plan is not None:
+            out = plan.replay(tensors)
+            if out is not None:
+                return out
+        return self._record(key, args, kwargs, tensors)
+
+    def _record(self, key: Hashable, args: tuple, kwargs: dict, tensors: list[Tensor]) -> Any:
+        realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
+        rec = recording.Recording()
+        recorder = _Recorder(rec, tensors)
+        recording.active = rec
+        try:
+            result = self.fn(*args, **kwargs)
+        finally:
+            recording.active = None
+        try:
+            if rec.broken is not None:
+                raise _NotReplayable(rec.broken)
+            plan, out = recorder.plan(result)
+        except _NotReplayable as why:
+            return self._run_as_usual(key, why, _detached(result))
+        del result  # so that only what the call kept elsewhere is still alive
+        try:
+            recorder.escaped()
+        except _NotReplayable as why:
+            return self._run_as_usual(key, why, out)
+        self.plans[key] = plan
+        return out
+
+    def _run_as_usual(self, key: Hashable, why: _NotReplayable, out: Any) -> Any:
+        again = why.again and key not in self.retried
+        if again:
+            self.retried.add(key)
+        else:
+            self.plans[key] = _RUN_AS_USUAL
+        if debug_level():
+            name = getattr(self.fn, "__name__", "function")
+            when = "records again at the next call" if again else "runs as usual"
+            print(f"[lazygrad] jit: {name} {when}: {why}", file=sys.stderr)
+        return out
+
+
+def _detached(result: Any) -> Any:
+    """A call's return value with its tensors detached (as a replay would return them)."""
+    returned: list[Tensor] = []
+    try:
+        template = _returned(result, returned)
+    except _NotReplayable:
+        return result
+    return _rebuild(template, [t.detach() for t in returned])

@@ -1,0 +1,249 @@
+"""lg.jit: a recorded call replays exactly (values, in-place updates, gradients) without
+running the function's Python again, and a call it cannot replay exactly runs as usual."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import lazygrad as lg
+
+
+def _mlp(device: str, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "x": rng.standard_normal((8, 6), dtype=np.float32),
+        "y": rng.integers(0, 3, 8),
+        "w1": rng.standard_normal((6, 5), dtype=np.float32),
+        "b1": rng.standard_normal(5, dtype=np.float32),
+        "w2": rng.standard_normal((5, 3), dtype=np.float32),
+    }
+    t = {k: lg.tensor(v, device=device) for k, v in arrays.items()}
+    for k in ("w1", "b1", "w2"):
+        t[k].requires_grad_()
+    return t
+
+
+def _train_step(t: dict, calls: list) -> lg.Tensor:
+    calls.append(1)
+    params = [t["w1"], t["b1"], t["w2"]]
+    h = (t["x"] @ params[0] + params[1]).relu()
+    loss = lg.nn.functional.cross_entropy(h @ params[2], t["y"])
+    for p in params:
+        p.grad = None
+    loss.backward()
+    with lg.no_grad():
+        for p in params:
+            p -= 0.1 * p.grad
+    return loss
+
+
+def test_a_replayed_training_step_matches_eager_exactly(device: str) -> None:
+    eager, jitted = _mlp(device), _mlp(device)
+    calls: list = []
+    step = lg.jit(lambda t: _train_step(t, calls))
+    for _ in range(4):
+        want = _train_step(eager, [])
+        got = step(jitted)
+        assert got.item() == want.item()
+        for k in ("w1", "b1", "w2"):
+            assert np.array_equal(jitted[k].detach().numpy(), eager[k].detach().numpy()), k
+            assert np.array_equal(jitted[k].grad.numpy(), eager[k].grad.numpy()), k
+            assert jitted[k].requires_grad and jitted[k].is_leaf
+    assert len(calls) == 1  # the Python ran once; three calls replayed it
+
+
+def test_replays_read_new_arguments_and_return_no_history() -> None:
+    calls: list = []
+
+    @lg.jit
+    def f(a: lg.Tensor, b: lg.Tensor) -> tuple:
+        calls.append(1)
+        return (a * b).sum(), {"diff": a - b}
+
+    a = lg.tensor([1.0, 2.0], requires_grad=True)
+    for scale in (1.0, 2.0, 3.0):
+        b = lg.tensor([scale, 10.0])
+        total, parts = f(a, b)
+        assert total.item() == 1.0 * scale + 20.0
+        assert parts["diff"].tolist() == [1.0 - scale, -8.0]
+        assert total.grad_fn is None and not total.requires_grad
+    assert len(calls) == 1
+
+
+def test_a_new_signature_records_again() -> None:
+    calls: list = []
+    f = lg.jit(lambda x, k: calls.append(1) or x * k)
+    f(lg.ones(3), 2)
+    f(lg.ones(3), 2)
+    assert len(calls) == 1
+    assert f(lg.ones(4), 2).tolist() == [2.0] * 4  # shape
+    assert f(lg.ones(3, dtype=lg.float64), 2).dtype == lg.float64  # dtype
+    assert f(lg.ones(3), 5).tolist() == [5.0] * 3  # a Python argument's value
+    assert len(calls) == 4
+
+
+def test_an_outside_tensor_is_read_at_each_call() -> None:
+    w = lg.tensor([1.0, 2.0])
+    calls: list = []
+    f = lg.jit(lambda x: calls.append(1) or x * w)
+    assert f(lg.ones(2)).tolist() == [1.0, 2.0]
+    w.mul_(3).realize()  # changed outside the function, between calls
+    assert f(lg.ones(2)).tolist() == [3.0, 6.0]
+    w.add_(1)  # changed lazily: the replay realizes it first
+    assert f(lg.ones(2)).tolist() == [4.0, 7.0]
+    assert len(calls) == 1
+
+
+def test_an_outside_tensor_that_died_makes_it_record_again() -> None:
+    calls: list = []
+    holder = {"w": lg.tensor([2.0])}
+    f = lg.jit(lambda x: calls.append(1) or x * holder["w"])
+    f(lg.ones(1))
+    holder["w"] = lg.tensor([5.0])
+    gc.collect()
+    assert f(lg.ones(1)).tolist() == [5.0]
+    assert len(calls) == 2
+
+
+def test_in_place_updates_of_arguments_replay_onto_the_new_arguments() -> None:
+    f = lg.jit(lambda x: x.add_(1))
+    first, second = lg.zeros(2), lg.full((2,), 10.0)
+    f(first)
+    f(second)
+    assert first.tolist() == [1.0, 1.0] and second.tolist() == [11.0, 11.0]
+
+
+def test_python_numbers_are_those_of_the_first_call() -> None:
+    """As with torch.jit.trace: a Python value the function reads is recorded."""
+    scale = [2.0]
+    f = lg.jit(lambda x: x * scale[0])
+    assert f(lg.ones(1)).tolist() == [2.0]
+    scale[0] = 3.0
+    assert f(lg.ones(1)).tolist() == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (lambda x, seen: x * float(x.sum().item()), [2.0, 2.0]),  # a value read on the host
+        (lambda x, seen: x + lg.tensor([1.0, 2.0]), [2.0, 3.0]),  # data built from Python
+        (lambda x, seen: seen.append(x * 2) or x, [1.0, 1.0]),  # keeps a tensor it made
+        (lambda x, seen: x + lg.rand(2) * 0, [1.0, 1.0]),  # random numbers: new ones each call
+    ],
+    ids=["host read", "python data", "kept tensor", "random"],
+)
+def test_what_cannot_be_replayed_runs_as_usual(body, expected: list) -> None:
+    calls: list = []
+    seen: list = []
+    f = lg.jit(lambda x: calls.append(1) or body(x, seen))
+    for _ in range(3):
+        out = f(lg.ones(2))
+        assert out.tolist() == expected and out.grad_fn is None
+    assert len(calls) == 3
+
+
+def test_random_numbers_are_new_at_each_call() -> None:
+    f = lg.jit(lambda x: x + lg.rand(1000))
+    assert not np.array_equal(f(lg.zeros(1000)).numpy(), f(lg.zeros(1000)).numpy())
+
+
+def test_optimizer_state_is_never_left_behind() -> None:
+    """SGD with momentum keeps a buffer it makes at each step: replaying would freeze it, so
+    the step runs as usual and matches eager SGD."""
+    ref, jitted = (
+        lg.tensor([1.0, -2.0], requires_grad=True),
+        lg.tensor([1.0, -2.0], requires_grad=True),
+    )
+    opt_ref = lg.optim.SGD([ref], lr=0.1, momentum=0.9)
+    opt = lg.optim.SGD([jitted], lr=0.1, momentum=0.9)
+
+    @lg.jit
+    def step() -> None:
+        opt.zero_grad()
+        (jitted**2).sum().backward()
+        opt.step()
+
+    for _ in range(3):
+        opt_ref.zero_grad()
+        (ref**2).sum().backward()
+        opt_ref.step()
+        step()
+        assert np.array_equal(jitted.detach().numpy(), ref.detach().numpy())
+
+
+def test_the_debug_log_says_why_a_call_runs_as_usual(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("LAZYGRAD_DEBUG", "1")
+    f = lg.jit(lambda x: x * x.sum().item())
+    f(lg.ones(2))
+    assert "runs as usual: a value was read on the host" in capsys.readouterr().err
+
+
+def test_a_jit_inside_another_is_part_of_its_recording() -> None:
+    calls: list = []
+    inner = lg.jit(lambda x: calls.append("inner") or x + 1)
+    outer = lg.jit(lambda x: calls.append("outer") or inner(x) * 2)
+    for _ in range(3):
+        assert outer(lg.ones(2)).tolist() == [4.0, 4.0]
+    assert calls == ["outer", "inner"]
+
+
+def test_the_training_step_fuses_each_update_into_its_gradient_kernel() -> None:
+    """Gradients and updated weights are both results of a recorded step: the kernel that
+    computes a weight's gradient also writes the updated weight."""
+    t = _mlp("cpu")
+    step = lg.jit(lambda t: _train_step(t, []))
+    step(t)
+    plan = next(p for p in step.plans.values() if hasattr(p, "replay"))
+    kernels = plan.entry.schedule.kernels
+    fused = [k for k in kernels if k.ops[-2:] == ["sub", "contiguous"]]
+    assert len(fused) == 3
+    assert all(k.kind in ("dot", "reduce") and len(k.output_nodes) == 2 for k in fused)
+
+
+def test_a_module_training_step_replays_like_eager(device: str) -> None:
+    def make() -> lg.nn.Module:
+        lg.manual_seed(3)
+        return lg.nn.Sequential(lg.nn.Linear(4, 8), lg.nn.ReLU(), lg.nn.Linear(8, 2)).to(device)
+
+    eager, model = make(), make()
+    calls: list = []
+
+    def train(net: lg.nn.Module, x: lg.Tensor, y: lg.Tensor) -> lg.Tensor:
+        calls.append(1)
+        net.zero_grad()
+        loss = lg.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        with lg.no_grad():
+            for p in net.parameters():
+                p -= 0.05 * p.grad
+        return loss
+
+    step = lg.jit(lambda x, y: train(model, x, y))
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        x = lg.tensor(rng.standard_normal((6, 4), dtype=np.float32), device=device)
+        y = lg.tensor(rng.standard_normal((6, 2), dtype=np.float32), device=device)
+        assert step(x, y).item() == train(eager, x, y).item()
+    for p, q in zip(model.parameters(), eager.parameters(), strict=True):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+    # eager's Python ran four times, the jitted one's twice: at the first call the new
+    # model's weights were still lazy (their random init), so the second call recorded
+    assert len(calls) == 4 + 2
+
+
+def test_views_of_an_updated_tensor_follow_it_on_replay() -> None:
+    base = lg.zeros(2, 3)
+    row = base[1]  # a view that outlives the calls
+    f = lg.jit(lambda v: base.add_(v))
+    for k in range(1, 4):
+        f(lg.full((2, 3), float(k)))
+        assert row.tolist() == [k * (k + 1) / 2] * 3
+    g = lg.jit(lambda v: row.mul_(v))  # writing through the view updates its base
+    g(lg.full((3,), 2.0))
+    g(lg.full((3,), 2.0))
+    assert base.tolist() == [[6.0] * 3, [24.0] * 3]
