@@ -47,18 +47,24 @@ Who = tuple[str, Any]
 
 def _flatten(obj: Any, tensors: list[Tensor]) -> Hashable:
     """The structure of `obj` as a hashable key, collecting its tensors in order."""
+    kind = type(obj)
+    if kind is dict:
+        return (dict, tuple((k, _flatten(v, tensors)) for k, v in obj.items()))
+    if kind is tuple or kind is list:
+        return (kind, tuple(_flatten(o, tensors) for o in obj))
     if isinstance(obj, Tensor):
         tensors.append(obj)
-        return ("T", tuple(obj.shape), obj.dtype, str(obj.device), obj.requires_grad)
-    if isinstance(obj, tuple | list):
-        return (type(obj), tuple(_flatten(o, tensors) for o in obj))
+        node, dev = obj._node, obj._device
+        return (node.shape, node.dtype, dev.type, dev.index, obj._requires_grad)
+    if isinstance(obj, tuple | list):  # named tuples and other subclasses
+        return (kind, tuple(_flatten(o, tensors) for o in obj))
     if isinstance(obj, dict):
-        return (dict, tuple((k, _flatten(v, tensors)) for k, v in obj.items()))
+        return (kind, tuple((k, _flatten(v, tensors)) for k, v in obj.items()))
     try:
         hash(obj)
     except TypeError:
         return ("O", id(obj))  # unhashable: the same object
-    return ("V", type(obj), obj)
+    return ("V", kind, obj)
 
 
 def _returned(obj: Any, tensors: list[Tensor]) -> Any:
@@ -109,16 +115,22 @@ class _Plan:
     entry: _CachedSchedule | None  # None when the call computed nothing
     sources: list[Who]  # per input slot of the schedule
     values: dict[Node, Any]  # the PARAM arguments, as recorded
-    results: list[tuple[str, Any]]  # per result: ("target", i) or ("input", Who)
+    # per result (returned tensors, then changed tensors, then gradients set to a value):
+    # ("target", index of the schedule's target), ("input", Who: a value it read) or, for
+    # a returned tensor from before the call, ("same", Who: that tensor itself)
+    results: list[tuple[str, Any]]
     template: Any  # the return value, tensors replaced by _Slot(index into results)
     devices: list[Any]  # per returned tensor
-    changed: list[Who]  # tensors updated in place: results after the returned ones
+    changed: list[Who]  # tensors updated in place
     grads: list[tuple[Who, bool]]  # tensors whose .grad was set, and whether to a value
     specs: list[tuple[Who, tuple]]  # what each outside tensor looked like when recorded
+    # tensors that held one buffer when recorded (which one the call read is unknown):
+    # the plan holds while they still do
+    together: list[list[Who]]
 
     def replay(self, args: list[Tensor]) -> Any:
-        """Run the plan with this call's tensor arguments; None when an outside tensor it
-        reads is gone or changed shape (the caller records the call again)."""
+        """Run the plan with this call's (realized) tensor arguments; None when an outside
+        tensor it reads is gone or changed shape (the caller records the call again)."""
         found: dict[int, Tensor] = {}
         for who, spec in self.specs:
             t = who[1]()
@@ -126,7 +138,10 @@ class _Plan:
                 return None
             found[id(who[1])] = t
         tensors = [_lookup(who, args, found) for who in self.sources]
-        realize(*args, *tensors)  # inputs computed lazily since the last call
+        realize(*tensors)  # outside tensors computed lazily since the last call
+        for group in self.together:
+            if len({id(_buffer_of(_lookup(w, args, found)._node)) for w in group}) > 1:
+                return None
         outputs: list[Node] = []
         if self.entry is not None:
             bindings = {
@@ -139,19 +154,26 @@ class _Plan:
             if kind == "target":
                 values.append(outputs[where])
                 shared.append(self.entry.shared[where])  # type: ignore[union-attr]
-            else:
+            elif kind == "input":
                 t = _lookup(where, args, found)
                 values.append(_realized.get(t._node) or t._node)
                 shared.append(True)
-        n = len(self.devices)
-        returned = [Tensor._wrap(v, d) for v, d in zip(values[:n], self.devices, strict=True)]
-        m = n + len(self.changed)
+            else:
+                values.append(None)
+                shared.append(True)
+        n, m = len(self.devices), len(self.devices) + len(self.changed)
         for who, value, many in zip(self.changed, values[n:m], shared[n:m], strict=True):
             _point_at(_lookup(who, args, found), value, shared=many)
         rest = iter(values[m:])
         for who, has_grad in self.grads:
             t = _lookup(who, args, found)
             t.grad = Tensor._wrap(next(rest), t.device) if has_grad else None
+        returned = [
+            _lookup(where, args, found) if kind == "same" else Tensor._wrap(value, device)
+            for (kind, where), value, device in zip(
+                self.results[:n], values[:n], self.devices, strict=True
+            )
+        ]
         return _rebuild(self.template, returned)
 
 
@@ -171,8 +193,10 @@ class _Recorder:
         self.args = args
         self.arg_index = {id(t): i for i, t in reversed(list(enumerate(args)))}
         self.starts = [t._node for t in args]  # keeps these nodes (and their ids) alive
-        self.holders: dict[int, Tensor] = {}  # node at the start of the call -> a tensor
+        # node at the start of the call -> the tensors that held it then, arguments first
+        self.holders: dict[int, list[Tensor]] = {}
         self.outside: dict[int, tuple[Who, Tensor]] = {}  # tensors the plan reads or writes
+        self.together: list[list[Who]] = []
 
     def who(self, t: Tensor) -> Who:
         if id(t) in self.arg_index:
@@ -184,17 +208,22 @@ class _Recorder:
     def find_holders(self) -> None:
         """Every tensor from before the call, by the node it held then (one heap scan)."""
         before = {id(t): node for t, node, _, _ in self.rec.changed.values()}
-        for t, node in zip(self.args, self.starts, strict=True):
-            self.holders.setdefault(id(node), t)
-        for obj in gc.get_objects():
-            if isinstance(obj, Tensor) and id(obj) not in self.rec.created:
-                self.holders.setdefault(id(before.get(id(obj), obj._node)), obj)
+        seen: set[int] = set()
+        heap = [o for o in gc.get_objects() if isinstance(o, Tensor)]
+        for t in [*self.args, *heap]:
+            if id(t) not in seen and id(t) not in self.rec.created:
+                seen.add(id(t))
+                self.holders.setdefault(id(before.get(id(t), t._node)), []).append(t)
 
     def source(self, node: Node) -> Who:
-        t = self.holders.get(id(node))
-        if t is None:
+        """Where a replay finds the value the call read as `node`: the tensor that held it
+        (an argument first; of several, any while they still hold one buffer)."""
+        holders = self.holders.get(id(node))
+        if not holders:
             raise _NotReplayable("it reads a tensor made inside the call from Python data")
-        return self.who(t)
+        if len(holders) > 1:
+            self.together.append([self.who(t) for t in holders])
+        return self.who(holders[0])
 
     def plan(self, result: Any) -> tuple[_Plan, Any]:
         """Realize what the call returned and changed, as one schedule; returns the plan
@@ -221,8 +250,12 @@ class _Recorder:
         self.check_graph(firsts, done)
         index = {id(n): i for i, n in enumerate(done.nodes)} if done else {}
         results = [
-            ("target", index[id(n)]) if id(n) in index else ("input", self.source(n))
-            for n in firsts
+            ("same", self.who(t))
+            if i < len(returned) and id(t) not in rec.created
+            else ("target", index[id(n)])
+            if id(n) in index
+            else ("input", self.source(n))
+            for i, (t, n) in enumerate(zip(targets, firsts, strict=True))
         ]
         sources = [self.source(n) for n in done.inputs] if done else []
         changed_who = [self.who(t) for t in changed]
@@ -237,8 +270,12 @@ class _Recorder:
             changed=changed_who,
             grads=grads_who,
             specs=[(who, _spec(t)) for who, t in self.outside.values()],
+            together=self.together,
         )
-        outputs = [Tensor._wrap(_realized.get(t._node) or t._node, t.device) for t in returned]
+        outputs = [  # a tensor the call made is left for the escape check to find dead
+            Tensor._wrap(_realized.get(t._node) or t._node, t.device) if id(t) in rec.created else t
+            for t in returned
+        ]
         return plan, _rebuild(template, outputs)
 
     def check_graph(self, firsts: list[Node], done: Realized | None) -> None:
@@ -255,7 +292,7 @@ class _Recorder:
                 continue
             seen.add(id(node))
             if id(node) in self.holders and node not in firsts:
-                lazy.append(self.holders[id(node)])
+                lazy.extend(self.holders[id(node)])
                 continue
             if node.op is Op.RAND:
                 raise _NotReplayable("it draws random numbers")
@@ -302,7 +339,10 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
             return self.fn(*args, **kwargs)
         tensors: list[Tensor] = []
         key = (_flatten(args, tensors), _flatten(kwargs, tensors), is_grad_enabled())
-        aliasing = tuple({id(t): i for i, t in reversed(list(enumerate(tensors)))}.values())
+        realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
+        buffers = [id(_buffer_of(t._node)) for t in tensors]
+        first: dict[int, int] = {}
+        aliasing = tuple(first.setdefault(b, i) for i, b in enumerate(buffers))
         key = (key, aliasing)
         plan = self.plans.get(key)
         if plan is _RUN_AS_USUAL:
@@ -314,7 +354,6 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
         return self._record(key, args, kwargs, tensors)
 
     def _record(self, key: Hashable, args: tuple, kwargs: dict, tensors: list[Tensor]) -> Any:
-        realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
         rec = recording.Recording()
         recorder = _Recorder(rec, tensors)
         recording.active = rec
@@ -350,10 +389,10 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
 
 
 def _detached(result: Any) -> Any:
-    """A call's return value with its tensors detached (as a replay would return them)."""
+    """A call's return value with its tensors' autograd history cut (as in a replay)."""
     returned: list[Tensor] = []
     try:
         template = _returned(result, returned)
     except _NotReplayable:
         return result
-    return _rebuild(template, [t.detach() for t in returned])
+    return _rebuild(template, [t if t.grad_fn is None else t.detach() for t in returned])

@@ -111,8 +111,8 @@ def test_an_outside_tensor_that_died_makes_it_record_again() -> None:
 def test_in_place_updates_of_arguments_replay_onto_the_new_arguments() -> None:
     f = lg.jit(lambda x: x.add_(1))
     first, second = lg.zeros(2), lg.full((2,), 10.0)
-    f(first)
-    f(second)
+    assert f(first) is first  # a tensor from before the call is returned as itself
+    assert f(second) is second
     assert first.tolist() == [1.0, 1.0] and second.tolist() == [11.0, 11.0]
 
 
@@ -247,3 +247,29 @@ def test_views_of_an_updated_tensor_follow_it_on_replay() -> None:
     g(lg.full((3,), 2.0))
     g(lg.full((3,), 2.0))
     assert base.tolist() == [[6.0] * 3, [24.0] * 3]
+
+
+def test_arguments_in_named_tuples_and_dicts_are_found() -> None:
+    from collections import OrderedDict, namedtuple
+
+    Pair = namedtuple("Pair", "a b")
+    calls: list = []
+    f = lg.jit(lambda p, d: calls.append(1) or p.a * p.b + d["c"])
+    for k in (1.0, 2.0, 4.0):
+        out = f(Pair(lg.full((2,), k), lg.full((2,), 3.0)), OrderedDict(c=lg.ones(2)))
+        assert out.tolist() == [3 * k + 1] * 2
+    # at the first call a and c were one buffer (equal constants are one node), later not:
+    # arguments that share a buffer are a signature of their own
+    assert len(calls) == 2
+
+
+def test_tensors_sharing_a_buffer_when_recorded_are_told_apart_later() -> None:
+    a = lg.tensor([1.0, 2.0])
+    b = a.detach()  # one buffer, two tensors: which one a call reads is not in its graph
+    f = lg.jit(lambda x: x * b)
+    assert f(a).tolist() == [1.0, 4.0]
+    a.mul_(10).realize()  # now they differ: the call reads b, its argument is a
+    assert f(a).tolist() == [10.0, 40.0]
+    g = lg.jit(lambda x: x + a)
+    assert g(lg.ones(2)).tolist() == [11.0, 21.0]
+    assert g(lg.ones(2)).tolist() == [11.0, 21.0]

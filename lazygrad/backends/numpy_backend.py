@@ -10,6 +10,7 @@ Views are read in place through `as_strided`; contractions call `np.matmul`
 
 from __future__ import annotations
 
+import functools
 import linecache
 import math
 from collections.abc import Callable
@@ -58,11 +59,16 @@ def view(
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def arange(start: float, step: float, count: int, dtype: str) -> np.ndarray:
-    """start + i * step for i < count, computed in the target dtype like PyTorch."""
+    """start + i * step for i < count, computed in the target dtype like PyTorch (once per
+    distinct range: kernels only read it)."""
     if np.dtype(dtype).kind == "f":
-        return (np.arange(count, dtype=np.float64) * step + start).astype(dtype)
-    return np.arange(start, start + count * step, step, dtype=dtype)[:count]
+        values = (np.arange(count, dtype=np.float64) * step + start).astype(dtype)
+    else:
+        values = np.arange(start, start + count * step, step, dtype=dtype)[:count]
+    values.flags.writeable = False
+    return values
 
 
 def rand(
@@ -115,11 +121,12 @@ pool = ArrayPool()
 
 
 def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]) -> np.ndarray:
-    """A kernel output: the scratch array itself when it is one (no longer scratch), else a
-    fresh copy."""
+    """A kernel output: the scratch array itself (or a reshape of one) when it is one (no
+    longer scratch then), else a fresh copy."""
     if isinstance(value, np.ndarray) and value.shape == shape:
+        base = value.base if value.base is not None and value.flags.c_contiguous else value
         for i, arr in enumerate(scratch):
-            if arr is value:
+            if arr is value or (arr is base and arr.size == value.size):
                 del scratch[i]
                 return value
     out = pool.take(shape, dtype)
