@@ -124,11 +124,16 @@ def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndar
     """A kernel output: the scratch array itself (or a reshape of one) when it is one (no
     longer scratch then), else a fresh copy."""
     if isinstance(value, np.ndarray) and value.shape == shape:
-        base = value.base if value.base is not None and value.flags.c_contiguous else value
         for i, arr in enumerate(scratch):
-            if arr is value or (arr is base and arr.size == value.size):
+            if arr is value:
                 del scratch[i]
                 return value
+        base = value.base
+        if base is not None and value.flags.c_contiguous:
+            for i, arr in enumerate(scratch):
+                if arr is base and arr.size == value.size:
+                    del scratch[i]
+                    return value
     out = pool.take(shape, dtype)
     np.copyto(out, np.broadcast_to(np.asarray(value, dtype=dtype), shape))
     return out
@@ -203,6 +208,10 @@ def _literal(value: object, dtype: str) -> str:
     return f"np.{dtype}({text})"
 
 
+KEPT_BYTES = 16384  # scratch arrays up to this size stay with their kernel
+_NEW_SLOT = "\0new slot "  # a placeholder line: where a scratch array comes into use
+
+
 class _Renderer:
     """Renders one kernel: assigns names and scratch arrays, emits one line per node."""
 
@@ -217,6 +226,7 @@ class _Renderer:
         self.free: dict[tuple, list[str]] = {}
         self.count = 0
         self.index = 0
+        self.sizes: dict[str, tuple[tuple[int, ...], str, int]] = {}  # slot -> shape, dtype, bytes
         self.donated = set(kernel.donated)  # dying inputs this kernel may write over
         # views rendered with size-1 dims where they broadcast: ufuncs broadcast those
         # themselves; other ops get np.broadcast_to
@@ -268,9 +278,10 @@ class _Renderer:
             [f"x{i}" for i in range(len(k.input_nodes))]
             + [f"p{i}" for i in range(len(k.param_nodes))]
         )
-        body = [f"    {line}" for line in self.lines]
+        kept, body = self.place_slots()
         return "\n".join(
             [
+                *kept,
                 f"def kernel({params}):",
                 "    _scratch = []",
                 *body,
@@ -280,6 +291,24 @@ class _Renderer:
                 "",
             ]
         )
+
+    def place_slots(self) -> tuple[list[str], list[str]]:
+        """Small scratch arrays that never leave the kernel are made once, with the kernel
+        (module-level lines), instead of being taken from the pool and returned on every
+        call; the others come from the pool. Returns those lines and the body's."""
+        leaving = {self.slot_of.get(self.owner(n)) for n in self.kernel.output_nodes}
+        kept, body = [], []
+        for line in self.lines:
+            if not line.startswith(_NEW_SLOT):
+                body.append(f"    {line}")
+                continue
+            name = line[len(_NEW_SLOT) :]
+            shape, dtype, nbytes = self.sizes[name]
+            if name in leaving or nbytes > KEPT_BYTES:
+                body.append(f"    {name} = _take({shape}, '{dtype}'); _scratch.append({name})")
+            else:
+                kept.append(f"{name} = np.empty({shape}, '{dtype}')  # kept between calls")
+        return kept, body
 
     def new_slot(self, node: Node, reuse: list[Node]) -> str:
         """A scratch array for `node`: an operand's that dies here, a free one, or a new one."""
@@ -297,9 +326,8 @@ class _Renderer:
             return self.free[key].pop()
         name = f"s{self.count}"
         self.count += 1
-        self.lines.append(
-            f"{name} = _take({node.shape}, '{node.dtype.name}'); _scratch.append({name})"
-        )
+        self.sizes[name] = (node.shape, node.dtype.name, node.numel * node.dtype.itemsize)
+        self.lines.append(f"{_NEW_SLOT}{name}")  # a kept array or a pooled one: see render
         return name
 
     def emit(self, n: Node) -> None:
@@ -412,12 +440,13 @@ class _Renderer:
         if plain is None:
             return f"_view({flat}, {v.shape}, {v.strides}, {v.offset}, {v.mask})"
         block, sizes, perm, shape = plain
-        expr = f"{flat}{block}.reshape({sizes})"
-        if perm != tuple(range(len(perm))):
-            expr += f".transpose({perm})"
         if shape != v.shape:
             self.compact.add(n)
-        return f"{expr}.reshape({shape})" if shape != sizes else expr
+        if perm == tuple(range(len(perm))):  # the block in order: one reshape
+            return f"{flat}{block}.reshape({shape})"
+        expr = f"{flat}{block}.reshape({sizes}).transpose({perm})"
+        permuted = tuple(sizes[p] for p in perm)
+        return expr if permuted == shape else f"{expr}.reshape({shape})"
 
 
 def _plain_view(v: View, numel: int) -> tuple[str, tuple, tuple, tuple] | None:
