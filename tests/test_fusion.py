@@ -438,3 +438,19 @@ def test_small_scratch_arrays_stay_with_their_kernel_and_never_leave_it() -> Non
     for got, a in zip(results, arrays, strict=True):
         e = np.exp(a - a.max(1, keepdims=True))
         check(got, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+
+
+def test_two_outputs_of_one_array_never_share_its_memory() -> None:
+    """A kernel returns a scratch array as one output only: a second output of the same
+    values is a copy, so the first dying (its array back to the pool) leaves it intact."""
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = lg.tensor(data)
+    kept, flat = x.sum(1, keepdim=True), x.sum(1)
+    (kernel,) = lg.schedule(kept, flat).kernels
+    assert len(kernel.output_nodes) == 2 and "_own(" in kernel.source
+    lg.realize(kept, flat)
+    del kept
+    for _ in range(3):  # reuse pooled arrays of both shapes
+        (lg.tensor(np.ones((2, 1), np.float32)) * 5).realize()
+        (lg.tensor(np.ones(2, np.float32)) * 5).realize()
+    check(flat, data.sum(1))

@@ -120,20 +120,9 @@ _DTYPE_NAMES: dict[np.dtype, str] = {}  # `dtype.name` is computed anew on each 
 pool = ArrayPool()
 
 
-def own(value: object, shape: tuple[int, ...], dtype: str, scratch: list[np.ndarray]) -> np.ndarray:
-    """A kernel output: the scratch array itself (or a reshape of one) when it is one (no
-    longer scratch then), else a fresh copy."""
-    if isinstance(value, np.ndarray) and value.shape == shape:
-        for i, arr in enumerate(scratch):
-            if arr is value:
-                del scratch[i]
-                return value
-        base = value.base
-        if base is not None and value.flags.c_contiguous:
-            for i, arr in enumerate(scratch):
-                if arr is base and arr.size == value.size:
-                    del scratch[i]
-                    return value
+def own(value: object, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """A kernel output that is not a whole scratch array (a broadcast, a constant, an input
+    read through a view): a fresh array holding its values."""
     out = pool.take(shape, dtype)
     np.copyto(out, np.broadcast_to(np.asarray(value, dtype=dtype), shape))
     return out
@@ -209,7 +198,6 @@ def _literal(value: object, dtype: str) -> str:
 
 
 KEPT_BYTES = 16384  # scratch arrays up to this size stay with their kernel
-_NEW_SLOT = "\0new slot "  # a placeholder line: where a scratch array comes into use
 
 
 class _Renderer:
@@ -219,7 +207,8 @@ class _Renderer:
         self.kernel = kernel
         self.region = set(kernel.nodes)
         self.outputs = set(kernel.output_nodes)
-        self.lines: list[str] = []
+        # statements; a tuple (kind, name, statement) where a scratch array comes into use
+        self.lines: list[str | tuple[str, str, str]] = []
         self.expr: dict[Node, str] = {}  # how generated code refers to each node's value
         self.flat: dict[Node, str] = {}  # kernel inputs: the flat argument arrays
         self.slot_of: dict[Node, str] = {}  # node -> scratch array holding its value
@@ -259,7 +248,7 @@ class _Renderer:
             self.flat[n] = f"x{i}"
             self.expr[n] = f"x{i}" if n.shape == (n.numel,) else f"x{i}.reshape({n.shape})"
             if n in self.donated:  # this kernel owns the array now: a scratch array like others
-                self.lines.append(f"d{i} = {self.expr[n]}; _scratch.append(d{i})")
+                self.lines.append(("donated", f"d{i}", f"d{i} = {self.expr[n]}"))
                 self.expr[n] = self.slot_of[n] = f"d{i}"
         for i, n in enumerate(k.nodes):
             self.index = i
@@ -271,44 +260,68 @@ class _Renderer:
                     and self.slot_of.get(n) != self.slot_of[d]
                 ):
                     self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
-        rets = ", ".join(
-            f"_own({self.expr[n]}, {n.shape}, '{n.dtype.name}', _scratch)" for n in k.output_nodes
-        )
+        rets, leaving = self.outputs_of()
         params = ", ".join(
             [f"x{i}" for i in range(len(k.input_nodes))]
             + [f"p{i}" for i in range(len(k.param_nodes))]
         )
-        kept, body = self.place_slots()
+        kept, body, pooled = self.place_slots(leaving)
         return "\n".join(
             [
                 *kept,
                 f"def kernel({params}):",
-                "    _scratch = []",
+                *(["    _scratch = []"] if pooled else []),
                 *body,
-                f"    outputs = ({rets},)",
-                "    _release(_scratch)",
-                "    return outputs",
+                *(["    _release(_scratch)"] if pooled else []),
+                f"    return ({', '.join(rets)},)",
                 "",
             ]
         )
 
-    def place_slots(self) -> tuple[list[str], list[str]]:
-        """Small scratch arrays that never leave the kernel are made once, with the kernel
-        (module-level lines), instead of being taken from the pool and returned on every
-        call; the others come from the pool. Returns those lines and the body's."""
-        leaving = {self.slot_of.get(self.owner(n)) for n in self.kernel.output_nodes}
+    def outputs_of(self) -> tuple[list[str], set[str]]:
+        """How the kernel returns each output: the scratch array holding it (which then
+        leaves the kernel), else a copy (`_own`); and the names of the arrays that leave."""
+        rets: list[str] = []
+        leaving: set[str] = set()
+        for n in self.kernel.output_nodes:
+            expr, slot = self.expr[n], self.slot_of.get(self.owner(n))
+            whole = slot is not None and expr in (slot, f"{slot}.reshape({n.shape})")
+            if whole and slot not in leaving and self.slot_numel(slot) == n.numel:
+                leaving.add(slot)  # type: ignore[arg-type]
+                rets.append(expr)
+            else:
+                rets.append(f"_own({expr}, {n.shape}, '{n.dtype.name}')")
+        return rets, leaving
+
+    def slot_numel(self, slot: str) -> int:
+        if slot in self.sizes:
+            return math.prod(self.sizes[slot][0])
+        owner = next(n for n, name in self.slot_of.items() if name == slot)
+        return owner.numel
+
+    def place_slots(self, leaving: set[str]) -> tuple[list[str], list[str], bool]:
+        """Where each scratch array comes from. Small ones that never leave the kernel are
+        made once, with the kernel (module-level lines), instead of being taken from the
+        pool and given back on every call; arrays that leave are the kernel's outputs;
+        the others go back to the pool at the end (`_release`). Returns the module-level
+        lines, the body's, and whether any array goes back to the pool."""
         kept, body = [], []
+        pooled = False
         for line in self.lines:
-            if not line.startswith(_NEW_SLOT):
+            if isinstance(line, str):
                 body.append(f"    {line}")
                 continue
-            name = line[len(_NEW_SLOT) :]
-            shape, dtype, nbytes = self.sizes[name]
-            if name in leaving or nbytes > KEPT_BYTES:
-                body.append(f"    {name} = _take({shape}, '{dtype}'); _scratch.append({name})")
-            else:
-                kept.append(f"{name} = np.empty({shape}, '{dtype}')  # kept between calls")
-        return kept, body
+            kind, name, statement = line
+            if kind == "new":
+                shape, dtype, nbytes = self.sizes[name]
+                if name not in leaving and nbytes <= KEPT_BYTES:
+                    kept.append(f"{name} = np.empty({shape}, '{dtype}')  # kept between calls")
+                    continue
+                statement = f"{name} = _take({shape}, '{dtype}')"
+            back = "" if name in leaving else f"; _scratch.append({name})"
+            pooled = pooled or bool(back)
+            body.append(f"    {statement}{back}")
+        return kept, body, pooled
 
     def new_slot(self, node: Node, reuse: list[Node]) -> str:
         """A scratch array for `node`: an operand's that dies here, a free one, or a new one."""
@@ -327,7 +340,7 @@ class _Renderer:
         name = f"s{self.count}"
         self.count += 1
         self.sizes[name] = (node.shape, node.dtype.name, node.numel * node.dtype.itemsize)
-        self.lines.append(f"{_NEW_SLOT}{name}")  # a kept array or a pooled one: see render
+        self.lines.append(("new", name, ""))  # a kept array or a pooled one: see place_slots
         return name
 
     def emit(self, n: Node) -> None:
@@ -350,12 +363,12 @@ class _Renderer:
             kind, _seed, _counter, *extra = n.arg  # type: ignore[misc]
             slot, key = f"s{self.count}", self.expr[n]
             self.count += 1
-            self.line(
-                n,
-                slot,
+            self.expr[n] = self.slot_of[n] = slot
+            statement = (
                 f"{slot} = _rand({kind!r}, {key}[1], {key}[2], {tuple(extra)}, "
-                f"{n.shape}, '{dtype}'); _scratch.append({slot})",
+                f"{n.shape}, '{dtype}')"
             )
+            self.lines.append(("rand", slot, statement))
         elif op in ELEMENTWISE:
             self.elementwise(n, a)
         elif op in REDUCE_OPS:

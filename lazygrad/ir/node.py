@@ -18,6 +18,9 @@ from .view import View
 Shape = tuple[int, ...]
 
 
+_set = object.__setattr__  # Node forbids setattr; its constructor goes around that
+
+
 class Node:
     """One IR op: `op` applied to `src` nodes with an op-specific `arg`."""
 
@@ -30,11 +33,11 @@ class Node:
     shape: Shape
 
     def __init__(self, op: Op, src: tuple[Node, ...], arg: object, dtype: DType, shape: Shape):
-        object.__setattr__(self, "op", op)
-        object.__setattr__(self, "src", src)
-        object.__setattr__(self, "arg", arg)
-        object.__setattr__(self, "dtype", dtype)
-        object.__setattr__(self, "shape", shape)
+        _set(self, "op", op)
+        _set(self, "src", src)
+        _set(self, "arg", arg)
+        _set(self, "dtype", dtype)
+        _set(self, "shape", shape)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("IR nodes are immutable")
@@ -76,11 +79,14 @@ def make(
     dtype: DType | None = None,
     shape: Shape | None = None,
 ) -> Node:
-    """The one way to build a node: infers shape and dtype, checks them, interns the result.
+    """The one way to build a node: infers shape and dtype, checks them, interns the result
+    (buffer nodes excepted: each stands for storage made for it).
 
     Leaves pass `dtype` and `shape`; every other op derives them from its sources, so for
     those (op, sources, arg) is the whole key and a node that exists is found without
     inferring anything."""
+    if op is Op.BUFFER:  # each buffer is new storage: there is never an equal node to find
+        return Node(op, src, arg, dtype, shape)  # type: ignore[arg-type]
     derived = dtype is None or shape is None
     if derived:
         key: tuple = (op, src, arg)
