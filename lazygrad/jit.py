@@ -137,8 +137,8 @@ class _Plan:
             if t is None or _spec(t) != spec:
                 return None
             found[id(who[1])] = t
+        realize(*found.values())  # outside tensors computed lazily since the last call
         tensors = [_lookup(who, args, found) for who in self.sources]
-        realize(*tensors)  # outside tensors computed lazily since the last call
         for group in self.together:
             if len({id(_buffer_of(_lookup(w, args, found)._node)) for w in group}) > 1:
                 return None

@@ -530,16 +530,21 @@ def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
         arrays = [_copied_to_host(kernel, inputs[0])]
     else:
         with np.errstate(all="ignore"):
-            typed = [
-                v if p.op is Op.RAND else p.dtype.np.type(v)
-                for p, v in zip(kernel.param_nodes, params, strict=True)
-            ]
+            typed = _typed(kernel.param_nodes, params)
             fn = compile_kernel(kernel)
             for node, buf in zip(kernel.input_nodes, inputs, strict=True):
                 if node in kernel.donated:
                     buf.release = None  # the kernel's array now: it returns it to the pool
             arrays = list(fn(*(b.host for b in inputs), *typed))
     return [_pooled_buffer(n, a) for n, a in zip(kernel.output_nodes, arrays, strict=True)]
+
+
+def _typed(param_nodes: list[Node], values: list | tuple) -> list:
+    """Scalar arguments as NumPy scalars of their node's dtype (random draws' keys as is)."""
+    return [
+        v if p.op is Op.RAND else p.dtype.np.type(v)
+        for p, v in zip(param_nodes, values, strict=True)
+    ]
 
 
 def _pooled_buffer(node: Node, array: np.ndarray) -> Buffer:
@@ -604,10 +609,7 @@ class Program:
             if host is None:
                 return None
             arrays.append(host)
-        typed = []
-        for p in self.param_nodes:
-            v = values.get(p, p.arg)
-            typed.append(v if p.op is Op.RAND else p.dtype.np.type(v))
+        typed = _typed(self.param_nodes, [values.get(p, p.arg) for p in self.param_nodes])
         with np.errstate(all="ignore"):
             outputs = self.fn(*arrays, *typed)
         return {n: _pooled_buffer(n, a) for n, a in zip(self.output_nodes, outputs, strict=True)}
