@@ -8,6 +8,7 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from conftest import check
 
 import lazygrad as lg
@@ -454,3 +455,40 @@ def test_two_outputs_of_one_array_never_share_its_memory() -> None:
         (lg.tensor(np.ones((2, 1), np.float32)) * 5).realize()
         (lg.tensor(np.ones(2, np.float32)) * 5).realize()
     check(flat, data.sum(1))
+
+
+def test_long_chains_over_big_arrays_run_a_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An elementwise chain of 4+ ops over big arrays runs in chunks that stay in cache;
+    the values are those of one pass, bit for bit, whatever the last chunk's length."""
+    monkeypatch.setattr(numpy_backend, "CHUNK", 1000)
+    monkeypatch.setattr(numpy_backend, "CHUNK_MIN_ELEMENTS", 4096)
+    rng = np.random.default_rng(9)
+    a, b, c = (rng.standard_normal(10007).astype(np.float32) for _ in range(3))
+    ta, tb, tc = (lg.tensor(v) for v in (a, b, c))
+    out = chain(ta, tb, tc)
+    (kernel,) = lg.schedule(out).kernels
+    assert "for _a in range(0, 10007, 1000):" in kernel.source
+    np.testing.assert_array_equal(out.numpy(), numpy_chain(a, b, c))
+    # two outputs, a 2-d shape, and an input computed by the kernel before (random
+    # draws), which dies here: the chain writes over it
+    x = lg.rand(10007, 1)
+    y = (x * 3.0).exp() + x.abs().sqrt()
+    z = (y - 1.0) * 0.5
+    kernels = lg.schedule(y, z).kernels
+    assert kernels[-1].donated and "for _a in range(" in kernels[-1].source
+    lg.realize(y, z)
+    drawn = x.numpy()  # drawn again, in a schedule of its own: the same numbers
+    want = np.exp(drawn * np.float32(3)) + np.sqrt(np.abs(drawn))
+    check(y, want, rtol=1e-6)
+    check(z, (want - 1) * np.float32(0.5), rtol=1e-6)
+
+
+def test_short_chains_and_broadcasts_run_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(numpy_backend, "CHUNK", 1000)
+    monkeypatch.setattr(numpy_backend, "CHUNK_MIN_ELEMENTS", 4096)
+    x, row = lg.tensor(np.ones((100, 100), np.float32)), lg.tensor(np.ones(100, np.float32))
+    for t in ((x * 2).exp(), ((x * 2 + row).exp() * 3).sqrt()):  # short; a broadcast input
+        (kernel,) = lg.schedule(t).kernels
+        assert "for _a" not in kernel.source

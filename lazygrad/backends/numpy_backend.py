@@ -203,8 +203,10 @@ KEPT_BYTES = 16384  # scratch arrays up to this size stay with their kernel
 class _Renderer:
     """Renders one kernel: assigns names and scratch arrays, emits one line per node."""
 
-    def __init__(self, kernel: Kernel):
+    def __init__(self, kernel: Kernel, chunked: bool = True):
         self.kernel = kernel
+        # elements per pass of a long elementwise chain over big arrays (None: one pass)
+        self.chunk = _chunk_length(kernel) if chunked else None
         self.region = set(kernel.nodes)
         self.outputs = set(kernel.output_nodes)
         # statements; a tuple (kind, name, statement) where a scratch array comes into use
@@ -247,6 +249,8 @@ class _Renderer:
         for i, n in enumerate(k.input_nodes):
             self.flat[n] = f"x{i}"
             self.expr[n] = f"x{i}" if n.shape == (n.numel,) else f"x{i}.reshape({n.shape})"
+            if self.chunk and n.numel > 1:  # flat inputs, read a chunk at a time
+                self.expr[n] = f"x{i}[_a:_b]"
             if n in self.donated:  # this kernel owns the array now: a scratch array like others
                 self.lines.append(("donated", f"d{i}", f"d{i} = {self.expr[n]}"))
                 self.expr[n] = self.slot_of[n] = f"d{i}"
@@ -261,11 +265,16 @@ class _Renderer:
                 ):
                     self.free.setdefault((d.shape, d.dtype.name), []).append(self.slot_of[d])
         rets, leaving = self.outputs_of()
+        if self.chunk and any(r.startswith("_own(") for r in rets):
+            return _Renderer(k, chunked=False).render()  # an output that is no slot: one pass
         params = ", ".join(
             [f"x{i}" for i in range(len(k.input_nodes))]
             + [f"p{i}" for i in range(len(k.param_nodes))]
         )
-        kept, body, pooled = self.place_slots(leaving)
+        if self.chunk:
+            kept, body, pooled, rets = self.place_chunked(leaving, rets)
+        else:
+            kept, body, pooled = self.place_slots(leaving)
         return "\n".join(
             [
                 *kept,
@@ -277,6 +286,42 @@ class _Renderer:
                 "",
             ]
         )
+
+    def place_chunked(
+        self, leaving: set[str], rets: list[str]
+    ) -> tuple[list[str], list[str], bool, list[str]]:
+        """`place_slots` for a kernel that runs a chunk at a time: outputs (and donated
+        inputs) are whole arrays made before the loop, other scratch arrays hold one chunk,
+        and each pass binds every name to its chunk. Returns the module-level lines, the
+        body's, whether anything goes back to the pool, and the returned expressions."""
+        n, chunk = self.kernel.output_nodes[0].numel, self.chunk
+        before, bind, body = [], [], []
+        whole: dict[str, str] = {}
+        for line in self.lines:
+            if isinstance(line, str):
+                body.append(f"        {line}")
+                continue
+            kind, name, statement = line
+            back = "" if name in leaving else f"; _scratch.append(_w{name})"
+            if kind == "donated":  # the input array itself (passed flat)
+                shape = self.kernel.input_nodes[int(name[1:])].shape
+                before.append(f"    _w{name} = x{name[1:]}.reshape({shape}){back}")
+                bind.append(f"        {name} = x{name[1:]}[_a:_b]")
+            elif name in leaving:
+                shape, dtype, _ = self.sizes[name]
+                flat = f"_w{name}" if len(shape) == 1 else f"_f{name}"
+                before.append(f"    _w{name} = _take({shape}, '{dtype}')")
+                if len(shape) != 1:
+                    before.append(f"    {flat} = _w{name}.reshape(-1)")
+                bind.append(f"        {name} = {flat}[_a:_b]")
+            else:
+                dtype = self.sizes[name][1]
+                before.append(f"    _w{name} = _take(({chunk},), '{dtype}'){back}")
+                bind.append(f"        {name} = _w{name}[: min(_b, {n}) - _a]")
+            whole[name] = f"_w{name}"
+        loop = [f"    for _a in range(0, {n}, {chunk}):", f"        _b = _a + {chunk}"]
+        pooled = any(name not in leaving for name in whole)
+        return [], [*before, *loop, *bind, *body], pooled, [whole.get(r, r) for r in rets]
 
     def outputs_of(self) -> tuple[list[str], set[str]]:
         """How the kernel returns each output: the scratch array holding it (which then
@@ -447,6 +492,8 @@ class _Renderer:
             self.compact.add(n)  # kept with its reduced dims as 1s
             return src
         flat = self.flat[base] if base in self.flat else f"{self.arange(base)}"
+        if self.chunk:  # the same elements (see _chunk_length): this pass's chunk
+            return f"{flat}[_a:_b]" if v.numel > 1 else flat
         if v.is_contiguous() and v.numel == base.numel:
             return f"{flat}.reshape({v.shape})"
         plain = _plain_view(v, base.numel)
@@ -483,6 +530,45 @@ def _plain_view(v: View, numel: int) -> tuple[str, tuple, tuple, tuple] | None:
     perm = tuple(sorted(range(len(order)), key=lambda j: order[j]))
     shape = tuple(n if i in axes else 1 for i, n in enumerate(v.shape))
     return block, sizes, perm, shape
+
+
+CHUNK = 32768  # elements per pass: a few arrays of a chunk stay in a core's L2 cache
+CHUNK_MIN_ELEMENTS = 1 << 20
+CHUNK_MIN_OPS = 4
+
+
+def _chunk_length(kernel: Kernel) -> int | None:
+    """CHUNK when `kernel` is a chain of at least CHUNK_MIN_OPS elementwise ops over the
+    same elements of big arrays (inputs read in order, or scalars): run a chunk at a time,
+    the chain's intermediates stay in cache (W1's 7-op chain: 74 -> 46 ms); None else."""
+    n = kernel.output_nodes[0].numel
+    if kernel.kind != "elementwise" or n < CHUNK_MIN_ELEMENTS:
+        return None
+    if any(o.numel != n for o in kernel.output_nodes):
+        return None
+    if any(x.numel not in (n, 1) for x in kernel.input_nodes):
+        return None
+    ops = 0
+    for node in kernel.nodes:
+        if node.op in _SCALARS:
+            continue
+        if node.op is Op.VIEW:
+            base, view = node.src[0], node.arg
+            same = view.mask is None and (  # type: ignore[union-attr]
+                base.op in _SCALARS
+                or (
+                    base in kernel.input_nodes
+                    and view.is_contiguous()  # type: ignore[union-attr]
+                    and view.numel == base.numel  # type: ignore[union-attr]
+                )
+            )
+            if not same:
+                return None
+        elif node.op in ELEMENTWISE and node.numel == n:
+            ops += 1
+        elif node.op is not Op.CONTIGUOUS or node.numel != n:
+            return None
+    return CHUNK if ops >= CHUNK_MIN_OPS else None
 
 
 def render(kernel: Kernel) -> str:
