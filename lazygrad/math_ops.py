@@ -53,9 +53,13 @@ def expand_node(node: Node, shape: tuple[int, ...]) -> Node:
 
 
 def _operand_type(operands: Sequence[Operand]) -> dt.DType:
-    dims = [o.dtype for o in operands if isinstance(o, Tensor) and o.ndim > 0]
-    zero_dims = [o.dtype for o in operands if isinstance(o, Tensor) and o.ndim == 0]
-    scalars = [o for o in operands if not isinstance(o, Tensor)]
+    dims, zero_dims, scalars = [], [], []
+    for o in operands:  # one pass: this runs for most ops a user records
+        if isinstance(o, Tensor):
+            node = o._node
+            (dims if node.shape else zero_dims).append(node.dtype)
+        else:
+            scalars.append(o)
     return dt.result_type(dims, zero_dims, scalars)
 
 
