@@ -209,7 +209,7 @@ class _Recorder:
         """Every tensor from before the call, by the node it held then (one heap scan)."""
         before = {id(t): node for t, node, _, _ in self.rec.changed.values()}
         seen: set[int] = set()
-        heap = [o for o in gc.get_objects() if isinstance(o, Tensor)]
+        heap = [o for o in gc.get_objects() if issubclass(type(o), Tensor)]  # not __class__
         for t in [*self.args, *heap]:
             if id(t) not in seen and id(t) not in self.rec.created:
                 seen.add(id(t))

@@ -150,28 +150,33 @@ def test_random_numbers_are_new_at_each_call() -> None:
     assert not np.array_equal(f(lg.zeros(1000)).numpy(), f(lg.zeros(1000)).numpy())
 
 
-def test_optimizer_state_is_never_left_behind() -> None:
-    """SGD with momentum keeps a buffer it makes at each step: replaying would freeze it, so
-    the step runs as usual and matches eager SGD."""
-    ref, jitted = (
-        lg.tensor([1.0, -2.0], requires_grad=True),
-        lg.tensor([1.0, -2.0], requires_grad=True),
-    )
-    opt_ref = lg.optim.SGD([ref], lr=0.1, momentum=0.9)
-    opt = lg.optim.SGD([jitted], lr=0.1, momentum=0.9)
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_an_optimizer_step_runs_as_usual(momentum: float) -> None:
+    """An optimizer keeps state it makes at each step (momentum) and reads its learning
+    rate anew each step (a scheduler may change it): replaying would freeze both, so a
+    call that steps one runs as usual, and matches eager SGD."""
+    ref = lg.tensor([1.0, -2.0], requires_grad=True)
+    jitted = lg.tensor([1.0, -2.0], requires_grad=True)
+    opt_ref = lg.optim.SGD([ref], lr=0.1, momentum=momentum)
+    opt = lg.optim.SGD([jitted], lr=0.1, momentum=momentum)
+    calls: list = []
 
     @lg.jit
     def step() -> None:
+        calls.append(1)
         opt.zero_grad()
         (jitted**2).sum().backward()
         opt.step()
 
-    for _ in range(3):
+    for lr in (0.1, 0.1, 0.05):
+        for o in (opt_ref, opt):
+            o.param_groups[0]["lr"] = lr
         opt_ref.zero_grad()
         (ref**2).sum().backward()
         opt_ref.step()
         step()
         assert np.array_equal(jitted.detach().numpy(), ref.detach().numpy())
+    assert len(calls) == 3
 
 
 def test_the_debug_log_says_why_a_call_runs_as_usual(
