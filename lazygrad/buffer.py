@@ -42,3 +42,25 @@ class Buffer:
 
     def __repr__(self) -> str:
         return f"Buffer({self.device}, {self.dtype.name}, {self.numel})"
+
+
+#: Smallest pool size class in bytes; every request (including 0 bytes) gets at least this much.
+MIN_SIZE_CLASS = 256
+#: Granularity used instead of a power of two when the power of two would exceed the device's
+#: largest allowed single allocation.
+_LARGE_ALIGN = 4096
+
+
+def size_class_for(nbytes: int, max_alloc: int | None = None) -> int:
+    """Return the pool size class for a request of ``nbytes``.
+
+    The class is the next power of two, at least :data:`MIN_SIZE_CLASS`. When that power of two
+    would exceed ``max_alloc`` but the request itself fits, the request is rounded up to 4 KiB
+    instead (capped at ``max_alloc``), so large-but-legal buffers stay allocatable.
+    """
+    if nbytes < 0:
+        raise ValueError(f"cannot allocate a negative number of bytes ({nbytes})")
+    cls = max(MIN_SIZE_CLASS, 1 << (max(nbytes, 1) - 1).bit_length())
+    if max_alloc is not None and cls > max_alloc >= nbytes:
+        cls = min(-(-nbytes // _LARGE_ALIGN) * _LARGE_ALIGN, max_alloc)
+    return cls

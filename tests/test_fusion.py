@@ -216,6 +216,22 @@ def _fresh_allocations(device: str) -> Callable[[], int]:
     return lambda: dev.pool_stats()["allocations"] - start
 
 
+def test_the_cpu_pool_reuses_memory_by_size_class() -> None:
+    """Arrays come from blocks of a power-of-two size; a block given back (through any
+    view of it) serves the next array of its class, whatever its shape and dtype."""
+    allocated = _fresh_allocations("cpu")
+    pool = numpy_backend.pool
+    a = pool.take((256, 512), "float32")
+    assert a.shape == (256, 512) and a.dtype == np.float32 and a.flags.c_contiguous
+    pool.give(a.reshape(-1)[:10])  # any view returns the whole block
+    b = pool.take((500, 100), "float64")  # 400 KB: the same 512 KiB class
+    assert np.shares_memory(a, b) and allocated() == 1
+    c = pool.take((3,), "int64")  # another class: a new block
+    assert allocated() == 2 and not np.shares_memory(b, c)
+    pool.give(np.zeros(256, np.float32))  # not a block of the pool: ignored
+    assert pool.take((64,), "float32") is not None and allocated() == 3
+
+
 def test_intermediates_go_back_to_the_pool_after_their_last_kernel(device: str) -> None:
     n = 64
     eye = np.eye(n, dtype=np.float32)

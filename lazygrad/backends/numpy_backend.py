@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..buffer import Buffer
+from ..buffer import Buffer, size_class_for
 from ..ir.node import Node
 from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
 from ..ir.schedule import Kernel, Schedule
@@ -88,33 +88,44 @@ def rand(
 
 
 class ArrayPool:
-    """Arrays kept for reuse by shape and dtype: a fresh large array costs page faults on
-    first touch (several times the cost of the kernel that fills it); a reused one does not."""
+    """Memory blocks kept for reuse by size class (the next power of two of the bytes, as
+    in the OpenCL pool): a fresh large array costs page faults on first touch (several
+    times the cost of the kernel that fills it); a reused block does not. An array is
+    handed out as a view of a block, of any shape and dtype that fits; giving back any
+    view of it returns the whole block."""
 
     def __init__(self, limit_bytes: int = 1 << 30):
-        self.free: dict[tuple, list[np.ndarray]] = {}
+        self.free: dict[int, list[np.ndarray]] = {}
         self.limit = limit_bytes
         self.held = 0
         self.stats = {"allocations": 0, "reuses": 0}
+        self._requests: dict[tuple, tuple[np.dtype, int]] = {}  # (shape, dtype) -> its class
 
     def take(self, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-        stack = self.free.get((shape, dtype))
+        request = self._requests.get((shape, dtype))
+        if request is None:
+            kind = np.dtype(dtype)
+            request = (kind, size_class_for(math.prod(shape) * kind.itemsize))
+            self._requests[(shape, dtype)] = request
+        kind, size = request
+        stack = self.free.get(size)
         if stack:
-            arr = stack.pop()
-            self.held -= arr.nbytes
+            block = stack.pop()
+            self.held -= size
             self.stats["reuses"] += 1
-            return arr
-        self.stats["allocations"] += 1
-        return np.empty(shape, dtype)
+        else:
+            block = np.empty(size, np.uint8)
+            self.stats["allocations"] += 1
+        return np.ndarray(shape, kind, block)
 
     def give(self, arr: np.ndarray) -> None:
-        if self.held + arr.nbytes <= self.limit:
-            name = _DTYPE_NAMES.get(arr.dtype) or _DTYPE_NAMES.setdefault(arr.dtype, arr.dtype.name)
-            self.free.setdefault((arr.shape, name), []).append(arr)
-            self.held += arr.nbytes
-
-
-_DTYPE_NAMES: dict[np.dtype, str] = {}  # `dtype.name` is computed anew on each access
+        block = arr if arr.base is None else arr.base
+        if type(block) is not np.ndarray or block.dtype != np.uint8 or block.ndim != 1:
+            return  # not a block of this pool (a kernel's copy, random draws): let it go
+        size = block.size
+        if size == size_class_for(size) and self.held + size <= self.limit:
+            self.free.setdefault(size, []).append(block)
+            self.held += size
 
 
 pool = ArrayPool()
