@@ -1,4 +1,5 @@
-"""Side-by-side benchmarks: lazygrad (cpu and opencl) next to eager NumPy and, when they are
+"""Side-by-side benchmarks: lazygrad (cpu and opencl; W5 and W6 also under lg.jit, where
+recording the graph in Python is most of the cost) next to eager NumPy and, when they are
 installed, numexpr, torch (eager and torch.compile), jax.jit and tinygrad — in one process
 run, printing a Markdown table of medians and ratios against eager NumPy (higher is faster),
 first-call (compile) time and peak memory.
