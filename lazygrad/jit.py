@@ -2,15 +2,16 @@
 
 The first call for each input signature runs `fn` as usual, lazily, while
 `lazygrad.recording` notes which tensors that existed before the call it changed (updated
-in place, `.grad` assigned). Its results are then realized as one schedule, and the call
-becomes a plan: which tensor fills each input slot of that schedule, and where each result
-goes (return value, updated tensor, `.grad`). Later calls with the same signature skip
-`fn`: they bind the new input buffers, run the cached schedule and write the results.
+in place, `.grad` assigned) and which gradients it read. Its results are then realized as
+one schedule, and the call becomes a plan: which tensor fills each input slot of that
+schedule, and where each result goes (return value, updated tensor, `.grad`). Later calls
+with the same signature skip `fn`: they bind the new input buffers, run the cached
+schedule and write the results.
 
 Like `torch.jit.trace` and `jax.jit`, the Python values a call reads (numbers, flags,
-branches taken) are those of its first call. Returned tensors carry no autograd history.
-A first call that could not be replayed exactly makes its signature run `fn` as usual
-every time; `LAZYGRAD_DEBUG=1` says why. See `jit` for the cases.
+branches taken, which tensor a name refers to) are those of its first call. Tensors a
+replayed call returns carry no autograd history. A call that could not be replayed exactly
+runs `fn` as usual; `LAZYGRAD_DEBUG=1` says why. See `jit` for the cases.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ from .realize import (
     realize_pending,
 )
 from .tensor import Tensor
+from .views import _view_entries, entangled
 
 # Where a tensor a plan reads or writes is found at each call: ("arg", index into the
-# call's tensor arguments) or ("tensor", weak reference to a tensor that outlives calls).
+# call's tensor arguments), ("tensor", weak reference to a tensor that outlives calls) or
+# ("grad", Who): the .grad of that tensor as it is at the call.
 Who = tuple[str, Any]
 
 
@@ -60,6 +63,8 @@ def _flatten(obj: Any, tensors: list[Tensor]) -> Hashable:
         return (kind, tuple(_flatten(o, tensors) for o in obj))
     if isinstance(obj, dict):
         return (kind, tuple((k, _flatten(v, tensors)) for k, v in obj.items()))
+    if kind is float or kind is complex:  # 0.0 == -0.0, and nan != nan
+        return ("V", kind, repr(obj))
     try:
         hash(obj)
     except TypeError:
@@ -68,8 +73,12 @@ def _flatten(obj: Any, tensors: list[Tensor]) -> Hashable:
 
 
 def _returned(obj: Any, tensors: list[Tensor]) -> Any:
-    """`obj` (a call's return value) with its tensors replaced by their positions."""
+    """`obj` (a call's return value) with its tensors replaced by their positions (one
+    position per distinct tensor, so that `return y, y` returns one tensor twice)."""
     if isinstance(obj, Tensor):
+        for i, t in enumerate(tensors):
+            if t is obj:
+                return _Slot(i)
         tensors.append(obj)
         return _Slot(len(tensors) - 1)
     if type(obj) in (tuple, list):
@@ -108,6 +117,13 @@ class _NotReplayable(Exception):
         self.again = again
 
 
+class _Stale(Exception):
+    """A plan does not hold for this call (the caller records it again)."""
+
+
+_STALE = object()  # what `_Plan.replay` returns when its plan does not hold
+
+
 @dataclass
 class _Plan:
     """How to replay one recorded call."""
@@ -123,25 +139,50 @@ class _Plan:
     devices: list[Any]  # per returned tensor
     changed: list[Who]  # tensors updated in place
     grads: list[tuple[Who, bool]]  # tensors whose .grad was set, and whether to a value
-    specs: list[tuple[Who, tuple]]  # what each outside tensor looked like when recorded
+    # the tensors from outside the arguments the plan reads or writes, and what each looked
+    # like when recorded: shape etc., and which argument (if any) held its buffer
+    specs: list[tuple[Who, tuple]]
     # tensors that held one buffer when recorded (which one the call read is unknown):
     # the plan holds while they still do
     together: list[list[Who]]
+    grads_read: list[tuple[Who, bool]]  # gradients read as they were: whether None
+    bound: list[tuple[int, weakref.ref]]  # arguments that must be the same objects
 
-    def replay(self, args: list[Tensor]) -> Any:
-        """Run the plan with this call's (realized) tensor arguments; None when an outside
-        tensor it reads is gone or changed shape (the caller records the call again)."""
+    def replay(self, args: list[Tensor], buffers: list[int]) -> Any:
+        """Run the plan with this call's (realized) tensor arguments, whose buffers are
+        `buffers` (ids); `_STALE` when the plan does not hold for this call."""
         found: dict[int, Tensor] = {}
-        for who, spec in self.specs:
+        for who, _ in self.specs:
             t = who[1]()
-            if t is None or _spec(t) != spec:
-                return None
+            if t is None:
+                return _STALE
             found[id(who[1])] = t
         realize(*found.values())  # outside tensors computed lazily since the last call
-        tensors = [_lookup(who, args, found) for who in self.sources]
+        try:
+            return self._replay(args, buffers, found)
+        except _Stale:
+            return _STALE
+
+    def _replay(self, args: list[Tensor], buffers: list[int], found: dict[int, Tensor]) -> Any:
+        def lookup(who: Who) -> Tensor:
+            return _lookup(who, args, found)
+
+        for (_, spec), t in zip(self.specs, found.values(), strict=True):
+            if _spec(t, buffers) != spec:
+                raise _Stale
+        for i, ref in self.bound:
+            if args[i] is not ref():
+                raise _Stale
+        for who, was_none in self.grads_read:
+            if (lookup(who).grad is None) != was_none:
+                raise _Stale
         for group in self.together:
-            if len({id(_buffer_of(_lookup(w, args, found)._node)) for w in group}) > 1:
-                return None
+            if len({id(_buffer_of(lookup(w)._node)) for w in group}) > 1:
+                raise _Stale
+        for who in self.changed:  # a view made since: it would not follow a replay
+            if entangled(lookup(who)):
+                raise _Stale
+        tensors = [lookup(who) for who in self.sources]
         outputs: list[Node] = []
         if self.entry is not None:
             bindings = {
@@ -155,7 +196,7 @@ class _Plan:
                 values.append(outputs[where])
                 shared.append(self.entry.shared[where])  # type: ignore[union-attr]
             elif kind == "input":
-                t = _lookup(where, args, found)
+                t = lookup(where)
                 values.append(_realized.get(t._node) or t._node)
                 shared.append(True)
             else:
@@ -163,13 +204,13 @@ class _Plan:
                 shared.append(True)
         n, m = len(self.devices), len(self.devices) + len(self.changed)
         for who, value, many in zip(self.changed, values[n:m], shared[n:m], strict=True):
-            _point_at(_lookup(who, args, found), value, shared=many)
+            _point_at(lookup(who), value, shared=many)
         rest = iter(values[m:])
         for who, has_grad in self.grads:
-            t = _lookup(who, args, found)
+            t = lookup(who)
             t.grad = Tensor._wrap(next(rest), t.device) if has_grad else None
         returned = [
-            _lookup(where, args, found) if kind == "same" else Tensor._wrap(value, device)
+            lookup(where) if kind == "same" else Tensor._wrap(value, device)
             for (kind, where), value, device in zip(
                 self.results[:n], values[:n], self.devices, strict=True
             )
@@ -178,23 +219,35 @@ class _Plan:
 
 
 def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
-    return args[who[1]] if who[0] == "arg" else found[id(who[1])]
+    if who[0] == "arg":
+        return args[who[1]]
+    if who[0] == "tensor":
+        return found[id(who[1])]
+    grad = _lookup(who[1], args, found).grad
+    if grad is None:
+        raise _Stale
+    return grad
 
 
-def _spec(t: Tensor) -> tuple:
-    return (tuple(t.shape), t.dtype, str(t.device), t.requires_grad)
+def _spec(t: Tensor, arg_buffers: list[int]) -> tuple:
+    """What a replay needs an outside tensor to look like as it did when recorded."""
+    buffer = id(_buffer_of(t._node)) if t._node.op is Op.BUFFER or t._node in _realized else 0
+    shares = next((i for i, b in enumerate(arg_buffers) if b == buffer), -1)
+    return (tuple(t.shape), t.dtype, str(t.device), t.requires_grad, shares)
 
 
 class _Recorder:
     """Turns one recorded call into a `_Plan` (or says why it cannot be replayed)."""
 
-    def __init__(self, rec: recording.Recording, args: list[Tensor]):
+    def __init__(self, rec: recording.Recording, args: list[Tensor], buffers: list[int]):
         self.rec = rec
         self.args = args
+        self.buffers = buffers
         self.arg_index = {id(t): i for i, t in reversed(list(enumerate(args)))}
         self.starts = [t._node for t in args]  # keeps these nodes (and their ids) alive
-        # node at the start of the call -> the tensors that held it then, arguments first
-        self.holders: dict[int, list[Tensor]] = {}
+        # node at the start of the call -> who held it then, arguments first: ("held", t),
+        # or ("grad of", t) for a gradient the call read as t.grad
+        self.holders: dict[int, list[tuple[str, Tensor]]] = {}
         self.outside: dict[int, tuple[Who, Tensor]] = {}  # tensors the plan reads or writes
         self.together: list[list[Who]] = []
 
@@ -206,24 +259,35 @@ class _Recorder:
         return self.outside[id(t)][0]
 
     def find_holders(self) -> None:
-        """Every tensor from before the call, by the node it held then (one heap scan)."""
-        before = {id(t): node for t, node, _, _ in self.rec.changed.values()}
-        seen: set[int] = set()
+        """Every tensor from before the call, by the node it held then (one heap scan),
+        and every gradient the call read as `t.grad`, as "the .grad of t"."""
+        rec = self.rec
+        before = {id(t): node for t, node, _, _ in rec.changed.values()}
+        read_grads = {id(g): t for t, g in rec.grads_read.values() if g is not None}
         heap = [o for o in gc.get_objects() if issubclass(type(o), Tensor)]  # not __class__
+        seen: set[int] = set()
         for t in [*self.args, *heap]:
-            if id(t) not in seen and id(t) not in self.rec.created:
-                seen.add(id(t))
-                self.holders.setdefault(id(before.get(id(t), t._node)), []).append(t)
+            if id(t) in seen or id(t) in rec.created:
+                continue
+            seen.add(id(t))
+            node = before.get(id(t), t._node)
+            holder = ("grad of", read_grads[id(t)]) if id(t) in read_grads else ("held", t)
+            self.holders.setdefault(id(node), []).append(holder)
+
+    def holder_who(self, holder: tuple[str, Tensor]) -> Who:
+        kind, t = holder
+        return self.who(t) if kind == "held" else ("grad", self.who(t))
 
     def source(self, node: Node) -> Who:
         """Where a replay finds the value the call read as `node`: the tensor that held it
-        (an argument first; of several, any while they still hold one buffer)."""
+        (of several, any while they still hold one buffer)."""
         holders = self.holders.get(id(node))
         if not holders:
             raise _NotReplayable("it reads a tensor made inside the call from Python data")
-        if len(holders) > 1:
-            self.together.append([self.who(t) for t in holders])
-        return self.who(holders[0])
+        whos = [self.holder_who(h) for h in holders]
+        if len(whos) > 1:
+            self.together.append(whos)
+        return whos[0]
 
     def plan(self, result: Any) -> tuple[_Plan, Any]:
         """Realize what the call returned and changed, as one schedule; returns the plan
@@ -231,10 +295,15 @@ class _Recorder:
         rec = self.rec
         returned: list[Tensor] = []
         template = _returned(result, returned)
+        for t in returned:
+            if id(t) in rec.created and id(t) in _view_entries:
+                raise _NotReplayable("it returns a view (writes to it must reach its base)")
         changed = []
         for t, node, grad_fn, requires_grad in rec.changed.values():
             if grad_fn is not None or t.grad_fn is not None or t.requires_grad != requires_grad:
                 raise _NotReplayable("it updates a tensor that has autograd history")
+            if entangled(t, besides=rec.created):  # views the call made die with it
+                raise _NotReplayable("it updates a tensor that is a view or has views")
             if t._node is not node:
                 changed.append(t)
         grads = []
@@ -260,6 +329,16 @@ class _Recorder:
         sources = [self.source(n) for n in done.inputs] if done else []
         changed_who = [self.who(t) for t in changed]
         grads_who = [(self.who(t), g is not None) for t, g in grads]
+        grads_read = [(self.who(t), g is None) for t, g in rec.grads_read.values()]
+        # a tensor the call changes, or whose gradient it reads or sets, is that object
+        # in later calls too: had it come as an argument while the function also reached
+        # it another way (a closure), a new argument must not stand for it
+        bound = {
+            who[1]: weakref.ref(t)
+            for t in [*changed, *(t for t, _ in grads), *(t for t, _ in rec.grads_read.values())]
+            for who in [self.who(t)]
+            if who[0] == "arg"
+        }
         plan = _Plan(
             entry=done.entry if done else None,
             sources=sources,
@@ -269,8 +348,10 @@ class _Recorder:
             devices=[t.device for t in returned],
             changed=changed_who,
             grads=grads_who,
-            specs=[(who, _spec(t)) for who, t in self.outside.values()],
+            specs=[(who, _spec(t, self.buffers)) for who, t in self.outside.values()],
             together=self.together,
+            grads_read=grads_read,
+            bound=list(bound.items()),
         )
         outputs = [  # a tensor the call made is left for the escape check to find dead
             Tensor._wrap(_realized.get(t._node) or t._node, t.device) if id(t) in rec.created else t
@@ -292,7 +373,7 @@ class _Recorder:
                 continue
             seen.add(id(node))
             if id(node) in self.holders and node not in firsts:
-                lazy.extend(self.holders[id(node)])
+                lazy.extend(t for _, t in self.holders[id(node)])
                 continue
             if node.op is Op.RAND:
                 raise _NotReplayable("it draws random numbers")
@@ -317,16 +398,21 @@ _RUN_AS_USUAL = object()  # a signature whose calls cannot be replayed
 
 class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
     """Record `fn`'s tensor program at its first call (per input signature: the structure
-    of its arguments, their shapes, dtypes, devices and requires_grad, the other
-    arguments' values, and grad mode), then replay it on later calls without running
-    `fn`'s Python. Returned tensors carry no autograd history.
+    of its arguments, their shapes, dtypes, devices and requires_grad, which of them share
+    a buffer, the other arguments' values, and grad mode), then replay it on later calls
+    without running `fn`'s Python. Tensors a replayed call returns carry no autograd
+    history.
 
-    Calls are replayed exactly or not at all: a call that reads a value on the host
-    (`item()`, `numpy()`, printing), draws random numbers, keeps a tensor it made
-    (optimizer momentum or Adam state), reads a tensor it built from Python data, or
-    updates a tensor or gradient that has autograd history runs `fn` as usual, every time,
-    for its signature. One that reads lazy tensors from outside its arguments (a new
-    model's weights) realizes them, and the next call records again."""
+    Calls are replayed exactly or not at all. `fn` runs as usual, every time for its
+    signature, when a call reads a value on the host (`item()`, `numpy()`, printing, an
+    op that checks values), draws random numbers, keeps a tensor it made (optimizer
+    state), reads a tensor it built from Python data, returns a view, or updates a view,
+    a tensor that has views, or a tensor or gradient that has autograd history; and for a
+    single call, when an argument is a view, has views or has autograd history. A call
+    that reads lazy tensors from outside its arguments (a new model's weights) realizes
+    them, and the next call records again; so does a call for which a recorded plan no
+    longer holds (an outside tensor it reads is gone, or now shares a buffer with an
+    argument, a gradient it read is now None or no longer None...)."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
@@ -339,23 +425,26 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
             return self.fn(*args, **kwargs)
         tensors: list[Tensor] = []
         key = (_flatten(args, tensors), _flatten(kwargs, tensors), is_grad_enabled())
+        if any(t.grad_fn is not None or entangled(t) for t in tensors):
+            return self.fn(*args, **kwargs)  # the tensors behind it are part of the call
         realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
         buffers = [id(_buffer_of(t._node)) for t in tensors]
         first: dict[int, int] = {}
-        aliasing = tuple(first.setdefault(b, i) for i, b in enumerate(buffers))
-        key = (key, aliasing)
+        key = (key, tuple(first.setdefault(b, i) for i, b in enumerate(buffers)))
         plan = self.plans.get(key)
         if plan is _RUN_AS_USUAL:
-            return _detached(self.fn(*args, **kwargs))
+            return self.fn(*args, **kwargs)
         if plan is not None:
-            out = plan.replay(tensors)
-            if out is not None:
+            out = plan.replay(tensors, buffers)
+            if out is not _STALE:
                 return out
-        return self._record(key, args, kwargs, tensors)
+        return self._record(key, args, kwargs, tensors, buffers)
 
-    def _record(self, key: Hashable, args: tuple, kwargs: dict, tensors: list[Tensor]) -> Any:
+    def _record(
+        self, key: Hashable, args: tuple, kwargs: dict, tensors: list[Tensor], buffers: list
+    ) -> Any:
         rec = recording.Recording()
-        recorder = _Recorder(rec, tensors)
+        recorder = _Recorder(rec, tensors, buffers)
         recording.active = rec
         try:
             result = self.fn(*args, **kwargs)
@@ -366,7 +455,7 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
                 raise _NotReplayable(rec.broken)
             plan, out = recorder.plan(result)
         except _NotReplayable as why:
-            return self._run_as_usual(key, why, _detached(result))
+            return self._run_as_usual(key, why, result)
         del result  # so that only what the call kept elsewhere is still alive
         try:
             recorder.escaped()
@@ -386,13 +475,3 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
             when = "records again at the next call" if again else "runs as usual"
             print(f"[lazygrad] jit: {name} {when}: {why}", file=sys.stderr)
         return out
-
-
-def _detached(result: Any) -> Any:
-    """A call's return value with its tensors' autograd history cut (as in a replay)."""
-    returned: list[Tensor] = []
-    try:
-        template = _returned(result, returned)
-    except _NotReplayable:
-        return result
-    return _rebuild(template, [t if t.grad_fn is None else t.detach() for t in returned])

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import dtype as dt
+from . import recording
 from .ir.node import Node, make, param
 from .ir.ops import OP_TABLE, Op
 from .tensor import Scalar, Tensor
@@ -132,6 +133,8 @@ def _host_values(x: Operand) -> np.ndarray | None:
     """The values of a Python scalar or of a tensor whose data is on the host already."""
     if not isinstance(x, Tensor):
         return np.asarray(x)
+    if recording.active is not None:  # a check on values: a replay would not make it
+        recording.active.stop_replay("an op checked the values of a tensor")
     buf = x._node.arg if x._node.op is Op.BUFFER else None
     return getattr(buf, "host", None)
 

@@ -18,6 +18,8 @@ class Recording:
         # id -> (tensor, its node, grad_fn and requires_grad before its first change)
         self.changed: dict[int, tuple[Any, Any, Any, bool]] = {}
         self.grads_set: dict[int, Any] = {}  # id -> tensor whose .grad was assigned
+        # id -> (tensor, its .grad) for a .grad read before the call assigned one
+        self.grads_read: dict[int, tuple[Any, Any]] = {}
         self.created: dict[int, weakref.ref] = {}  # tensors made during the call
         self.broken: str | None = None  # why the call cannot be replayed
 
@@ -29,6 +31,11 @@ class Recording:
     def grad_assigned(self, t: Any) -> None:
         if id(t) not in self.created:
             self.grads_set.setdefault(id(t), t)
+
+    def grad_read(self, t: Any) -> None:
+        """`t.grad` is read: before the call assigned it, that is its value from before."""
+        if id(t) not in self.created and id(t) not in self.grads_set:
+            self.grads_read.setdefault(id(t), (t, t._grad))
 
     def made(self, t: Any) -> None:
         self.created[id(t)] = weakref.ref(t)

@@ -110,6 +110,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient `backward()` accumulated into this leaf (None until then)."""
+        if recording.active is not None:
+            recording.active.grad_read(self)
         return self._grad
 
     @grad.setter

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,6 +154,14 @@ def _strided_layout(positions: np.ndarray) -> str:
         return "copy"
     overlapping = any(s == 0 and n > 1 for s, n in zip(strides, positions.shape, strict=True))
     return "overlapping" if overlapping else "view"
+
+
+def entangled(t: Tensor, besides: Container[int] = ()) -> bool:
+    """Whether `t` is a view or has views (other than those whose ids are in `besides`):
+    an in-place write to it reaches other tensors."""
+    if id(t) in _view_entries:
+        return True
+    return any(key not in besides for key in _views_of.get(id(t), ()))
 
 
 def _live_view(t: Tensor) -> _ViewEntry | None:
