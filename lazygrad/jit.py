@@ -19,10 +19,13 @@ from __future__ import annotations
 import functools
 import gc
 import sys
+import types
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from . import recording
 from .autograd_state import is_grad_enabled
@@ -39,7 +42,7 @@ from .realize import (
     realize,
     realize_pending,
 )
-from .tensor import Tensor
+from .tensor import Tensor, _LeafToken
 from .views import _view_entries, entangled
 
 # Where a tensor a plan reads or writes is found at each call: ("arg", index into the
@@ -63,7 +66,7 @@ def _flatten(obj: Any, tensors: list[Tensor]) -> Hashable:
         return (kind, tuple(_flatten(o, tensors) for o in obj))
     if isinstance(obj, dict):
         return (kind, tuple((k, _flatten(v, tensors)) for k, v in obj.items()))
-    if kind is float or kind is complex:  # 0.0 == -0.0, and nan != nan
+    if isinstance(obj, float | complex | np.inexact):  # 0.0 == -0.0, and nan != nan
         return ("V", kind, repr(obj))
     try:
         hash(obj)
@@ -131,21 +134,22 @@ class _Plan:
     entry: _CachedSchedule | None  # None when the call computed nothing
     sources: list[Who]  # per input slot of the schedule
     values: dict[Node, Any]  # the PARAM arguments, as recorded
-    # per result (returned tensors, then changed tensors, then gradients set to a value):
-    # ("target", index of the schedule's target), ("input", Who: a value it read) or, for
-    # a returned tensor from before the call, ("same", Who: that tensor itself)
-    results: list[tuple[str, Any]]
-    template: Any  # the return value, tensors replaced by _Slot(index into results)
-    devices: list[Any]  # per returned tensor
-    changed: list[Who]  # tensors updated in place
-    grads: list[tuple[Who, bool]]  # tensors whose .grad was set, and whether to a value
+    # per tensor the call made that outlives it (returned, or set as a gradient): where
+    # its value comes from, ("target", index of the schedule's target) or ("input", Who)
+    made: list[tuple[str, Any]]
+    template: Any  # the return value, tensors replaced by _Slot(index into `returned`)
+    returned: list[tuple[str, Any]]  # ("made", index into `made`) or ("same", Who)
+    devices: list[Any]  # per tensor in `made`
+    changed: list[tuple[Who, tuple[str, Any]]]  # tensors updated in place, and their value
+    # tensors whose .grad the call set: to None, ("made", index) or ("same", Who)
+    grads: list[tuple[Who, tuple[str, Any] | None]]
     # the tensors from outside the arguments the plan reads or writes, and what each looked
     # like when recorded: shape etc., and which argument (if any) held its buffer
     specs: list[tuple[Who, tuple]]
     # tensors that held one buffer when recorded (which one the call read is unknown):
     # the plan holds while they still do
     together: list[list[Who]]
-    grads_read: list[tuple[Who, bool]]  # gradients read as they were: whether None
+    grads_read: list[tuple[Who, tuple | None]]  # gradients read as they were: their spec
     bound: list[tuple[int, weakref.ref]]  # arguments that must be the same objects
 
     def replay(self, args: list[Tensor], buffers: list[int]) -> Any:
@@ -173,16 +177,18 @@ class _Plan:
         for i, ref in self.bound:
             if args[i] is not ref():
                 raise _Stale
-        for who, was_none in self.grads_read:
-            if (lookup(who).grad is None) != was_none:
+        for who, spec in self.grads_read:
+            grad = lookup(who).grad
+            if (None if grad is None else _grad_spec(grad)) != spec:
                 raise _Stale
+        tensors = [lookup(who) for who in self.sources]
+        realize(*tensors)  # a gradient may be lazy
         for group in self.together:
             if len({id(_buffer_of(lookup(w)._node)) for w in group}) > 1:
                 raise _Stale
-        for who in self.changed:  # a view made since: it would not follow a replay
+        for who, _ in self.changed:  # a view made since: it would not follow a replay
             if entangled(lookup(who)):
                 raise _Stale
-        tensors = [lookup(who) for who in self.sources]
         outputs: list[Node] = []
         if self.entry is not None:
             bindings = {
@@ -190,32 +196,27 @@ class _Plan:
                 for slot, t in zip(self.entry.inputs, tensors, strict=True)
             }
             outputs = self.entry.run(bindings, self.values)
-        values, shared = [], []
-        for kind, where in self.results:
+
+        def value(where: tuple[str, Any]) -> tuple[Node, bool]:
+            kind, at = where
             if kind == "target":
-                values.append(outputs[where])
-                shared.append(self.entry.shared[where])  # type: ignore[union-attr]
-            elif kind == "input":
-                t = lookup(where)
-                values.append(_realized.get(t._node) or t._node)
-                shared.append(True)
-            else:
-                values.append(None)
-                shared.append(True)
-        n, m = len(self.devices), len(self.devices) + len(self.changed)
-        for who, value, many in zip(self.changed, values[n:m], shared[n:m], strict=True):
-            _point_at(lookup(who), value, shared=many)
-        rest = iter(values[m:])
-        for who, has_grad in self.grads:
-            t = lookup(who)
-            t.grad = Tensor._wrap(next(rest), t.device) if has_grad else None
-        returned = [
-            lookup(where) if kind == "same" else Tensor._wrap(value, device)
-            for (kind, where), value, device in zip(
-                self.results[:n], values[:n], self.devices, strict=True
-            )
+                return outputs[at], self.entry.shared[at]  # type: ignore[union-attr]
+            t = lookup(at)
+            return _realized.get(t._node) or t._node, True
+
+        for who, where in self.changed:
+            _point_at(lookup(who), *value(where))
+        made = [
+            Tensor._wrap(value(where)[0], device)
+            for where, device in zip(self.made, self.devices, strict=True)
         ]
-        return _rebuild(self.template, returned)
+
+        def resolve(ref: tuple[str, Any]) -> Tensor:
+            return made[ref[1]] if ref[0] == "made" else lookup(ref[1])
+
+        for who, ref in self.grads:
+            lookup(who).grad = None if ref is None else resolve(ref)
+        return _rebuild(self.template, [resolve(ref) for ref in self.returned])
 
 
 def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
@@ -236,10 +237,64 @@ def _spec(t: Tensor, arg_buffers: list[int]) -> tuple:
     return (tuple(t.shape), t.dtype, str(t.device), t.requires_grad, shares)
 
 
+def _grad_spec(grad: Tensor) -> tuple:
+    return (tuple(grad.shape), grad.dtype, str(grad.device))
+
+
+REACH_DEPTH = 6
+REACH_LIMIT = 20000
+
+
+def _reachable(fn: Any) -> set[int]:
+    """The ids of the tensors `fn`'s Python can reach without its arguments: through its
+    closure and the globals it names, the functions it calls, and what they hold
+    (containers, objects' attributes), a few levels deep. An argument among them may be
+    read as the closure, not the argument, in a later call."""
+    found: set[int] = set()
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(fn, 0)]
+    while stack and len(seen) < REACH_LIMIT:
+        obj, depth = stack.pop()
+        if id(obj) in seen or depth > REACH_DEPTH:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Tensor):
+            found.add(id(obj))
+            continue
+        stack.extend((child, depth + 1) for child in _children(obj))
+    return found
+
+
+def _children(obj: Any) -> list:
+    if isinstance(obj, types.FunctionType):
+        cells = [c.cell_contents for c in obj.__closure__ or () if c.cell_contents is not None]
+        names = obj.__code__.co_names
+        return cells + [obj.__globals__[n] for n in names if n in obj.__globals__]
+    if isinstance(obj, types.MethodType):
+        return [obj.__func__, obj.__self__]
+    if isinstance(obj, functools.partial):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    if isinstance(obj, dict):
+        return list(obj.values())
+    if isinstance(obj, list | tuple | set | frozenset):
+        return list(obj)
+    if isinstance(obj, types.ModuleType | type | str | bytes | int | float | np.ndarray):
+        return []
+    attrs = getattr(obj, "__dict__", None)
+    return list(attrs.values()) if isinstance(attrs, dict) else []
+
+
+def _is_leaf_token(node: Node) -> bool:
+    return node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken)
+
+
 class _Recorder:
     """Turns one recorded call into a `_Plan` (or says why it cannot be replayed)."""
 
-    def __init__(self, rec: recording.Recording, args: list[Tensor], buffers: list[int]):
+    def __init__(
+        self, fn: Callable, rec: recording.Recording, args: list[Tensor], buffers: list[int]
+    ):
+        self.fn = fn
         self.rec = rec
         self.args = args
         self.buffers = buffers
@@ -250,6 +305,8 @@ class _Recorder:
         self.holders: dict[int, list[tuple[str, Tensor]]] = {}
         self.outside: dict[int, tuple[Who, Tensor]] = {}  # tensors the plan reads or writes
         self.together: list[list[Who]] = []
+        # ids of the tensors the function can reach without its arguments
+        self.elsewhere: set[int] = set()
 
     def who(self, t: Tensor) -> Who:
         if id(t) in self.arg_index:
@@ -258,9 +315,24 @@ class _Recorder:
             self.outside[id(t)] = (("tensor", weakref.ref(t)), t)
         return self.outside[id(t)][0]
 
+    def referenced(self, tensors: list[Tensor]) -> bool:
+        """Whether something other than a frame or the .grad slot of a tensor refers to any
+        of `tensors` (one heap scan)."""
+        wanted = {id(t) for t in tensors}
+        for referrer in gc.get_referrers(*tensors):
+            if referrer is tensors or isinstance(referrer, types.FrameType):
+                continue
+            for obj in gc.get_referents(referrer):
+                if id(obj) in wanted and not (
+                    isinstance(referrer, Tensor) and referrer._grad is obj
+                ):
+                    return True
+        return False
+
     def find_holders(self) -> None:
         """Every tensor from before the call, by the node it held then (one heap scan),
-        and every gradient the call read as `t.grad`, as "the .grad of t"."""
+        and every gradient the call read as `t.grad`, as "the .grad of t" (and as itself
+        too when something else refers to it)."""
         rec = self.rec
         before = {id(t): node for t, node, _, _ in rec.changed.values()}
         read_grads = {id(g): t for t, g in rec.grads_read.values() if g is not None}
@@ -270,9 +342,12 @@ class _Recorder:
             if id(t) in seen or id(t) in rec.created:
                 continue
             seen.add(id(t))
-            node = before.get(id(t), t._node)
-            holder = ("grad of", read_grads[id(t)]) if id(t) in read_grads else ("held", t)
-            self.holders.setdefault(id(node), []).append(holder)
+            held = self.holders.setdefault(id(before.get(id(t), t._node)), [])
+            if id(t) in read_grads:
+                held.append(("grad of", read_grads[id(t)]))
+                if id(t) not in self.elsewhere:
+                    continue
+            held.append(("held", t))
 
     def holder_who(self, holder: tuple[str, Tensor]) -> Who:
         kind, t = holder
@@ -291,7 +366,7 @@ class _Recorder:
 
     def plan(self, result: Any) -> tuple[_Plan, Any]:
         """Realize what the call returned and changed, as one schedule; returns the plan
-        and the call's return value (its tensors detached)."""
+        and the call's return value (tensors it made, detached)."""
         rec = self.rec
         returned: list[Tensor] = []
         template = _returned(result, returned)
@@ -311,59 +386,78 @@ class _Recorder:
             if t.grad is not None and (t.grad.grad_fn is not None or t.grad.requires_grad):
                 raise _NotReplayable("it sets a gradient that has autograd history")
             grads.append((t, t.grad))
-        targets = returned + changed + [g for _, g in grads if g is not None]
+        read = {id(g) for _, g in rec.grads_read.values() if g is not None}
+        if any(id(t) in read for t in [*self.args, *returned, *changed]):
+            raise _NotReplayable("it uses a gradient it read as a tensor of its own")
+        self.elsewhere = _reachable(self.fn)
+        made = list(
+            {
+                id(t): t
+                for t in [*returned, *(g for _, g in grads if g is not None)]
+                if id(t) in rec.created
+            }.values()
+        )
+        targets = made + changed
         firsts = [t._node for t in targets]
         pending = _pending(tuple(targets))
         done = realize_pending(pending) if pending else None
         self.find_holders()
         self.check_graph(firsts, done)
         index = {id(n): i for i, n in enumerate(done.nodes)} if done else {}
-        results = [
-            ("same", self.who(t))
-            if i < len(returned) and id(t) not in rec.created
-            else ("target", index[id(n)])
-            if id(n) in index
-            else ("input", self.source(n))
-            for i, (t, n) in enumerate(zip(targets, firsts, strict=True))
+        values = [
+            ("target", index[id(n)]) if id(n) in index else ("input", self.source(n))
+            for n in firsts
         ]
+        position = {id(t): i for i, t in enumerate(made)}
+
+        def ref(t: Tensor) -> tuple[str, Any]:
+            return ("made", position[id(t)]) if id(t) in position else ("same", self.who(t))
+
         sources = [self.source(n) for n in done.inputs] if done else []
-        changed_who = [self.who(t) for t in changed]
-        grads_who = [(self.who(t), g is not None) for t, g in grads]
-        grads_read = [(self.who(t), g is None) for t, g in rec.grads_read.values()]
-        # a tensor the call changes, or whose gradient it reads or sets, is that object
-        # in later calls too: had it come as an argument while the function also reached
-        # it another way (a closure), a new argument must not stand for it
-        bound = {
-            who[1]: weakref.ref(t)
-            for t in [*changed, *(t for t, _ in grads), *(t for t, _ in rec.grads_read.values())]
-            for who in [self.who(t)]
-            if who[0] == "arg"
-        }
         plan = _Plan(
             entry=done.entry if done else None,
             sources=sources,
             values=done.values if done else {},
-            results=results,
+            made=values[: len(made)],
             template=template,
-            devices=[t.device for t in returned],
-            changed=changed_who,
-            grads=grads_who,
-            specs=[(who, _spec(t, self.buffers)) for who, t in self.outside.values()],
+            returned=[ref(t) for t in returned],
+            devices=[t.device for t in made],
+            changed=[(self.who(t), v) for t, v in zip(changed, values[len(made) :], strict=True)],
+            grads=[(self.who(t), None if g is None else ref(g)) for t, g in grads],
+            specs=[],
             together=self.together,
-            grads_read=grads_read,
-            bound=list(bound.items()),
+            grads_read=[
+                (self.who(t), None if g is None else _grad_spec(g))
+                for t, g in rec.grads_read.values()
+            ],
+            bound=[],
         )
-        outputs = [  # a tensor the call made is left for the escape check to find dead
-            Tensor._wrap(_realized.get(t._node) or t._node, t.device) if id(t) in rec.created else t
-            for t in returned
-        ]
+        # a tensor the call changes, or whose gradient it reads or sets, or that something
+        # other than the call's arguments refers to (a closure may read it), is that very
+        # object at a replay if it came as an argument
+        tied = [*changed, *(t for t, _ in grads), *(t for t, _ in rec.grads_read.values())]
+        tied += [t for t in self.args if id(t) in self.elsewhere]
+        plan.bound = list(
+            {self.arg_index[id(t)]: weakref.ref(t) for t in tied if id(t) in self.arg_index}.items()
+        )
+        plan.specs = [(who, _spec(t, self.buffers)) for who, t in self.outside.values()]
+        wrapped = {id(t): Tensor._wrap(_realized.get(t._node) or t._node, t.device) for t in made}
+        for t, g in grads:  # the gradients the call made, as the replay will set them
+            if g is not None and id(g) in wrapped:
+                t._grad = wrapped[id(g)]
+        outputs = [wrapped.get(id(t), t) for t in returned]
         return plan, _rebuild(template, outputs)
 
     def check_graph(self, firsts: list[Node], done: Realized | None) -> None:
-        """No random draws (each call needs new ones), and no tensor from before the call
-        stands for a node the graph computes (its later value would be ignored). Such lazy
-        tensors (a new model's weights, say) are realized, so the next call can record."""
+        """No random draws (each call needs new ones), no value computed before the call
+        read as an input (a node realized earlier, the same as one the call builds), and no
+        tensor from before the call standing for a node the graph computes (its later value
+        would be ignored). Lazy tensors from outside (a new model's weights) are realized
+        and values computed earlier are not found again later, so the next call can
+        record."""
         inputs = {id(n) for n in done.inputs} if done else set()
+        if done and any(n.op is not Op.BUFFER and not _is_leaf_token(n) for n in done.inputs):
+            raise _NotReplayable("it reads a value computed before the call", again=True)
         seen: set[int] = set()
         stack = list(firsts)
         lazy = []
@@ -373,24 +467,27 @@ class _Recorder:
                 continue
             seen.add(id(node))
             if id(node) in self.holders and node not in firsts:
-                lazy.extend(t for _, t in self.holders[id(node)])
+                lazy.extend(t if kind == "held" else t.grad for kind, t in self.holders[id(node)])
                 continue
             if node.op is Op.RAND:
                 raise _NotReplayable("it draws random numbers")
             stack.extend(node.src)
         if lazy:
-            realize(*lazy)
+            realize(*(t for t in lazy if t is not None))
             raise _NotReplayable("it read lazy tensors from outside its arguments", again=True)
 
     def escaped(self) -> None:
         """Tensors the call made and kept somewhere (optimizer state, a cache) would not be
-        updated by a replay."""
+        updated by a replay; a gradient it set may be kept only as that gradient."""
         gc.collect()
-        grads = {id(t.grad) for t in self.rec.grads_set.values() if t.grad is not None}
-        for ref in self.rec.created.values():
-            t = ref()
-            if t is not None and id(t) not in grads:
-                raise _NotReplayable("it keeps a tensor it made (e.g. optimizer state)")
+        alive = [t for t in (ref() for ref in self.rec.created.values()) if t is not None]
+        if not alive:
+            return
+        grads = {id(t._grad): t for t in self.rec.grads_set.values() if t._grad is not None}
+        if any(id(t) not in grads for t in alive):
+            raise _NotReplayable("it keeps a tensor it made (e.g. optimizer state)")
+        if self.referenced(alive):
+            raise _NotReplayable("it keeps a gradient it made somewhere else too")
 
 
 _RUN_AS_USUAL = object()  # a signature whose calls cannot be replayed
@@ -444,7 +541,7 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
         self, key: Hashable, args: tuple, kwargs: dict, tensors: list[Tensor], buffers: list
     ) -> Any:
         rec = recording.Recording()
-        recorder = _Recorder(rec, tensors, buffers)
+        recorder = _Recorder(self.fn, rec, tensors, buffers)
         recording.active = rec
         try:
             result = self.fn(*args, **kwargs)

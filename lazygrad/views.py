@@ -161,7 +161,8 @@ def entangled(t: Tensor, besides: Container[int] = ()) -> bool:
     an in-place write to it reaches other tensors."""
     if id(t) in _view_entries:
         return True
-    return any(key not in besides for key in _views_of.get(id(t), ()))
+    views = _views_of.get(id(t))
+    return views is not None and any(key not in besides for key in views)
 
 
 def _live_view(t: Tensor) -> _ViewEntry | None:

@@ -389,3 +389,114 @@ def test_tensors_sharing_a_buffer_when_recorded_are_told_apart_later() -> None:
     g = lg.jit(lambda x: x + a)
     assert g(lg.ones(2)).tolist() == [11.0, 21.0]
     assert g(lg.ones(2)).tolist() == [11.0, 21.0]
+
+
+def test_a_value_computed_before_the_call_is_not_frozen_into_replays() -> None:
+    """A realized tensor with autograd history keeps its node; a call that builds the same
+    expression finds it realized. Replays must compute it from the new weights."""
+
+    def run(use_jit: bool) -> list:
+        rng = np.random.default_rng(0)
+        w = lg.tensor(rng.standard_normal((3, 1)).astype(np.float32), requires_grad=True)
+        x = lg.tensor(rng.standard_normal((8, 3)).astype(np.float32))
+        y = lg.tensor(rng.standard_normal((8, 1)).astype(np.float32))
+        pred = x @ w
+        pred.realize()  # printed once before training, say
+
+        def step(x: lg.Tensor, y: lg.Tensor) -> lg.Tensor:
+            w.grad = None
+            loss = ((x @ w - y) ** 2).mean()
+            loss.backward()
+            with lg.no_grad():
+                w.sub_(0.1 * w.grad)
+            return loss
+
+        s = lg.jit(step) if use_jit else step
+        return [s(x, y).item() for _ in range(5)]
+
+    assert run(True) == run(False)
+
+
+def test_an_argument_the_function_also_reaches_as_a_closure() -> None:
+    w = lg.tensor([1.0, 2.0])
+    f = lg.jit(lambda x: x + w * 10)
+    f(w)
+    assert f(lg.tensor([100.0, 200.0])).tolist() == [110.0, 220.0]
+    g = lg.jit(lambda x: w)
+    g(w)
+    assert g(lg.tensor([7.0, 7.0])).tolist() == [1.0, 2.0]
+
+
+def test_gradients_used_as_tensors_keep_their_identity() -> None:
+    p = lg.zeros(3, requires_grad=True).realize()
+    a, b = lg.ones(3).realize(), (lg.ones(3) * 2).realize()
+    f = lg.jit(lambda: p.grad)
+    p.grad = a
+    f()
+    p.grad = b
+    assert f().tolist() == [2.0] * 3
+    q = lg.zeros(3, requires_grad=True).realize()
+    a, b = lg.ones(3).realize(), (lg.ones(3) * 2).realize()
+
+    @lg.jit
+    def halve() -> None:
+        q.grad.mul_(0.5)
+
+    q.grad = a
+    halve()
+    q.grad = b
+    halve()
+    assert a.tolist() == [0.5] * 3 and b.tolist() == [1.0] * 3
+    s = lg.tensor([0.0, 0.0], requires_grad=True)
+    g1, g2 = lg.tensor([1.0, 2.0]), lg.tensor([10.0, 20.0])
+
+    @lg.jit
+    def scale(x: lg.Tensor) -> lg.Tensor:
+        _ = s.grad is not None
+        return g1 * x
+
+    s.grad = g1
+    scale(lg.ones(2))
+    s.grad = g2
+    assert scale(lg.ones(2)).tolist() == [1.0, 2.0]
+
+
+def test_a_gradient_set_to_a_tensor_is_that_tensor() -> None:
+    p = lg.zeros(3, requires_grad=True).realize()
+    f = lg.jit(lambda x: setattr(p, "grad", x))
+    for i in range(3):
+        x = (lg.ones(3) * i).realize()
+        f(x)
+        assert p.grad is x
+    w = lg.tensor([1.0, 2.0], requires_grad=True)
+    g = lg.jit(lambda x: (w * x).sum().backward() or w.grad)
+    for _ in range(3):
+        w.grad = None
+        out = g(lg.ones(2))
+        assert out is w.grad
+
+
+def test_a_lazy_gradient_at_a_replay_is_computed_first() -> None:
+    w = lg.tensor([1.0, 2.0], requires_grad=True)
+
+    @lg.jit
+    def update() -> None:
+        with lg.no_grad():
+            w.sub_(0.1 * w.grad)
+
+    expected = np.array([1.0, 2.0], np.float32)
+    for i in range(3):
+        w.grad = None
+        (w * lg.tensor([1.0, 3.0])).sum().backward()
+        if i == 0:
+            w.grad.realize()
+        update()
+        expected -= np.float32(0.1) * np.array([1.0, 3.0], np.float32)
+        np.testing.assert_allclose(w.detach().numpy(), expected, rtol=1e-6)
+
+
+def test_numpy_signed_zeros_are_two_signatures() -> None:
+    g = lg.jit(lambda x, s: x * s)
+    x = lg.tensor([1.0])
+    g(x, np.float32(0.0))
+    assert str(g(x, np.float32(-0.0)).tolist()) == "[-0.0]"
