@@ -133,6 +133,8 @@ def _derive(
         if g is None:
             result.append(None)
             continue
+        if not create_graph:  # a constant to any later graph: `p * p.grad` does not
+            g = make(Op.DETACH, (g,))  # differentiate through the gradient's own graph
         g_tensor = Tensor._wrap(g, t.device, requires_grad=create_graph)
         if create_graph:
             g_tensor.grad_fn = GradFn("MulBackward0", tuple(_graph_functions(outputs)[1]))

@@ -182,9 +182,15 @@ class _Plan:
             if (None if grad is None else _grad_spec(grad)) != spec:
                 raise _Stale
         tensors = [lookup(who) for who in self.sources]
-        realize(*tensors)  # a gradient may be lazy
-        for group in self.together:
-            if len({id(_buffer_of(lookup(w)._node)) for w in group}) > 1:
+        groups = [[lookup(w) for w in group] for group in self.together]
+        inputs = [
+            lookup(at)
+            for kind, at in [*self.made, *(v for _, v in self.changed)]
+            if kind == "input"
+        ]
+        realize(*tensors, *(t for group in groups for t in group), *inputs)  # lazy gradients
+        for group in groups:
+            if len({id(_buffer_of(t._node)) for t in group}) > 1:
                 raise _Stale
         for who, _ in self.changed:  # a view made since: it would not follow a replay
             if entangled(lookup(who)):
@@ -204,6 +210,9 @@ class _Plan:
             t = lookup(at)
             return _realized.get(t._node) or t._node, True
 
+        # tensors from before the call that it returns or sets as gradients, as they are
+        # before the replay writes anything (a gradient it read is the one from before)
+        before = {id(ref): lookup(ref[1]) for ref in self.same}
         for who, where in self.changed:
             _point_at(lookup(who), *value(where))
         made = [
@@ -212,11 +221,17 @@ class _Plan:
         ]
 
         def resolve(ref: tuple[str, Any]) -> Tensor:
-            return made[ref[1]] if ref[0] == "made" else lookup(ref[1])
+            return made[ref[1]] if ref[0] == "made" else before[id(ref)]
 
         for who, ref in self.grads:
             lookup(who).grad = None if ref is None else resolve(ref)
         return _rebuild(self.template, [resolve(ref) for ref in self.returned])
+
+    @property
+    def same(self) -> list[tuple[str, Any]]:
+        """The ("same", Who) references of returned tensors and gradients set."""
+        refs = [*self.returned, *(ref for _, ref in self.grads if ref is not None)]
+        return [ref for ref in refs if ref[0] == "same"]
 
 
 def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
@@ -374,20 +389,19 @@ class _Recorder:
             if id(t) in rec.created and id(t) in _view_entries:
                 raise _NotReplayable("it returns a view (writes to it must reach its base)")
         changed = []
-        for t, node, grad_fn, requires_grad in rec.changed.values():
+        for t, _, grad_fn, requires_grad in rec.changed.values():
             if grad_fn is not None or t.grad_fn is not None or t.requires_grad != requires_grad:
                 raise _NotReplayable("it updates a tensor that has autograd history")
             if entangled(t, besides=rec.created):  # views the call made die with it
                 raise _NotReplayable("it updates a tensor that is a view or has views")
-            if t._node is not node:
-                changed.append(t)
+            changed.append(t)  # even where interning left its node as it was
         grads = []
         for t in rec.grads_set.values():
             if t.grad is not None and (t.grad.grad_fn is not None or t.grad.requires_grad):
                 raise _NotReplayable("it sets a gradient that has autograd history")
             grads.append((t, t.grad))
         read = {id(g) for _, g in rec.grads_read.values() if g is not None}
-        if any(id(t) in read for t in [*self.args, *returned, *changed]):
+        if any(id(t) in read for t in [*self.args, *changed]):
             raise _NotReplayable("it uses a gradient it read as a tensor of its own")
         self.elsewhere = _reachable(self.fn)
         made = list(
@@ -410,8 +424,16 @@ class _Recorder:
         ]
         position = {id(t): i for i, t in enumerate(made)}
 
+        owners = {id(g): t for t, g in rec.grads_read.values() if g is not None}
+
         def ref(t: Tensor) -> tuple[str, Any]:
-            return ("made", position[id(t)]) if id(t) in position else ("same", self.who(t))
+            if id(t) in position:
+                return ("made", position[id(t)])
+            if id(t) in owners:  # a gradient it read: that tensor's .grad at each call
+                if id(t) in self.elsewhere:  # reached another way too: which one is unknown
+                    raise _NotReplayable("it uses a gradient it can also reach otherwise")
+                return ("same", ("grad", self.who(owners[id(t)])))
+            return ("same", self.who(t))
 
         sources = [self.source(n) for n in done.inputs] if done else []
         plan = _Plan(
@@ -466,7 +488,7 @@ class _Recorder:
             if id(node) in seen or id(node) in inputs or node.op is Op.BUFFER:
                 continue
             seen.add(id(node))
-            if id(node) in self.holders and node not in firsts:
+            if id(node) in self.holders:
                 lazy.extend(t if kind == "held" else t.grad for kind, t in self.holders[id(node)])
                 continue
             if node.op is Op.RAND:
@@ -527,7 +549,9 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
         realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
         buffers = [id(_buffer_of(t._node)) for t in tensors]
         first: dict[int, int] = {}
-        key = (key, tuple(first.setdefault(b, i) for i, b in enumerate(buffers)))
+        shared = tuple(first.setdefault(b, i) for i, b in enumerate(buffers))
+        same = tuple(first.setdefault(id(t), i) for i, t in enumerate(tensors))
+        key = (key, shared, same)
         plan = self.plans.get(key)
         if plan is _RUN_AS_USUAL:
             return self.fn(*args, **kwargs)

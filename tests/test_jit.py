@@ -500,3 +500,78 @@ def test_numpy_signed_zeros_are_two_signatures() -> None:
     x = lg.tensor([1.0])
     g(x, np.float32(0.0))
     assert str(g(x, np.float32(-0.0)).tolist()) == "[-0.0]"
+
+
+def test_more_ties_the_fuzzer_found() -> None:
+    """Reduced from a differential fuzzer (jitted vs plain calls on twin states)."""
+    p = lg.zeros(2, requires_grad=True).realize()
+    q = lg.ones(2, requires_grad=True).realize()
+    a, b = lg.tensor([1.0, 1.0]), lg.tensor([2.0, 2.0])
+
+    @lg.jit
+    def take() -> None:
+        p.grad = q.grad
+
+    q.grad = a
+    take()
+    q.grad = b
+    take()
+    assert p.grad is b  # q's gradient at each call
+
+    def add_then_read(x: lg.Tensor, y: lg.Tensor) -> lg.Tensor:
+        x.add_(1)
+        return y * 2
+
+    f = lg.jit(add_then_read)
+    z1, z2 = lg.zeros(2), lg.zeros(2)  # equal constants: two tensors, one buffer
+    assert f(z1, z2).tolist() == [0.0, 0.0]
+    assert f(z1, z1).tolist() == [4.0, 4.0]  # one tensor twice is another signature
+
+    w = lg.zeros(2)
+    zero = lg.jit(lambda: w.zero_())
+    for _ in range(3):  # a write that leaves the node as it was is still a write
+        zero()
+        assert w.tolist() == [0.0, 0.0]
+        w.add_(1)
+
+    a = lg.tensor([1.0, 2.0])
+    s = a * 2  # lazy, from outside
+    v = lg.tensor([0.0, 0.0])
+    copy = lg.jit(lambda: v.copy_(s) is None)
+    for _ in range(3):
+        copy()
+        assert v.tolist() == [2.0, 4.0]
+        a.add_(1)  # s keeps the value it has
+
+
+def test_a_gradient_is_a_constant_to_later_graphs() -> None:
+    p = lg.tensor([1.0, 3.0], requires_grad=True)
+    (p * p).sum().backward()  # p.grad = 2p, lazy
+    (p * p.grad).sum().backward()  # p.grad is a constant here: adds [2, 6]
+    assert p.grad.tolist() == [4.0, 12.0]  # as in PyTorch
+
+
+def test_a_gradient_read_then_replaced_is_returned_as_it_was() -> None:
+    p = lg.zeros(2, requires_grad=True).realize()
+
+    def swap(x: lg.Tensor) -> lg.Tensor:
+        old = p.grad
+        p.grad = x.detach()
+        return old
+
+    f = lg.jit(swap)
+    for i in range(4):
+        g = lg.full((2,), float(i))
+        p.grad = g
+        assert f(lg.ones(2)) is g
+        assert p.grad.tolist() == [1.0, 1.0]
+
+
+def test_a_lazy_accumulated_gradient_read_at_a_replay() -> None:
+    p = lg.tensor([1.0, 2.0], requires_grad=True)
+    y = lg.zeros(2)
+    f = lg.jit(lambda: y.copy_(p.grad) is None)
+    for i in range(3):
+        (p * (i + 1)).sum().backward()  # accumulates: p.grad is a lazy sum after the first
+        f()
+        assert y.tolist() == [sum(range(1, i + 2))] * 2
