@@ -42,7 +42,7 @@ from .realize import (
     realize,
     realize_pending,
 )
-from .tensor import Tensor, _LeafToken
+from .tensor import Tensor, is_leaf_token
 from .views import _view_entries, entangled
 
 # Where a tensor a plan reads or writes is found at each call: ("arg", index into the
@@ -75,36 +75,37 @@ def _flatten(obj: Any, tensors: list[Tensor]) -> Hashable:
     return ("V", kind, obj)
 
 
+def _map_leaves(obj: Any, fn: Callable[[Any], Any]) -> Any:
+    """`obj` rebuilt with `fn` applied to what its tuples, lists and dicts hold."""
+    if type(obj) in (tuple, list):
+        return type(obj)(_map_leaves(o, fn) for o in obj)
+    if isinstance(obj, tuple) and hasattr(obj, "_make"):  # a named tuple
+        return type(obj)._make(_map_leaves(o, fn) for o in obj)
+    if type(obj) is dict:
+        return {k: _map_leaves(v, fn) for k, v in obj.items()}
+    return fn(obj)
+
+
 def _returned(obj: Any, tensors: list[Tensor]) -> Any:
     """`obj` (a call's return value) with its tensors replaced by their positions (one
     position per distinct tensor, so that `return y, y` returns one tensor twice)."""
-    if isinstance(obj, Tensor):
-        for i, t in enumerate(tensors):
-            if t is obj:
-                return _Slot(i)
-        tensors.append(obj)
-        return _Slot(len(tensors) - 1)
-    if type(obj) in (tuple, list):
-        return type(obj)(_returned(o, tensors) for o in obj)
-    if isinstance(obj, tuple) and hasattr(obj, "_make"):  # a named tuple
-        return type(obj)._make(_returned(o, tensors) for o in obj)
-    if type(obj) is dict:
-        return {k: _returned(v, tensors) for k, v in obj.items()}
-    if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
-        return obj
-    raise _NotReplayable(f"it returns a {type(obj).__name__}")
+
+    def slot(leaf: Any) -> Any:
+        if isinstance(leaf, Tensor):
+            for i, t in enumerate(tensors):
+                if t is leaf:
+                    return _Slot(i)
+            tensors.append(leaf)
+            return _Slot(len(tensors) - 1)
+        if leaf is None or isinstance(leaf, bool | int | float | complex | str | bytes):
+            return leaf
+        raise _NotReplayable(f"it returns a {type(leaf).__name__}")
+
+    return _map_leaves(obj, slot)
 
 
 def _rebuild(template: Any, tensors: list[Tensor]) -> Any:
-    if isinstance(template, _Slot):
-        return tensors[template.index]
-    if type(template) in (tuple, list):
-        return type(template)(_rebuild(o, tensors) for o in template)
-    if isinstance(template, tuple) and hasattr(template, "_make"):
-        return type(template)._make(_rebuild(o, tensors) for o in template)
-    if type(template) is dict:
-        return {k: _rebuild(v, tensors) for k, v in template.items()}
-    return template
+    return _map_leaves(template, lambda o: tensors[o.index] if isinstance(o, _Slot) else o)
 
 
 @dataclass(frozen=True)
@@ -299,10 +300,6 @@ def _children(obj: Any) -> list:
     return list(attrs.values()) if isinstance(attrs, dict) else []
 
 
-def _is_leaf_token(node: Node) -> bool:
-    return node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken)
-
-
 class _Recorder:
     """Turns one recorded call into a `_Plan` (or says why it cannot be replayed)."""
 
@@ -322,6 +319,11 @@ class _Recorder:
         self.together: list[list[Who]] = []
         # ids of the tensors the function can reach without its arguments
         self.elsewhere: set[int] = set()
+
+    @functools.cached_property
+    def grad_owners(self) -> dict[int, Tensor]:
+        """id of each gradient the call read (as t.grad) -> t."""
+        return {id(g): t for t, g in self.rec.grads_read.values() if g is not None}
 
     def who(self, t: Tensor) -> Who:
         if id(t) in self.arg_index:
@@ -350,7 +352,7 @@ class _Recorder:
         too when something else refers to it)."""
         rec = self.rec
         before = {id(t): node for t, node, _, _ in rec.changed.values()}
-        read_grads = {id(g): t for t, g in rec.grads_read.values() if g is not None}
+        read_grads = self.grad_owners
         heap = [o for o in gc.get_objects() if issubclass(type(o), Tensor)]  # not __class__
         seen: set[int] = set()
         for t in [*self.args, *heap]:
@@ -400,8 +402,8 @@ class _Recorder:
             if t.grad is not None and (t.grad.grad_fn is not None or t.grad.requires_grad):
                 raise _NotReplayable("it sets a gradient that has autograd history")
             grads.append((t, t.grad))
-        read = {id(g) for _, g in rec.grads_read.values() if g is not None}
-        if any(id(t) in read for t in [*self.args, *changed]):
+        owners = self.grad_owners
+        if any(id(t) in owners for t in [*self.args, *changed]):
             raise _NotReplayable("it uses a gradient it read as a tensor of its own")
         self.elsewhere = _reachable(self.fn)
         made = list(
@@ -423,8 +425,6 @@ class _Recorder:
             for n in firsts
         ]
         position = {id(t): i for i, t in enumerate(made)}
-
-        owners = {id(g): t for t, g in rec.grads_read.values() if g is not None}
 
         def ref(t: Tensor) -> tuple[str, Any]:
             if id(t) in position:
@@ -454,9 +454,9 @@ class _Recorder:
             ],
             bound=[],
         )
-        # a tensor the call changes, or whose gradient it reads or sets, or that something
-        # other than the call's arguments refers to (a closure may read it), is that very
-        # object at a replay if it came as an argument
+        # a tensor the call changes, or whose gradient it reads or sets, or that the function
+        # can reach without its arguments (a closure may read it), is that very object at a
+        # replay if it came as an argument
         tied = [*changed, *(t for t, _ in grads), *(t for t, _ in rec.grads_read.values())]
         tied += [t for t in self.args if id(t) in self.elsewhere]
         plan.bound = list(
@@ -478,7 +478,7 @@ class _Recorder:
         and values computed earlier are not found again later, so the next call can
         record."""
         inputs = {id(n) for n in done.inputs} if done else set()
-        if done and any(n.op is not Op.BUFFER and not _is_leaf_token(n) for n in done.inputs):
+        if done and any(n.op is not Op.BUFFER and not is_leaf_token(n) for n in done.inputs):
             raise _NotReplayable("it reads a value computed before the call", again=True)
         seen: set[int] = set()
         stack = list(firsts)

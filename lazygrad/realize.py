@@ -23,7 +23,7 @@ from .ir.cache_key import structural_key
 from .ir.node import Node, make
 from .ir.ops import Op
 from .ir.schedule import Kernel, Schedule, build_schedule
-from .tensor import Tensor, _LeafToken
+from .tensor import Tensor, _LeafToken, is_leaf_token
 
 
 class RealizedValues:
@@ -239,7 +239,7 @@ def _point_at(t: Tensor, value: Node, shared: bool) -> None:
         t._replace_node(value)
         return
     node = t._node
-    if node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken) and node.src[0] is value:
+    if is_leaf_token(node) and node.src[0] is value:
         return  # settled by an earlier realize
     own = make(Op.CONTIGUOUS, (value,), _LeafToken())
     _realized[own] = value

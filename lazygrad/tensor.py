@@ -436,6 +436,11 @@ class _LeafToken:
         return "leaf"
 
 
+def is_leaf_token(node: Node) -> bool:
+    """Whether `node` is the CONTIGUOUS that gives a leaf requiring grad its own identity."""
+    return node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken)
+
+
 def _torch_name(d: dt.DType) -> str:
     return {
         "float32": "Float",

@@ -32,7 +32,7 @@ from .ir.node import Node, toposort
 from .ir.ops import LEAF_OPS, MOVEMENT_OPS, REDUCE_OPS, Op
 from .ir.schedule import Kernel, Schedule, lower
 from .ir.view import View
-from .tensor import Tensor, _LeafToken
+from .tensor import Tensor, is_leaf_token
 
 if TYPE_CHECKING:  # imported when used: `import lazygrad` stays quick
     import graphviz
@@ -208,7 +208,7 @@ def _op_text(node: Node) -> str:
         return f"const {_value_text(node.arg)}"
     if node.op is Op.PARAM:  # a Python scalar, passed to the kernel as an argument
         return f"scalar {_value_text(node.arg)}"
-    if node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken):
+    if is_leaf_token(node):
         return "leaf"
     if node.op is Op.RAND:
         return f"rand {node.arg[0]}"  # type: ignore[index]
@@ -222,7 +222,7 @@ def _op_text(node: Node) -> str:
 
 
 def _role(node: Node, params: set[Node]) -> str:
-    if node in params or (node.op is Op.CONTIGUOUS and isinstance(node.arg, _LeafToken)):
+    if node in params or is_leaf_token(node):
         return "param"
     if node.op in (Op.CONST, Op.PARAM):
         return "const"

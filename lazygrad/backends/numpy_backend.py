@@ -3,8 +3,9 @@
 Each IR node becomes one NumPy statement named after its op. Values live in
 scratch arrays assigned by liveness: an op writes over an operand that dies at
 it (`np.exp(s0, out=s0)`), so a chain of elementwise ops touches one array.
-Views are read in place through `as_strided`; contractions call `np.matmul`
-(BLAS). Sources are compiled once per distinct text, under a
+Views are read in place (reshape/transpose, else `as_strided`); contractions call
+`np.matmul` (BLAS). A long elementwise chain over big arrays loops over chunks that stay
+in cache. Sources are compiled once per distinct text, under a
 `<lazygrad:NAME>` file name registered in `linecache` so tracebacks show them.
 """
 
@@ -284,8 +285,9 @@ class _Renderer:
             [f"x{i}" for i in range(len(k.input_nodes))]
             + [f"p{i}" for i in range(len(k.param_nodes))]
         )
-        if self.chunk:
-            kept, body, pooled, rets = self.place_chunked(leaving, rets)
+        if self.chunk:  # every scratch array is a chunk of the call's: none is kept
+            kept: list[str] = []
+            body, pooled, rets = self.place_chunked(leaving, rets)
         else:
             kept, body, pooled = self.place_slots(leaving)
         return "\n".join(
@@ -302,11 +304,11 @@ class _Renderer:
 
     def place_chunked(
         self, leaving: set[str], rets: list[str]
-    ) -> tuple[list[str], list[str], bool, list[str]]:
+    ) -> tuple[list[str], bool, list[str]]:
         """`place_slots` for a kernel that runs a chunk at a time: outputs (and donated
         inputs) are whole arrays made before the loop, other scratch arrays hold one chunk,
-        and each pass binds every name to its chunk. Returns the module-level lines, the
-        body's, whether anything goes back to the pool, and the returned expressions."""
+        and each pass binds every name to its chunk. Returns the body's lines, whether
+        anything goes back to the pool, and the returned expressions."""
         n, chunk = self.kernel.output_nodes[0].numel, self.chunk
         before, bind, body = [], [], []
         whole: dict[str, str] = {}
@@ -334,7 +336,7 @@ class _Renderer:
             whole[name] = f"_w{name}"
         loop = [f"    for _a in range(0, {n}, {chunk}):", f"        _b = _a + {chunk}"]
         pooled = any(name not in leaving for name in whole)
-        return [], [*before, *loop, *bind, *body], pooled, [whole.get(r, r) for r in rets]
+        return [*before, *loop, *bind, *body], pooled, [whole.get(r, r) for r in rets]
 
     def outputs_of(self) -> tuple[list[str], set[str]]:
         """How the kernel returns each output: the scratch array holding it (which then
