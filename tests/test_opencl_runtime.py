@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,21 @@ def test_build_error_has_source_and_log(dev):
     assert "2 |     x[0] = undefined_symbol_xyz;" in message
     assert "undefined_symbol_xyz" in info.value.log
     assert "--- build log ---" in message
+
+
+def test_a_build_log_with_notes_raises_no_warning(dev):
+    # drivers log notes on successful builds (NVIDIA's on every kernel); pyopencl turns any log
+    # into a CompilerWarning that users can do nothing about
+    source = "#warning a note from the compiler\n" + add_source()
+    before = dev.build_stats()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_add(dev, source)  # from source
+        dev._programs.clear()
+        dev._kernels.clear()
+        run_add(dev, source)  # from the disk cache
+    delta = stats_delta(before, dev.build_stats())
+    assert delta["compiles"] == 1 and delta["disk_loads"] == 1
 
 
 def test_unwritable_cache_dir_is_ignored(dev, tmp_path, monkeypatch):

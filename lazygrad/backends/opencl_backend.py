@@ -52,6 +52,7 @@ except Exception:  # pragma: no cover - the runtime reports a missing pyopencl c
 MAX_PROGRAMS = 4096
 # "-w": generated code may compare a value with itself (NaN tests); never -cl-fast-relaxed-math
 BUILD_OPTIONS = ("-w",)
+EXACT_DIVIDE_SQRT = "-cl-fp32-correctly-rounded-divide-sqrt"  # float32 `/` and sqrt as NumPy's
 _programs: dict[tuple, Program] = {}
 _targets: dict[int, Target] = {}
 
@@ -78,6 +79,12 @@ def target(index: int) -> Target:
             align,
         )
     return _targets[index]
+
+
+def build_options(dev: opencl_runtime.CLDevice) -> tuple[str, ...]:
+    """The compiler options for `dev`: float32 division and sqrt correctly rounded where the
+    device can do so, as the NumPy backend's are."""
+    return BUILD_OPTIONS + (EXACT_DIVIDE_SQRT,) if dev.rounds_divide_sqrt_exactly else BUILD_OPTIONS
 
 
 # ---- indexed writes -------------------------------------------------------------------------
@@ -333,7 +340,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     args += [_scalar(v, d) for v, d in zip(consts, program.const_dtypes, strict=True)]
     try:
         for launch in program.launches:
-            knl = dev.kernel(program.source, launch.name, BUILD_OPTIONS)
+            knl = dev.kernel(program.source, launch.name, build_options(dev))
             knl.set_args(*args)
             cl.enqueue_nd_range_kernel(dev.queue, knl, launch.global_size, launch.local_size)
     finally:

@@ -199,6 +199,8 @@ class SourceBuilder:
     def text(self) -> str:
         """The whole program: extensions, index type, helpers, then the kernels."""
         head = ["#pragma OPENCL EXTENSION cl_khr_fp64 : enable"] if self.fp64 else []
+        # no fused multiply-add behind the user's back: `a * b + c` rounds twice, as in NumPy
+        head.append("#pragma OPENCL FP_CONTRACT OFF")
         head.append(f"typedef {self.index_type} idx_t;")
         return "\n".join(head + list(self.helpers.values()) + [""] + self.functions)
 

@@ -10,6 +10,7 @@ Everything that touches OpenCL is lazy: importing this module never queries the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import operator
@@ -20,6 +21,7 @@ import threading
 import warnings
 import weakref
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,16 @@ def number_lines(source: str) -> str:
     lines = source.splitlines() or [""]
     width = len(str(len(lines)))
     return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, start=1))
+
+
+@contextlib.contextmanager
+def _quiet_compiler() -> Iterator[None]:
+    """Silence pyopencl's warning about a successful build's log: drivers log notes about the
+    generated code there (NVIDIA: "overriding noinline attribute") that users cannot act on. A
+    failed build still shows its log, in KernelBuildError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cl.CompilerWarning)
+        yield
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,6 +509,10 @@ class CLDevice:
         self.device_version: str = cl_device.version.strip()
         self.is_gpu: bool = bool(cl_device.type & cl.device_type.GPU)
         self.has_fp64: bool = "cl_khr_fp64" in cl_device.extensions.split()
+        # OpenCL lets float32 `/` and `sqrt` be off by a few ulp (NVIDIA's are) unless asked
+        self.rounds_divide_sqrt_exactly: bool = bool(
+            cl_device.single_fp_config & cl.device_fp_config.CORRECTLY_ROUNDED_DIVIDE_SQRT
+        )
         self.max_work_group_size: int = int(cl_device.max_work_group_size)
         self.local_mem_size: int = int(cl_device.local_mem_size)
         self.compute_units: int = int(cl_device.max_compute_units)
@@ -689,7 +705,8 @@ class CLDevice:
             return None
         try:
             program = cl.Program(self.context, [self.cl_device], [binary])
-            return program.build(options=list(options), devices=[self.cl_device])
+            with _quiet_compiler():
+                return program.build(options=list(options), devices=[self.cl_device])
         except Exception:  # foreign or stale binary: fall back to a source build
             self._build_counts["disk_rejects"] += 1
             return None
@@ -707,7 +724,10 @@ class CLDevice:
         program = cl.Program(self.context, source)
         try:
             # cache_dir=False: skip pyopencl's own binary cache so our counters stay honest.
-            return program.build(options=list(options), devices=[self.cl_device], cache_dir=False)
+            with _quiet_compiler():
+                return program.build(
+                    options=list(options), devices=[self.cl_device], cache_dir=False
+                )
         except cl.Error as err:
             log = self._build_log(program, str(err))
             raise KernelBuildError(self.name, source, options, log) from None
