@@ -161,23 +161,22 @@ def select(cond: object, x: object, y: object, out: np.ndarray) -> np.ndarray:
     """`where(cond, x, y)` written into `out` (which may be `x`'s array, never `y`'s).
 
     NumPy's masked copy branches per element and costs ~5 ns each on an unpredictable mask
-    (a ReLU's); selecting bits with xor/and costs a tenth of that and copies every bit
-    exactly (NaN payloads, -0.0)."""
+    (a ReLU's). Multiplying bit patterns by the 0/1 condition instead takes one pass for
+    `where(c, x, 0)` (faster than NumPy's `x * c`, which is also wrong for inf and NaN) and
+    copies every bit exactly (NaN payloads, -0.0)."""
     if np.ndim(cond) == 0:
         np.copyto(out, x if cond else y)
         return out
     uint = _BITS[out.dtype.itemsize]
-    mask = pool.take(out.shape, uint.__name__)
-    np.negative(cond, out=mask, dtype=uint, casting="unsafe")  # True -> all ones
     bits = out.view(uint)
+    x_bits = np.asarray(x, out.dtype).view(uint)
     y_bits = np.asarray(y, out.dtype).view(uint)
-    if np.ndim(y) == 0 and not y_bits:  # where(c, x, 0): one and
-        np.bitwise_and(np.asarray(x, out.dtype).view(uint), mask, out=bits)
-    else:  # y ^ ((x ^ y) & mask)
-        np.bitwise_xor(np.asarray(x, out.dtype).view(uint), y_bits, out=bits)
-        np.bitwise_and(bits, mask, out=bits)
+    if np.ndim(y) == 0 and not y_bits:  # where(c, x, 0): x's bits times 1 or 0
+        np.multiply(x_bits, cond, out=bits)
+    else:  # y ^ ((x ^ y) * c)
+        np.bitwise_xor(x_bits, y_bits, out=bits)
+        np.multiply(bits, cond, out=bits)
         np.bitwise_xor(bits, y_bits, out=bits)
-    pool.give(mask)
     return out
 
 
