@@ -157,12 +157,13 @@ class _Plan:
         """Run the plan with this call's (realized) tensor arguments, whose buffers are
         `buffers` (ids); `_STALE` when the plan does not hold for this call."""
         found: dict[int, Tensor] = {}
-        for who, _ in self.specs:
-            t = who[1]()
-            if t is None:
-                return _STALE
-            found[id(who[1])] = t
-        realize(*found.values())  # outside tensors computed lazily since the last call
+        if self.specs:
+            for who, _ in self.specs:
+                t = who[1]()
+                if t is None:
+                    return _STALE
+                found[id(who[1])] = t
+            realize(*found.values())  # outside tensors computed lazily since the last call
         try:
             return self._replay(args, buffers, found)
         except _Stale:
@@ -184,11 +185,7 @@ class _Plan:
                 raise _Stale
         tensors = [lookup(who) for who in self.sources]
         groups = [[lookup(w) for w in group] for group in self.together]
-        inputs = [
-            lookup(at)
-            for kind, at in [*self.made, *(v for _, v in self.changed)]
-            if kind == "input"
-        ]
+        inputs = [lookup(at) for at in self.inputs_kept]
         realize(*tensors, *(t for group in groups for t in group), *inputs)  # lazy gradients
         for group in groups:
             if len({id(_buffer_of(t._node)) for t in group}) > 1:
@@ -228,11 +225,16 @@ class _Plan:
             lookup(who).grad = None if ref is None else resolve(ref)
         return _rebuild(self.template, [resolve(ref) for ref in self.returned])
 
-    @property
+    @functools.cached_property
     def same(self) -> list[tuple[str, Any]]:
         """The ("same", Who) references of returned tensors and gradients set."""
         refs = [*self.returned, *(ref for _, ref in self.grads if ref is not None)]
         return [ref for ref in refs if ref[0] == "same"]
+
+    @functools.cached_property
+    def inputs_kept(self) -> list[Who]:
+        """The tensors whose values the call returns or writes unchanged (an input as is)."""
+        return [at for kind, at in [*self.made, *(v for _, v in self.changed)] if kind == "input"]
 
 
 def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:

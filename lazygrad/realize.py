@@ -195,6 +195,11 @@ def realize(*tensors: Tensor) -> None:
     rec = recording.active
     if rec is not None and rec.broken is None:
         return
+    for t in tensors:  # the common case of a replayed step: everything is realized already
+        if not isinstance(t, Tensor) or t._node.op is not Op.BUFFER:
+            break
+    else:
+        return
     pending = _pending(tensors)
     if pending:
         realize_pending(pending)

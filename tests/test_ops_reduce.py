@@ -151,6 +151,29 @@ def test_max_min_all(method: str, device: str) -> None:
     run()
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int32", "bool"])
+def test_max_over_many_short_rows(dtype: str, device: str) -> None:
+    # the NumPy backend takes these a column at a time; the values must not change
+    rng = np.random.default_rng(9)
+    a = (rng.standard_normal((300, 2, 10)) * 50).astype(dtype)
+    if dtype == "float32":
+        a[0, 0, 3], a[1, 1, :] = np.nan, -np.inf
+        a[2, 0, :] = [-0.0] * 5 + [np.nan] + [1.0] * 4
+    t = lg.tensor(a, device=device)
+    for got, want in [
+        (t.max(-1).values, a.max(-1)),
+        (t.max(2, keepdim=True).values, a.max(2, keepdims=True)),
+        (t.min(-1).values, a.min(-1)),
+        (t[:, :, :3].max(-1).values, a[:, :, :3].max(-1)),
+        (t.transpose(1, 2).max(-1).values, a.transpose(0, 2, 1).max(-1)),
+    ]:
+        check(got, want)
+    if device == "cpu":
+        assert "_max_by_columns" in lg.schedule(t.max(-1).values)[0].source
+        assert "_max_by_columns" not in lg.schedule(t[:50].max(-1).values)[0].source  # few rows
+        assert "_max_by_columns" not in lg.schedule(t.max(1).values)[0].source  # not the last axis
+
+
 @pytest.mark.parametrize("method", ["max", "min"])
 def test_max_min_dim_returns_values_and_indices(method: str, device: str) -> None:
     @examples(device)

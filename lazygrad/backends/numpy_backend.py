@@ -180,6 +180,26 @@ def select(cond: object, x: object, y: object, out: np.ndarray) -> np.ndarray:
     return out
 
 
+SHORT_ROW = 16  # a max over rows this short, and at least MANY_ROWS of them, goes by columns
+MANY_ROWS = 128
+
+
+def _short_rows(shape: tuple[int, ...], axes: tuple[int, ...]) -> bool:
+    """Whether a reduction over `axes` of `shape` is over many short rows (the last axis)."""
+    rows = math.prod(shape[:-1])
+    return axes == (len(shape) - 1,) and 1 < shape[-1] <= SHORT_ROW and rows >= MANY_ROWS
+
+
+def max_by_columns(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The max over `x`'s last axis into `out` (that axis kept as 1), one whole column at a
+    time: NumPy's reduce walks each short row alone (60 ns a row of 10: a cross-entropy's
+    4096x10 max 236 -> 22 us). The same result, since max does not depend on the order."""
+    np.copyto(out, x[..., :1])
+    for j in range(1, x.shape[-1]):
+        np.maximum(out, x[..., j : j + 1], out=out)
+    return out
+
+
 def release(scratch: list[np.ndarray]) -> None:
     """Return a kernel's scratch arrays (those not handed out as outputs) to the pool."""
     for arr in scratch:
@@ -196,6 +216,7 @@ _HELPERS = {
     "_release": release,
     "_int_power": int_power,
     "_select": select,
+    "_max_by_columns": max_by_columns,
     "inf": np.inf,
     "nan": np.nan,
 }
@@ -433,7 +454,10 @@ class _Renderer:
         elif op in REDUCE_OPS:
             slot = self.new_slot(n, [])
             fn = OP_TABLE[op].np
-            self.line(n, slot, f"{fn}({a[0]}, axis={n.arg}, keepdims=True, out={slot})")
+            if op is Op.RMAX and _short_rows(n.src[0].shape, n.arg):  # type: ignore[arg-type]
+                self.line(n, slot, f"_max_by_columns({a[0]}, {slot})")
+            else:
+                self.line(n, slot, f"{fn}({a[0]}, axis={n.arg}, keepdims=True, out={slot})")
         elif op is Op.DOT:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"np.matmul({a[0]}, {a[1]}, out={slot})")
@@ -649,7 +673,7 @@ def _typed(param_nodes: list[Node], values: list | tuple) -> list:
 
 def _pooled_buffer(node: Node, array: np.ndarray) -> Buffer:
     """A CPU buffer for a kernel's output array, which returns to the pool with it."""
-    buf = Buffer("cpu", node.dtype, node.numel, host=array.reshape(-1))
+    buf = Buffer("cpu", node.dtype, array.size, host=array.reshape(-1))
     buf.release = (pool.give, array)
     return buf
 
