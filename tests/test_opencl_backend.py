@@ -73,6 +73,8 @@ def test_float_arithmetic_rounds_as_numpy_does() -> None:
     a, b, c = (lg.tensor(rand(64), device=CL) for _ in range(3))
     source = lg.schedule((a * b + c) / a.sqrt())[0].source
     assert "#pragma OPENCL FP_CONTRACT OFF" in source.splitlines()
+    product = lg.schedule(a.reshape(8, 8) @ b.reshape(8, 8))[-1].source  # BLAS fuses too
+    assert "#pragma OPENCL FP_CONTRACT ON" in product
     dev = opencl_runtime.get_device(0)
     options = opencl_backend.build_options(dev)
     assert ("-cl-fp32-correctly-rounded-divide-sqrt" in options) == dev.rounds_divide_sqrt_exactly
