@@ -193,7 +193,8 @@ def _short_rows(shape: tuple[int, ...], axes: tuple[int, ...]) -> bool:
 def max_by_columns(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """The max over `x`'s last axis into `out` (that axis kept as 1), one whole column at a
     time: NumPy's reduce walks each short row alone (60 ns a row of 10: a cross-entropy's
-    4096x10 max 236 -> 22 us). The same result, since max does not depend on the order."""
+    4096x10 max 236 -> 22 us). The same values, since max does not depend on the order
+    (which zero a tie of 0.0 and -0.0 keeps does, in NumPy's own reduce too)."""
     np.copyto(out, x[..., :1])
     for j in range(1, x.shape[-1]):
         np.maximum(out, x[..., j : j + 1], out=out)
