@@ -252,10 +252,11 @@ def _spec(t: Tensor, arg_buffers: list[int]) -> tuple:
     """What a replay needs an outside tensor to look like as it did when recorded."""
     buffer = id(_buffer_of(t._node)) if t._node.op is Op.BUFFER or t._node in _realized else 0
     shares = next((i for i, b in enumerate(arg_buffers) if b == buffer), -1)
-    return (tuple(t.shape), t.dtype, str(t.device), t.requires_grad, shares)
+    return (*_grad_spec(t), t.requires_grad, shares)
 
 
 def _grad_spec(grad: Tensor) -> tuple:
+    """What a replay needs a gradient it read to look like: shape, dtype and device."""
     return (tuple(grad.shape), grad.dtype, str(grad.device))
 
 

@@ -15,6 +15,7 @@ Scatters (indexed writes) have their template here; the others are in `opencl_ke
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -81,6 +82,7 @@ def target(index: int) -> Target:
     return _targets[index]
 
 
+@functools.cache  # per device (devices live as long as the process): not on every launch
 def build_options(dev: opencl_runtime.CLDevice) -> tuple[str, ...]:
     """The compiler options for `dev`: float32 division and sqrt correctly rounded where the
     device can do so, as the NumPy backend's are."""
@@ -338,9 +340,10 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     args += [device_buffer(b, kernel.device).cl_buffer for b in inputs]
     args += [m.cl_buffer for m in temps]
     args += [_scalar(v, d) for v, d in zip(consts, program.const_dtypes, strict=True)]
+    options = build_options(dev)
     try:
         for launch in program.launches:
-            knl = dev.kernel(program.source, launch.name, build_options(dev))
+            knl = dev.kernel(program.source, launch.name, options)
             knl.set_args(*args)
             cl.enqueue_nd_range_kernel(dev.queue, knl, launch.global_size, launch.local_size)
     finally:
