@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .autograd_state import GradFn, enable_grad, is_grad_enabled, no_grad
+from .autograd_state import NO_GRAD, GradFn, enable_grad, is_grad_enabled, no_grad
 from .ir.autodiff import gradients
 from .ir.node import Node, const, make
 from .ir.ops import Op
+from .realize import updated
 from .tensor import Tensor
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "is_grad_enabled"]
@@ -56,18 +57,17 @@ def _graph_functions(roots: Sequence[Tensor]) -> tuple[list[GradFn], list[Tensor
     functions: list[GradFn] = []
     leaves: dict[int, Tensor] = {}
     seen: set[int] = set()
-    stack = list(roots)
+    stack: list = [t.grad_fn if t.grad_fn is not None else t for t in roots]
     while stack:
-        t = stack.pop()
-        if id(t) in seen:
+        item = stack.pop()
+        if item is None or item is NO_GRAD or id(item) in seen:
             continue
-        seen.add(id(t))
-        if t.grad_fn is None:
-            if t.requires_grad:
-                leaves[id(t)] = t
-            continue
-        functions.append(t.grad_fn)
-        stack.extend(i for i in t.grad_fn._inputs if i is not None and i.requires_grad)
+        seen.add(id(item))
+        if isinstance(item, GradFn):
+            functions.append(item)
+            stack.extend(item._edges)
+        elif item.requires_grad:
+            leaves[id(item)] = item
     return functions, list(leaves.values())
 
 
@@ -75,7 +75,7 @@ def _saves_tensors(fn: GradFn) -> bool:
     if fn.name() in _SAVES_NOTHING:
         return False
     if fn.name() in ("MulBackward0", "DivBackward0"):
-        return all(i is not None for i in fn._inputs)
+        return all(e is not None for e in fn._edges)
     return True
 
 
@@ -162,6 +162,7 @@ def backward(
         else:
             total = make(Op.ADD, (leaf.grad._node, g._node))
             leaf.grad = Tensor._wrap(total, leaf.device, requires_grad=create_graph)
+            updated(leaf.grad)
 
 
 def grad(

@@ -66,27 +66,50 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
+# An edge of `GradFn` to an input that takes part in the operation but needs no gradient.
+NO_GRAD = "no grad"
+
+
+def edge(t: Any) -> Any:
+    """What a `GradFn` keeps of an input tensor: the input's own grad_fn (as it is now), the
+    input itself when it is a leaf that requires grad, `NO_GRAD`, or None for no input.
+
+    Never an intermediate tensor itself: a tensor the user dropped must die, so that only
+    what the user still holds is stored when a graph is realized."""
+    if t is None:
+        return None
+    if not t._requires_grad:
+        return NO_GRAD
+    return t if t.grad_fn is None else t.grad_fn
+
+
 class GradFn:
-    """What produced a tensor: PyTorch's node name and the functions of its inputs."""
+    """What produced a tensor: PyTorch's node name and the edges to its inputs' functions."""
 
     def __init__(self, name: str, inputs: tuple[Any, ...]):
         self._name = name
-        self._inputs = inputs
+        self._edges = tuple([edge(t) for t in inputs])
         self.freed = False
+
+    def set_inputs(self, name: str, inputs: tuple[Any, ...]) -> None:
+        """Name the op and its inputs as the user sees them (a composite op built from
+        primitives reports itself as one PyTorch node)."""
+        self._name = name
+        self._edges = tuple([edge(t) for t in inputs])
 
     def name(self) -> str:
         return self._name
 
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
-        out = []
-        for t in self._inputs:
-            if t is None or not t.requires_grad:
+        out: list[tuple[Any, int]] = []
+        for e in self._edges:
+            if isinstance(e, GradFn):
+                out.append((e, 0))
+            elif e is None or e is NO_GRAD or not e.requires_grad:
                 out.append((None, 0))
-            elif t.grad_fn is not None:
-                out.append((t.grad_fn, 0))
             else:
-                out.append((t._accumulate_grad(), 0))
+                out.append((e._accumulate_grad(), 0))
         return tuple(out)
 
     def __repr__(self) -> str:

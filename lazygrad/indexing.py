@@ -234,12 +234,14 @@ def getitem(x: Tensor, key: object) -> Tensor:
             else Tensor._wrap(x._node, x.device)
         )
     elif y.grad_fn is not None:
-        y.grad_fn._name = (
+        y.grad_fn.set_inputs(
             "IndexBackward0"
             if advanced
-            else ("SelectBackward0" if any(isinstance(i, int) for i in items) else "SliceBackward0")
+            else (
+                "SelectBackward0" if any(isinstance(i, int) for i in items) else "SliceBackward0"
+            ),
+            (x,),
         )
-        y.grad_fn._inputs = (x,)
     if not advanced and not flags:
         register_view(y, x, lambda base: getitem(base, key))
     return y

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import recording
+from . import live, recording
 from .autograd_state import is_grad_enabled
 from .ir.node import Node
 from .ir.ops import Op
@@ -350,15 +350,14 @@ class _Recorder:
         return False
 
     def find_holders(self) -> None:
-        """Every tensor from before the call, by the node it held then (one heap scan),
-        and every gradient the call read as `t.grad`, as "the .grad of t" (and as itself
-        too when something else refers to it)."""
+        """Every tensor from before the call (from the registry of live tensors), by the
+        node it held then, and every gradient the call read as `t.grad`, as "the .grad of
+        t" (and as itself too when something else refers to it)."""
         rec = self.rec
         before = {id(t): node for t, node, _, _ in rec.changed.values()}
         read_grads = self.grad_owners
-        heap = [o for o in gc.get_objects() if issubclass(type(o), Tensor)]  # not __class__
         seen: set[int] = set()
-        for t in [*self.args, *heap]:
+        for t in [*self.args, *live.tensors()]:
             if id(t) in seen or id(t) in rec.created:
                 continue
             seen.add(id(t))
@@ -419,7 +418,7 @@ class _Recorder:
         targets = made + changed
         firsts = [t._node for t in targets]
         pending = _pending(tuple(targets))
-        done = realize_pending(pending) if pending else None
+        done = realize_pending(pending, recording=True) if pending else None
         self.find_holders()
         self.check_graph(firsts, done)
         index = {id(n): i for i, n in enumerate(done.nodes)} if done else {}

@@ -185,7 +185,7 @@ def expand(x: Tensor, *sizes: int | Sequence[int]) -> Tensor:
         return y
     out = _movement(y, Op.EXPAND, tuple(target), "ExpandBackward0")
     if out.grad_fn is not None:
-        out.grad_fn._inputs = (x,)
+        out.grad_fn.set_inputs("ExpandBackward0", (x,))
     return out
 
 
@@ -263,7 +263,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         start += x.shape[d]
     assert out is not None
     if out.grad_fn is not None:
-        out.grad_fn._name, out.grad_fn._inputs = "CatBackward0", tuple(parts)
+        out.grad_fn.set_inputs("CatBackward0", tuple(parts))
     return out
 
 
@@ -286,7 +286,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     d = tensors[0]._dim(dim, tensors[0].ndim + 1)
     out = cat([unsqueeze(x, d) for x in tensors], d)
     if out.grad_fn is not None:
-        out.grad_fn._name, out.grad_fn._inputs = "StackBackward0", tuple(tensors)
+        out.grad_fn.set_inputs("StackBackward0", tuple(tensors))
     return out
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from . import recording
+from . import live, recording
 from .buffer import Buffer
 from .ir.cache_key import structural_key
-from .ir.node import Node, make
-from .ir.ops import Op
+from .ir.node import Node, make, refresh_depth, settle
+from .ir.ops import MOVEMENT_OPS, Op
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor, _LeafToken, is_leaf_token
 
@@ -64,6 +64,26 @@ class RealizedValues:
 
 
 _realized = RealizedValues()
+
+
+class _LeafValues:
+    """The realized values of leaves only (buffers, and leaves that require grad): what a
+    `lg.jit` recording reads as inputs, since a replay has nothing but its arguments and
+    the tensors from before the call. Values computed before the call that its graph
+    shares (hash-consing finds them) are computed again inside it."""
+
+    def get(self, node: Node, default: Node | None = None) -> Node | None:
+        return _realized.get(node, default) if is_leaf_token(node) else default
+
+    def __contains__(self, node: Node) -> bool:
+        return self.get(node) is not None
+
+    def __getitem__(self, node: Node) -> Node:
+        value = self.get(node)
+        if value is None:
+            raise KeyError(node)
+        return value
+
 
 # Called with (schedule, tensors) before each schedule runs: `lazygrad viz` captures graphs here.
 schedule_listeners: list[Callable[[Schedule, list[Tensor]], None]] = []
@@ -108,9 +128,62 @@ def _targets(pending: list[Tensor]) -> tuple[list[Node], dict[Node, str]]:
     return list(devices), devices
 
 
+# Nodes that two graphs may share without sharing any work: scalars, constants and ranges
+# (interned, so every `x * 0.5` reads one PARAM node), and views, which are shared only when
+# what they view is.
+_NO_WORK = frozenset((Op.CONST, Op.PARAM, Op.ARANGE, *MOVEMENT_OPS))
+
+
+def _pending_work(node: Node) -> set[Node]:
+    """The nodes realizing `node` would compute (up to buffers and stored values), leaving
+    out those that do no work of their own (see `_NO_WORK`)."""
+    work: set[Node] = set()
+    seen: set[Node] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n in seen or n.op is Op.BUFFER or n in _realized:
+            continue
+        seen.add(n)
+        if n.op not in _NO_WORK:
+            work.add(n)
+        stack.extend(n.src)
+    return work
+
+
+def _also_realized(pending: list[Tensor]) -> list[Tensor]:
+    """The live tensors besides `pending` whose pending work overlaps theirs (directly or
+    through each other): realized with them, they share the work and store it, so nothing
+    the program can still read is computed twice and no live tensor's history reaches
+    back past this realize (the weights a loop updates after reading its loss, say)."""
+    asked = {id(t) for t in pending}
+    others = [
+        t
+        for t in live.tensors()
+        if id(t) not in asked and t._node.op is not Op.BUFFER and t._node not in _realized
+    ]
+    if not others:
+        return []
+    work: set[Node] = set()
+    for t in pending:
+        work |= _pending_work(t._node)
+    theirs: list[set[Node] | None] = [_pending_work(t._node) for t in others]
+    joined: list[Tensor] = []
+    while True:
+        overlapping = [i for i, w in enumerate(theirs) if w is not None and not w.isdisjoint(work)]
+        if not overlapping:
+            return joined
+        for i in overlapping:
+            work |= theirs[i]  # type: ignore[operator]
+            theirs[i] = None
+            joined.append(others[i])
+
+
 def schedule(*tensors: Tensor) -> Schedule:
-    """The kernels that realizing `tensors` would run, in order; nothing runs."""
-    nodes, devices = _targets(_pending(tensors))
+    """The kernels that realizing `tensors` would run, in order; nothing runs. Like
+    realizing, it includes the live tensors whose pending work overlaps theirs."""
+    pending = _pending(tensors)
+    nodes, devices = _targets(pending + _also_realized(pending))
     return build_schedule(nodes, devices, _realized)
 
 
@@ -162,10 +235,10 @@ cache_stats = {"hits": 0, "misses": 0}
 
 
 def _cached_schedule(
-    nodes: list[Node], devices: dict[Node, str]
+    nodes: list[Node], devices: dict[Node, str], realized: RealizedValues | _LeafValues
 ) -> tuple[_CachedSchedule, list[Node], list[Node]]:
     """The schedule for `nodes` from the cache (keyed by graph structure), or a new one."""
-    key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], _realized)
+    key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], realized)
     entry = _schedule_cache.get(key)
     if entry is not None:
         _schedule_cache.move_to_end(key)
@@ -216,10 +289,16 @@ class Realized:
     values: dict[Node, Any]
 
 
-def realize_pending(pending: list[Tensor]) -> Realized:
-    """Realize tensors that `_pending` returned (each needs computing)."""
+def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
+    """Realize tensors that `_pending` returned (each needs computing), together with the
+    live tensors whose pending work overlaps theirs (see `_also_realized`). A `lg.jit`
+    recording realizes only `pending` and reads only leaf values (see `_LeafValues`)."""
+    if not recording:
+        pending = pending + _also_realized(pending)
     nodes, devices = _targets(pending)
-    entry, inputs, params = _cached_schedule(nodes, devices)
+    entry, inputs, params = _cached_schedule(
+        nodes, devices, _LeafValues() if recording else _realized
+    )
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {slot: _buffer_of(new) for slot, new in zip(entry.inputs, inputs, strict=True)}
@@ -227,6 +306,7 @@ def realize_pending(pending: list[Tensor]) -> Realized:
     results = entry.run(bindings, values)
     for node, value in zip(nodes, results, strict=True):
         _realized[node] = value
+        settle(node)
     shared = {node for node, many in zip(nodes, entry.shared, strict=True) if many}
     for t in pending:
         _point_at(t, _realized[t._node], shared=t._node in shared)
@@ -248,7 +328,37 @@ def _point_at(t: Tensor, value: Node, shared: bool) -> None:
         return  # settled by an earlier realize
     own = make(Op.CONTIGUOUS, (value,), _LeafToken())
     _realized[own] = value
+    settle(own)
     t._replace_node(own)
+
+
+# An in-place update (or a gradient accumulated into `.grad`) that leaves a tensor with a
+# pending graph deeper than this realizes every live tensor: a loop that never reads a
+# value still runs in bounded memory and time per step.
+UPDATE_DEPTH_LIMIT = int(os.environ.get("LAZYGRAD_UPDATE_DEPTH", "4096"))
+
+
+def updated(*tensors: Tensor) -> None:
+    """Called after an in-place update of `tensors`: flush when one's history is too deep."""
+    for t in tensors:
+        if (
+            t._node.depth > UPDATE_DEPTH_LIMIT
+            and refresh_depth(t._node, _realized) > UPDATE_DEPTH_LIMIT
+        ):
+            if debug_level():
+                print(
+                    f"[lazygrad] an update left a graph {t._node.depth} ops deep (limit "
+                    f"{UPDATE_DEPTH_LIMIT}, LAZYGRAD_UPDATE_DEPTH): realizing every live "
+                    "tensor",
+                    file=sys.stderr,
+                )
+            flush()
+            return
+
+
+def flush() -> None:
+    """Realize every live tensor that has pending work, as one schedule."""
+    realize(*[t for t in live.tensors() if t._node.op is not Op.BUFFER])
 
 
 def run_schedule(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import dtype as dt
-from . import recording
+from . import live, recording
 from .autograd_state import AccumulateGrad, GradFn, is_grad_enabled
 from .device import device, to_device
 from .ir.node import Node, make
@@ -63,6 +63,7 @@ class Tensor:
         # Earlier nodes of a leaf that requires grad (before realization replaced them), so
         # graphs recorded before then still find the leaf.
         self._aliases: list[weakref.ref[Node]] = []
+        live.track(self)
         if recording.active is not None:
             recording.active.made(self)
 

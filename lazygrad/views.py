@@ -28,6 +28,7 @@ from . import recording
 from .autograd_state import is_grad_enabled
 from .ir.node import make
 from .ir.ops import Op
+from .realize import updated
 from .tensor import Tensor
 
 Replay = Callable[[Tensor], Tensor]
@@ -230,3 +231,4 @@ def after_in_place(t: Tensor) -> None:
             fresh.grad_fn,
             fresh._requires_grad,
         )
+    updated(root)

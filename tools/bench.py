@@ -7,6 +7,7 @@ first-call (compile) time and peak memory.
     python tools/bench.py            # full sizes (W1 on 3 x 2**24 float32, ...)
     python tools/bench.py --quick    # small sizes, for a smoke run
     python tools/bench.py --only W1,W4
+    python tools/bench.py --only W8    # the plain training loop (see tools/loop_bench.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import loop_bench  # noqa: E402
+
 import lazygrad as lg  # noqa: E402
 from lazygrad.backends import numpy_backend, opencl_runtime  # noqa: E402
 from lazygrad.buffer import Buffer  # noqa: E402
@@ -535,7 +538,10 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{w.name} with {name} failed: {type(err).__name__}: {err}", file=sys.stderr)
                 rows.append((w, name, None, base))
         print(f"{w.name} done", file=sys.stderr)
-    print(format_table(rows))
+    if rows:
+        print(format_table(rows))
+    if not args.only or "W8" in args.only.split(","):
+        print(f"\n{loop_bench.table(300 if args.quick else 2000, devices)}")
     missing = [
         p for p in ("numexpr", "torch", "jax", "tinygrad") if importlib.util.find_spec(p) is None
     ]

@@ -24,13 +24,16 @@ _set = object.__setattr__  # Node forbids setattr; its constructor goes around t
 class Node:
     """One IR op: `op` applied to `src` nodes with an op-specific `arg`."""
 
-    __slots__ = ("op", "src", "arg", "dtype", "shape", "__weakref__")
+    __slots__ = ("op", "src", "arg", "dtype", "shape", "depth", "__weakref__")
 
     op: Op
     src: tuple[Node, ...]
     arg: object
     dtype: DType
     shape: Shape
+    # the longest chain of ops not yet computed behind this node: bookkeeping, not part of
+    # its identity (leaves are 0; realizing a node sets it to 0, see `settle`)
+    depth: int
 
     def __init__(self, op: Op, src: tuple[Node, ...], arg: object, dtype: DType, shape: Shape):
         _set(self, "op", op)
@@ -38,6 +41,11 @@ class Node:
         _set(self, "arg", arg)
         _set(self, "dtype", dtype)
         _set(self, "shape", shape)
+        depth = 0
+        for s in src:
+            if s.depth >= depth:
+                depth = s.depth + 1
+        _set(self, "depth", depth)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("IR nodes are immutable")
@@ -51,6 +59,25 @@ class Node:
         return (
             f"Node({self.op.name}, {self.dtype.name}{list(self.shape)}{arg}, nsrc={len(self.src)})"
         )
+
+
+def settle(node: Node) -> None:
+    """Note that `node`'s value is computed and stored: nothing is pending behind it."""
+    _set(node, "depth", 0)
+
+
+def refresh_depth(root: Node, stored: Container[Node]) -> int:
+    """The true depth of `root`'s pending graph, with the nodes in `stored` as leaves: a node
+    made before one of its sources was stored still counts that source's old history, so
+    this recomputes (and corrects) the depth of every node up to stored values."""
+    for node in toposort([root], stop=stored):
+        depth = 0
+        if node not in stored:
+            for s in node.src:
+                if s.depth >= depth:
+                    depth = s.depth + 1
+        _set(node, "depth", depth)
+    return root.depth
 
 
 # key -> weak reference to the node; a plain dict of weakrefs is several times faster to
