@@ -134,28 +134,15 @@ def _targets(pending: list[Tensor]) -> tuple[list[Node], dict[Node, str]]:
 _NO_WORK = frozenset((Op.CONST, Op.PARAM, Op.ARANGE, *MOVEMENT_OPS))
 
 
-def _pending_work(node: Node) -> set[Node]:
-    """The nodes realizing `node` would compute (up to buffers and stored values), leaving
-    out those that do no work of their own (see `_NO_WORK`)."""
-    work: set[Node] = set()
-    seen: set[Node] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n in seen or n.op is Op.BUFFER or n in _realized:
-            continue
-        seen.add(n)
-        if n.op not in _NO_WORK:
-            work.add(n)
-        stack.extend(n.src)
-    return work
-
-
 def _also_realized(pending: list[Tensor]) -> list[Tensor]:
     """The live tensors besides `pending` whose pending work overlaps theirs (directly or
     through each other): realized with them, they share the work and store it, so nothing
     the program can still read is computed twice and no live tensor's history reaches
-    back past this realize (the weights a loop updates after reading its loss, say)."""
+    back past this realize (the weights a loop updates after reading its loss, say).
+
+    One walk over all their pending graphs (up to buffers and stored values): each node
+    that does work (see `_NO_WORK`) is labelled with the first graph that reaches it, and
+    a graph that reaches a labelled node joins that graph's group (union-find)."""
     asked = {id(t) for t in pending}
     others = [
         t
@@ -164,19 +151,31 @@ def _also_realized(pending: list[Tensor]) -> list[Tensor]:
     ]
     if not others:
         return []
-    work: set[Node] = set()
-    for t in pending:
-        work |= _pending_work(t._node)
-    theirs: list[set[Node] | None] = [_pending_work(t._node) for t in others]
-    joined: list[Tensor] = []
-    while True:
-        overlapping = [i for i, w in enumerate(theirs) if w is not None and not w.isdisjoint(work)]
-        if not overlapping:
-            return joined
-        for i in overlapping:
-            work |= theirs[i]  # type: ignore[operator]
-            theirs[i] = None
-            joined.append(others[i])
+    group = list(range(len(others) + 1))  # 0: the tensors asked for; i + 1: others[i]
+
+    def find(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    owner: dict[Node, int] = {}
+    roots = [(0, t._node) for t in pending] + [(i + 1, t._node) for i, t in enumerate(others)]
+    for label, root in roots:
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            first = owner.get(n)
+            if first is not None:
+                group[find(first)] = find(label)
+                continue
+            if n.op is Op.BUFFER or n in _realized:
+                continue
+            if n.op not in _NO_WORK:  # views and constants are walked through each time
+                owner[n] = label
+            stack.extend(n.src)
+    asked_group = find(0)
+    return [t for i, t in enumerate(others) if find(i + 1) == asked_group]
 
 
 def schedule(*tensors: Tensor) -> Schedule:

@@ -256,3 +256,25 @@ def test_live_registry_forgets_dead_tensors() -> None:
     assert sum(1 for _ in live.tensors()) >= before + 100
     del made
     assert sum(1 for _ in live.tensors()) <= before + 5
+
+
+def test_a_linear_layers_weight_update_fuses_into_its_gradient_contraction() -> None:
+    """`x @ w.T` differentiates to `g.T @ x` in w's own layout, so `w -= lr * w.grad`
+    is an epilogue of the gradient's contraction rather than a kernel of its own."""
+    layer = nn.Linear(6, 4)
+    lg.realize(*layer.parameters())
+    x = lg.randn(8, 6).realize()
+    layer(x).sum().backward()
+    with lg.no_grad():
+        layer.weight -= 0.1 * layer.weight.grad
+    kernels = lg.schedule(layer.weight)
+    update = [k for k in kernels if "sub" in k.ops]
+    assert len(update) == 1 and update[0].kind == "dot", kernels.kernels
+
+
+def test_transposes_of_transposes_cancel() -> None:
+    x = lg.randn(3, 4, 5).realize()
+    y = x.permute(2, 0, 1).permute(1, 2, 0) * 2
+    (kernel,) = lg.schedule(y)
+    assert kernel.kind == "elementwise"
+    np.testing.assert_allclose(y.numpy(), x.numpy() * 2)

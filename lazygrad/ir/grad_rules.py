@@ -83,8 +83,15 @@ def _dot(node: Node, g: Node) -> Grads:
     a, b = node.src
     n = len(a.shape)
     swap = tuple(range(n - 2)) + (n - 1, n - 2)
-    ga = make(Op.DOT, (g, make(Op.PERMUTE, (b,), swap)))
-    gb = make(Op.DOT, (make(Op.PERMUTE, (a,), swap), g))
+    if b.op is Op.PERMUTE and b.arg == swap:  # x @ w.T (nn.Linear): w's gradient is g.T @ x,
+        # computed in w's layout so that an update of w can fuse into the contraction
+        gb = make(Op.PERMUTE, (make(Op.DOT, (make(Op.PERMUTE, (g,), swap), a)),), swap)
+    else:
+        gb = make(Op.DOT, (make(Op.PERMUTE, (a,), swap), g))
+    if a.op is Op.PERMUTE and a.arg == swap:  # the same for w.T @ x
+        ga = make(Op.PERMUTE, (make(Op.DOT, (b, make(Op.PERMUTE, (g,), swap))),), swap)
+    else:
+        ga = make(Op.DOT, (g, make(Op.PERMUTE, (b,), swap)))
     return ga, gb
 
 

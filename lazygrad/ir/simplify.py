@@ -112,6 +112,11 @@ def _movement(node: Node) -> Node | None:
         return src[0]
     if op is Op.RESHAPE and src[0].op is Op.RESHAPE:
         return make(Op.RESHAPE, (src[0].src[0],), node.arg)
+    if op is Op.PERMUTE and src[0].op is Op.PERMUTE:
+        inner, composed = src[0].src[0], tuple(src[0].arg[i] for i in node.arg)  # type: ignore
+        if composed == tuple(range(len(composed))):
+            return inner
+        return make(Op.PERMUTE, (inner,), composed)
     return None
 
 
