@@ -187,6 +187,12 @@ def binary(op: Op, name: str, a: Operand, b: Operand, on_bool: Op | None = None)
     `on_bool` replaces `op` when both operands promote to bool (`+` is `|` there)."""
     if type(b) in _NUMBERS and isinstance(a, Tensor):  # the common `x * 0.5`: no conversions
         ctype = _with_scalar(a.dtype, b)
+        if op not in _CHECKED_OPS and (ctype is not dt.bool_ or on_bool is None):
+            if OP_TABLE[op].float_only and not ctype.is_floating_point:
+                ctype = dt.default_float
+            node = a._cast_node(ctype)
+            scalar = param(b, ctype, node.shape)
+            return a._result(make(op, (node, scalar)), name, (a, None))
     elif type(a) in _NUMBERS and isinstance(b, Tensor):
         ctype = _with_scalar(b.dtype, a)
     else:
