@@ -45,8 +45,13 @@ def _host_array(data: Any, dtype: dt.DType | None) -> np.ndarray:
     else:
         _check_nested(data)
         arr = np.array(data)
-        if arr.dtype == object:
-            raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+        if arr.dtype.kind in "fuO":  # NumPy's way out of an int beyond int64 (uint64, float)
+            _check_python_ints(data)
+        if arr.dtype == object:  # numbers only when a huge int sits among floats
+            try:
+                arr = np.array(data, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"Could not infer dtype of {type(data).__name__}") from None
         if arr.dtype.kind in "USV":
             raise TypeError("new(): invalid data type 'str'")
         if dtype is None:
@@ -60,7 +65,32 @@ def _host_array(data: Any, dtype: dt.DType | None) -> np.ndarray:
             elif kind != "b":
                 arr = arr.astype(np.float32)
     target = dt.to_dtype(dtype) if dtype is not None else dt.from_numpy_dtype(arr.dtype)
+    if arr.dtype.kind in "iu" and target.np.kind == "i" and arr.size:
+        info = np.iinfo(target.np)
+        if int(arr.max()) > info.max or int(arr.min()) < info.min:
+            raise RuntimeError(
+                f"value cannot be converted to type {target.np.name}_t without overflow"
+            )
     return np.array(arr, dtype=target.np, copy=True, order="C")
+
+
+_INT64 = np.iinfo(np.int64)
+
+
+def _check_python_ints(data: Any) -> None:
+    """PyTorch's overflow error for a Python int that no int64 holds, where the data is
+    integers only (with a float among them, the ints become floats too)."""
+    stack, overflow = [data], False
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list | tuple):
+            stack.extend(x)
+        elif isinstance(x, float):
+            return
+        elif isinstance(x, int) and not isinstance(x, bool):
+            overflow = overflow or not _INT64.min <= x <= _INT64.max
+    if overflow:
+        raise RuntimeError("Overflow when unpacking long")
 
 
 def _check_nested(data: Any) -> None:

@@ -86,6 +86,7 @@ def copy_(self: Tensor, src: Tensor) -> Tensor:
 
 
 _METHODS = {
+    "contiguous": views.contiguous,
     "add": math_ops.add,
     "sub": math_ops.sub,
     "mul": math_ops.mul,

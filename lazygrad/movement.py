@@ -47,7 +47,7 @@ def _movement(x: Tensor, op: Op, arg: object, name: str) -> Tensor:
     return x if node is x._node else x._result(node, name, (x,))
 
 
-@view_op
+@view_op(may_copy=True)
 def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """The same elements in row-major order with a new shape (one size may be -1)."""
     given = _sizes(shape)
@@ -127,7 +127,7 @@ def T(x: Tensor) -> Tensor:  # noqa: N802 - torch's property name
     return permute(x, tuple(reversed(range(x.ndim)))) if x.ndim > 1 else x
 
 
-@view_op
+@view_op(may_copy=True)
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions start_dim..end_dim into one."""
     if x.ndim == 0:

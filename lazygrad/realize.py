@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import weakref
 from collections import Counter, OrderedDict
@@ -220,13 +221,18 @@ class _CachedSchedule:
     def run(self, bindings: dict[Node, Buffer], values: dict[Node, Any]) -> list[Node]:
         """Run the schedule with these input buffers and arguments; returns a BUFFER node
         holding each target's value, in target order."""
-        buffers = run_schedule(self.schedule, bindings, values)
+        with _one_at_a_time:
+            buffers = run_schedule(self.schedule, bindings, values)
         out = []
         for lowered, (dtype, shape) in zip(self.lowered, self.targets, strict=True):
             buf = bindings[lowered] if lowered.op is Op.BUFFER else buffers[lowered]
             out.append(make(Op.BUFFER, (), buf, dtype, shape))
         return out
 
+
+# Realizes run one at a time (threads take turns): a cached schedule and its kernels'
+# scratch arrays are shared by every graph of one structure.
+_one_at_a_time = threading.RLock()
 
 _schedule_cache: OrderedDict[tuple, _CachedSchedule] = OrderedDict()
 SCHEDULE_CACHE_SIZE = 64
@@ -272,9 +278,10 @@ def realize(*tensors: Tensor) -> None:
             break
     else:
         return
-    pending = _pending(tensors)
-    if pending:
-        realize_pending(pending)
+    with _one_at_a_time:
+        pending = _pending(tensors)
+        if pending:
+            realize_pending(pending)
 
 
 @dataclass

@@ -411,10 +411,6 @@ class Tensor:
         """A copy that is a separate node of the graph."""
         return self._result(make(Op.CONTIGUOUS, (self._node,)), "CloneBackward0", (self,))
 
-    def contiguous(self) -> Tensor:
-        """Lazy tensors are always logically contiguous: returns self."""
-        return self
-
     # ---- autograd ------------------------------------------------------------------------
     def backward(
         self,

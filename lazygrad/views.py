@@ -26,8 +26,10 @@ import numpy as np
 
 from . import recording
 from .autograd_state import is_grad_enabled
+from .ir.fold_views import fold_views
 from .ir.node import make
 from .ir.ops import Op
+from .ir.view import View
 from .realize import updated
 from .tensor import Tensor
 
@@ -40,6 +42,7 @@ class _ViewEntry:
     root: Tensor
     chain: tuple[Replay, ...]
     layout: str | None = None  # "view", "overlapping" or "copy", decided at the first write
+    may_copy: bool = False  # the chain has a reshape, which copies a non-contiguous input
 
 
 _view_entries: dict[int, _ViewEntry] = {}  # id(view) -> entry
@@ -58,12 +61,16 @@ def snapshot(t: Tensor) -> Tensor:
     return old
 
 
-def register_view(out: Tensor, base: Tensor, replay: Replay) -> None:
-    """Record that `out` was made from `base` by `replay` (a view op)."""
+def register_view(out: Tensor, base: Tensor, replay: Replay, may_copy: bool = False) -> None:
+    """Record that `out` was made from `base` by `replay` (a view op; one that copies a
+    non-contiguous input, as reshape does, says `may_copy`)."""
     if _replaying[0] or out is base or not isinstance(out, Tensor):
         return
     parent = _view_entries.get(id(base))
+    if parent is not None and parent.may_copy and _layout(parent) == "copy":
+        parent = None  # `base` is a copy in storage of its own: `out` views it, not its root
     root, chain = (parent.root, parent.chain) if parent else (base, ())
+    may_copy = may_copy or (parent is not None and parent.may_copy)
     key, root_key = id(out), id(root)
     previous = _view_entries.get(key)
     if previous is not None:  # registered again (a view op built from others): forget that
@@ -80,21 +87,26 @@ def register_view(out: Tensor, base: Tensor, replay: Replay) -> None:
             if not siblings:
                 del _views_of[root_key]
 
-    _view_entries[key] = _ViewEntry(weakref.ref(out, forget), root, chain + (replay,))
+    _view_entries[key] = _ViewEntry(
+        weakref.ref(out, forget), root, chain + (replay,), may_copy=may_copy
+    )
     _views_of.setdefault(root_key, {})[key] = weakref.ref(out)
 
 
-def view_op(fn: Callable) -> Callable:
-    """Register the result(s) of movement function `fn` as views of its input."""
+def view_op(fn: Callable | None = None, *, may_copy: bool = False) -> Callable:
+    """Register the result(s) of movement function `fn` as views of its input (`may_copy`:
+    `fn` copies a non-contiguous input instead, as reshape does)."""
+    if fn is None:
+        return functools.partial(view_op, may_copy=may_copy)
 
     @functools.wraps(fn)
     def wrapper(x: Tensor, *args: object, **kwargs: object) -> object:
         out = fn(x, *args, **kwargs)
         if isinstance(out, tuple):
             for i, piece in enumerate(out):
-                register_view(piece, x, lambda b, i=i: fn(b, *args, **kwargs)[i])
+                register_view(piece, x, lambda b, i=i: fn(b, *args, **kwargs)[i], may_copy)
         else:
-            register_view(out, x, lambda b: fn(b, *args, **kwargs))
+            register_view(out, x, lambda b: fn(b, *args, **kwargs), may_copy)
         return out
 
     return wrapper
@@ -123,8 +135,6 @@ def _layout(entry: _ViewEntry) -> str:
     """ "view", "overlapping" (some elements share a position) or "copy" (the positions are
     not one strided window of the root, so PyTorch would have copied)."""
     if entry.layout is None:
-        from .ir.fold_views import fold_views
-
         positions = _positions(entry)
         folded = fold_views([positions._node])[positions._node]
         view = folded.arg if folded.op is Op.VIEW else None
@@ -155,6 +165,30 @@ def _strided_layout(positions: np.ndarray) -> str:
         return "copy"
     overlapping = any(s == 0 and n > 1 for s, n in zip(strides, positions.shape, strict=True))
     return "overlapping" if overlapping else "view"
+
+
+def contiguous(t: Tensor) -> Tensor:
+    """`t` itself when its elements lie in row-major order in the storage it shares (a
+    tensor that is no view, or a view of a contiguous window), else a copy in new storage
+    (PyTorch's `contiguous()`: writes to the copy do not reach the base)."""
+    entry = _live_view(t)
+    if entry is None or _row_major(entry):
+        return t
+    return t.clone()
+
+
+def _row_major(entry: _ViewEntry) -> bool:
+    positions = _positions(entry)
+    folded = fold_views([positions._node])[positions._node]
+    if folded.op is Op.ARANGE:
+        return True
+    if folded.op is not Op.VIEW or folded.src[0].op is not Op.ARANGE:
+        return False
+    view = folded.arg
+    expected = View.contiguous(view.shape).strides
+    return view.mask is None and all(
+        n == 1 or s == e for n, s, e in zip(view.shape, view.strides, expected, strict=True)
+    )
 
 
 def entangled(t: Tensor, besides: Container[int] = ()) -> bool:

@@ -158,7 +158,7 @@ _BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def select(cond: object, x: object, y: object, out: np.ndarray) -> np.ndarray:
-    """`where(cond, x, y)` written into `out` (which may be `x`'s array, never `y`'s).
+    """`where(cond, x, y)` written into `out` (which may be `x`'s array, or `y`'s).
 
     NumPy's masked copy branches per element and costs ~5 ns each on an unpredictable mask
     (a ReLU's). Multiplying bit patterns by the 0/1 condition instead takes one pass for
@@ -174,6 +174,8 @@ def select(cond: object, x: object, y: object, out: np.ndarray) -> np.ndarray:
     if np.ndim(y) == 0 and not y_bits:  # where(c, x, 0): x's bits times 1 or 0
         np.multiply(x_bits, cond, out=bits)
     else:  # y ^ ((x ^ y) * c)
+        if np.may_share_memory(bits, y_bits):  # `out` is y's array too (y is x, seen
+            y_bits = y_bits.copy()  # through a view that simplified away): y is read last
         np.bitwise_xor(x_bits, y_bits, out=bits)
         np.multiply(bits, cond, out=bits)
         np.bitwise_xor(bits, y_bits, out=bits)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .. import math_ops
+from .. import math_ops, recording
 from ..creation import arange, full, rand
+from ..ir.ops import Op
 from ..math_ops import _renamed, where
 from ..movement import pad as _pad_dims
 from ..movement import stack
@@ -385,6 +386,20 @@ def _class_mask(input: Tensor, target: Tensor) -> Tensor:
     return target.unsqueeze(1) == classes
 
 
+def _check_targets(target: Tensor, classes: int, ignore_index: int) -> None:
+    """PyTorch's IndexError for a class index outside [0, classes) that is not
+    `ignore_index`, checked where the targets' values are on the host already (a realized
+    CPU tensor, as a batch from a data loader is); a lazy or device tensor is not read for
+    it, and neither is one while `lg.jit` records (a replay could not check)."""
+    node = target._node
+    host = getattr(node.arg, "host", None) if node.op is Op.BUFFER else None
+    if host is None or recording.active is not None:
+        return
+    bad = (host != ignore_index) & ((host < 0) | (host >= classes))
+    if bad.any():
+        raise IndexError(f"Target {host[bad][0]} is out of bounds.")
+
+
 def _class_weights(input: Tensor, weight: Tensor | None) -> Tensor | None:
     if weight is None:
         return None
@@ -405,6 +420,7 @@ def _nll_parts(
     class picked by a one-hot mask (a fused elementwise select + reduce, no gather)."""
     class_dim = 1 if log_probs.ndim > 1 else 0
     hit = _class_mask(log_probs, target)
+    _check_targets(target, log_probs.shape[class_dim], ignore_index)
     picked = where(hit, log_probs, 0.0).sum(class_dim)
     valid = target != ignore_index
     w = _class_weights(log_probs, weight)
