@@ -2,7 +2,8 @@
 
 The file holds one array per tensor (its dtype kept, so a round trip is bit-exact) and
 one entry, `__lazygrad__`, with the object's structure as JSON: dicts (with their key
-types), lists, tuples, numbers, strings, and references to the arrays. Loading uses
+types), lists, tuples, numbers, strings, references to the arrays, and references to a
+dict or list met before (shared, or containing itself, as pickle keeps them). Loading uses
 `np.load(..., allow_pickle=False)` and checks every piece, so a truncated, tampered or
 foreign file raises a RuntimeError naming the file and never runs code.
 """
@@ -33,29 +34,51 @@ FileLike = str | os.PathLike | BinaryIO
 
 
 def _tensors_in(obj: Any) -> list[Tensor]:
-    """Every tensor in a nested structure (iteratively)."""
-    found, stack = [], [obj]
+    """Every tensor in a nested structure (iteratively; each container visited once, so a
+    container that holds itself is fine)."""
+    found, stack, seen = [], [obj], set()
     while stack:
         item = stack.pop()
         if isinstance(item, Tensor):
             found.append(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
+        elif isinstance(item, dict | list | tuple) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)
     return found
 
 
 class _Encoder:
-    """Turns a nested object into JSON-able data plus a table of named arrays."""
+    """Turns a nested object into JSON-able data plus a table of named arrays.
+
+    Dicts and lists are numbered in the order encoding first meets them; meeting one again
+    (shared, or containing itself) writes `{"ref": number}`, as pickle's memo does, so
+    loading rebuilds the same sharing and cycles. A tuple cannot be built before its items,
+    so a tuple that contains itself is refused."""
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self._names: dict[int, str] = {}
+        self._containers: dict[int, int] = {}  # id of a dict or list -> its number
+        self._open_tuples: set[int] = set()
 
     def encode(self, obj: Any) -> Any:
         if isinstance(obj, Tensor):
             return self._tensor(obj)
+        if isinstance(obj, dict | list):
+            if id(obj) in self._containers:
+                return {"ref": self._containers[id(obj)]}
+            self._containers[id(obj)] = len(self._containers)
+        if isinstance(obj, tuple):
+            if id(obj) in self._open_tuples:
+                raise ValueError(
+                    "lg.save: the object contains itself through a tuple, which cannot be "
+                    "stored (a list or dict that contains itself can)"
+                )
+            self._open_tuples.add(id(obj))
+            try:
+                return {"tuple": [self.encode(v) for v in obj]}
+            finally:
+                self._open_tuples.discard(id(obj))
         if isinstance(obj, dict):
             for key in obj:
                 if not isinstance(key, str | int | float | bool) and key is not None:
@@ -65,8 +88,8 @@ class _Encoder:
                     )
             kind = "odict" if isinstance(obj, OrderedDict) else "dict"
             return {kind: [[k, self.encode(v)] for k, v in obj.items()]}
-        if isinstance(obj, list | tuple):
-            return {"list" if isinstance(obj, list) else "tuple": [self.encode(v) for v in obj]}
+        if isinstance(obj, list):
+            return {"list": [self.encode(v) for v in obj]}
         if obj is None or isinstance(obj, str | bool | int | float):
             return {"value": obj}
         if isinstance(obj, np.generic) and obj.dtype.str in _DTYPES:
@@ -113,6 +136,7 @@ class _Decoder:
         self.archive = archive
         self.map_location = map_location
         self._cache: dict[str, Tensor] = {}
+        self._containers: list[Any] = []  # dicts and lists, numbered as the encoder did
 
     def decode(self, node: Any) -> Any:
         if isinstance(node, dict) and "tensor" in node:
@@ -124,11 +148,20 @@ class _Decoder:
             if body is not None and not isinstance(body, str | bool | int | float):
                 raise ValueError(f"unexpected value {body!r}")
             return body
-        if kind in ("list", "tuple") and isinstance(body, list):
-            items = [self.decode(v) for v in body]
-            return items if kind == "list" else tuple(items)
+        if kind == "ref":
+            if type(body) is not int or not 0 <= body < len(self._containers):
+                raise ValueError(f"reference to an unknown container {body!r}")
+            return self._containers[body]
+        if kind == "tuple" and isinstance(body, list):
+            return tuple(self.decode(v) for v in body)
+        if kind == "list" and isinstance(body, list):
+            items: list[Any] = []
+            self._containers.append(items)  # before its items, which may refer to it
+            items.extend(self.decode(v) for v in body)
+            return items
         if kind in ("dict", "odict") and isinstance(body, list):
             out: dict[Any, Any] = OrderedDict() if kind == "odict" else {}
+            self._containers.append(out)
             for pair in body:
                 if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], list | dict):
                     raise ValueError(f"malformed dict entry {str(pair)[:80]!r}")

@@ -266,13 +266,18 @@ class Partitioner:
 
     def reorders(self, reader: Region, writer: Region) -> bool:
         """Whether `reader` reads an output of `writer` through a view that reorders its
-        elements (`y.T`): one kernel cannot do both, as an element would be read before the
-        work-item that writes it has run."""
+        elements (`y.T`) or at data-dependent positions (a gather's source): one kernel
+        cannot do both, as an element would be read before the work-item that writes it
+        has run."""
         roots = set(writer.roots)
-        return any(
-            n.op is Op.VIEW and n.src[0] in roots and not self.internal_view(n)
-            for n in reader.nodes
-        )
+        for n in reader.nodes:
+            if n.op is Op.VIEW and n.src[0] in roots and not self.internal_view(n):
+                return True
+            if n.op is Op.GATHER:
+                source = n.src[0].src[0] if n.src[0].op is Op.VIEW else n.src[0]
+                if source in roots:
+                    return True
+        return False
 
     def depends(self, a: Region, b: Region, kernel_of: dict[Node, Region]) -> bool:
         """Whether region `a` reads an output of region `b` through another kernel (reading

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..dtype import DType
 from .node import Node, const, make, param_class
-from .ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
+from .ops import ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Op
 from .view import View
 
 
@@ -57,6 +57,8 @@ def _algebra(node: Node) -> Node | None:
     op, src = node.op, node.src
     if op is Op.DETACH:
         return src[0]
+    if op is Op.COPY and _made_of_constants(src[0]):  # constants have no device: the copy's
+        return src[0]  # consumers make them where they run
     if op is Op.CONTIGUOUS and src[0].op in _WRITTEN_OUT:
         return src[0]
     if op is Op.CAST and src[0].dtype == node.arg:
@@ -83,6 +85,13 @@ def _algebra(node: Node) -> Node | None:
         if src[1] is src[2]:
             return src[1]
     return None
+
+
+def _made_of_constants(node: Node) -> bool:
+    """Whether `node` is a constant, a range or a scalar argument, seen through views."""
+    while node.op in MOVEMENT_OPS:
+        node = node.src[0]
+    return node.op in (Op.CONST, Op.ARANGE, Op.PARAM)
 
 
 # values that are a contiguous buffer of their own already (buffers are never written over,
