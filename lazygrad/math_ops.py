@@ -10,7 +10,9 @@ import numpy as np
 
 from . import dtype as dt
 from . import recording
-from .ir.node import Node, make, param
+from .autograd_state import is_grad_enabled
+from .ir import grad_rules
+from .ir.node import Node, const, make, param
 from .ir.ops import OP_TABLE, Op
 from .tensor import Scalar, Tensor
 
@@ -243,6 +245,29 @@ def _renamed(t: Tensor, name: str) -> Tensor:
     return t
 
 
+def _as_one_op(out: Tensor, name: str, inputs: tuple[Tensor | None, ...]) -> Tensor:
+    """Show a composite's result as one PyTorch node: its name, with edges to `inputs`."""
+    if out.grad_fn is not None:
+        out.grad_fn.set_inputs(name, inputs)
+    return out
+
+
+def _step_function(values: Tensor, inputs: tuple[Operand, ...], name: str) -> Tensor:
+    """`values`, a step function of `inputs` (sign, a rounded quotient) computed without
+    their history, recorded as PyTorch does: a grad_fn whose gradient is zero everywhere.
+    Each input enters as the branch of a `where(True, values, input)` that is never taken,
+    which gets a zero gradient and is simplified away before any kernel runs."""
+    tensors = tuple(t for t in inputs if isinstance(t, Tensor))
+    if not any(t.requires_grad for t in tensors):
+        return values
+    node, shape = values._node, values._node.shape
+    always = const(True, dt.bool_, shape)
+    for t in tensors:
+        if t.requires_grad:
+            node = make(Op.WHERE, (always, node, expand_node(t._cast_node(node.dtype), shape)))
+    return tensors[0]._result(node, name, tensors)
+
+
 # ---- elementwise methods ---------------------------------------------------------------------
 def _scaled(a: Operand, b: Operand, alpha: Scalar) -> Operand:
     """`b * alpha` for add/sub, with PyTorch's checks on the type of alpha."""
@@ -288,10 +313,13 @@ def div(a: Tensor, b: Operand, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        q = binary(Op.DIV, "DivBackward0", a, b)
-        q = where(q < 0, -unary(Op.FLOOR, "FloorBackward0", -q), unary(Op.FLOOR, "", q))
+        q = binary(Op.DIV, "", a.detach(), b.detach() if isinstance(b, Tensor) else b)
+        q = where(q < 0, -unary(Op.FLOOR, "", -q), unary(Op.FLOOR, "", q))
         t = _operand_type([a, b])
-        return q if t.is_floating_point else q._cast(t)
+        q = q if t.is_floating_point else q._cast(t)
+        return _step_function(
+            q, (a, b), "DivBackward2" if isinstance(b, Tensor) else "DivBackward3"
+        )
     return binary(Op.DIV, "DivBackward0", a, b)
 
 
@@ -388,8 +416,11 @@ def floor(x: Tensor) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)) elementwise."""
-    return _renamed(reciprocal(exp(-_floatify(x)) + 1), "SigmoidBackward0")
+    """1 / (1 + exp(-x)) elementwise, differentiated from its output (finite everywhere)."""
+    x = _floatify(x)
+    out = reciprocal(exp(-x) + 1)
+    grad_rules.composite(out._node, (x._node,), grad_rules.sigmoid_grad)
+    return _as_one_op(out, "SigmoidBackward0", (x,))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -406,19 +437,31 @@ def sign(x: Tensor) -> Tensor:
         return x
     pos = compare(Op.CMPLT, 0, x)._cast(x.dtype)
     neg_ = compare(Op.CMPLT, x, 0)._cast(x.dtype)
-    return (pos - neg_).detach() if x.requires_grad else pos - neg_
+    return _step_function(pos - neg_, (x,), "SignBackward0")
 
 
 def clamp(x: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:  # noqa: A002
-    """x limited to [min, max] (either bound may be None; max wins when min > max)."""
+    """x limited to [min, max] (either bound may be None; max wins when min > max).
+
+    Where min <= x <= max the result is x itself, so x gets the whole gradient there, bounds
+    included (PyTorch's rule); elsewhere it is max(x, min) then min(·, max), whose NaNs
+    propagate and whose tensor bounds get the gradient where they are the result."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    out = x
+    limited, inside = x, None
     if min is not None:
-        out = binary(Op.MAX, "MaximumBackward0", out, min)
+        limited = binary(Op.MAX, "", limited, min)
+        inside = compare(Op.CMPLE, min, x)
     if max is not None:
-        out = binary(Op.MIN, "MinimumBackward0", out, max)
-    return _renamed(out, "ClampBackward1")
+        limited = binary(Op.MIN, "", limited, max)
+        below = compare(Op.CMPLE, x, max)
+        inside = below if inside is None else inside & below
+    assert inside is not None
+    out = where(inside, x, limited)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        bounds = tuple(b if isinstance(b, Tensor) else None for b in (min, max))
+        return _as_one_op(out, "ClampBackward0", (x, *bounds))
+    return _as_one_op(out, "ClampBackward1", (x,))
 
 
 def where(condition: Tensor, x: Operand, y: Operand) -> Tensor:
@@ -630,6 +673,29 @@ def _max_values(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
     return _reduce(source, Op.RMAX, dim, keepdim, name)._cast(x.dtype)
 
 
+def _picks_by_index(x: Tensor) -> bool:
+    """Whether max(dim)/min(dim) of x must route its gradient through the returned index."""
+    return bool(x.ndim and x.numel() and x.requires_grad and is_grad_enabled())
+
+
+def _picked(x: Tensor, index: Tensor, d: int, keepdim: bool, name: str) -> Tensor:
+    """x's elements at `index` along dim d (index: x's shape with 1 at d), as one GATHER:
+    the gradient goes to those elements only, PyTorch's rule for max(dim) and min(dim),
+    whose ties send it to the (first) index they return rather than sharing it."""
+    from .creation import arange
+
+    strides = [math.prod(x.shape[a + 1 :]) for a in range(x.ndim)]
+    flat = index * strides[d]
+    for a, n in enumerate(x.shape):
+        if a != d and n > 1:
+            along = arange(n, device=x.device).reshape([n if i == a else 1 for i in range(x.ndim)])
+            flat = flat + along * strides[a]
+    node = make(Op.GATHER, (x._node, flat._node))
+    if not keepdim:
+        node = make(Op.RESHAPE, (node,), tuple(n for i, n in enumerate(x.shape) if i != d))
+    return x._result(node, name, (x,))
+
+
 def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
     """Max of all elements, `max(dim)` → (values, indices), or `max(other)` elementwise."""
     if isinstance(dim, Tensor):
@@ -637,9 +703,13 @@ def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # n
     if dim is not None:
         _int_dim("max", dim)
     _check_nonempty(x, "max", dim)
-    values = _max_values(x, dim, keepdim, "MaxBackward1" if dim is None else "MaxBackward0")
     if dim is None:
-        return values
+        return _max_values(x, dim, keepdim, "MaxBackward1")
+    if _picks_by_index(x):
+        index = argmax(x, dim, True, _bool_ok=True)
+        values = _picked(x, index, x._dim(dim), keepdim, "MaxBackward0")
+    else:
+        values = _max_values(x, dim, keepdim, "MaxBackward0")
     frozen = Tensor._wrap(x._node, x.device)  # x as it is now, should it change in place
     return MaxResult(values, lambda: argmax(frozen, dim, keepdim, _bool_ok=True))
 
@@ -651,8 +721,11 @@ def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # n
     if dim is not None:
         _int_dim("min", dim)
     _check_nonempty(x, "min", dim)
-    flipped = _max_values(_flip_order(x), dim, keepdim, "")
-    values = _renamed(_flip_order(flipped), "MinBackward1" if dim is None else "MinBackward0")
+    if dim is not None and _picks_by_index(x):
+        values = _picked(x, argmin(x, dim, True), x._dim(dim), keepdim, "MinBackward0")
+    else:
+        flipped = _max_values(_flip_order(x), dim, keepdim, "")
+        values = _renamed(_flip_order(flipped), "MinBackward1" if dim is None else "MinBackward0")
     if dim is None:
         return values
     frozen = Tensor._wrap(x._node, x.device)  # x as it is now, should it change in place
@@ -751,7 +824,10 @@ def std(
 ) -> Tensor:
     """Standard deviation: the square root of `var`."""
     dim, correction = _var_args(x, dim, unbiased, correction)
-    return _renamed(sqrt(var(x, dim, keepdim=keepdim, correction=correction)), "StdBackward0")
+    v = var(x, dim, keepdim=keepdim, correction=correction)
+    # a zero variance reaches sqrt through a `where`, whose gradient there is 0 (PyTorch masks
+    # std's gradient where std == 0) instead of g / 0 times the zero deviations, NaN
+    return _renamed(sqrt(where(compare(Op.CMPEQ, v, 0), 0.0, v)), "StdBackward0")
 
 
 def logsumexp(x: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
@@ -782,8 +858,9 @@ def _softmax_input(x: Tensor, dim: int, dtype: object, fn: str) -> tuple[Tensor,
 
 
 def _shifted(x: Tensor, d: int) -> Tensor:
-    """x minus its max along axis d (when that axis has elements to take a max of)."""
-    if x.ndim == 0 or x.shape[d] == 0 or x.numel() == 0:
+    """x minus its max along axis d (when that axis has elements to take a max of; a 0-d x
+    is its own max)."""
+    if x.numel() == 0 or (x.ndim and x.shape[d] == 0):
         return x
     return x - _reduce(x, Op.RMAX, d, True, "").detach()
 

@@ -2,17 +2,17 @@
 
 Graph in, graph out: given output nodes with their seed gradients and the leaf
 nodes to differentiate against, walk the graph in reverse topological order
-(iteratively), apply each op's rule from `GRAD_RULES`, sum the contributions of
-nodes with several consumers, and return one gradient node per leaf (None when a
-leaf does not influence the outputs). Only nodes on a path from a leaf to an
-output get gradients.
+(iteratively), apply each op's rule from `GRAD_RULES` (or a composite's own rule, see
+`grad_rules.composite`), sum the contributions of nodes with several consumers, and
+return one gradient node per leaf (None when a leaf does not influence the outputs).
+Only nodes on a path from a leaf to an output get gradients.
 """
 
 from __future__ import annotations
 
 import weakref
 
-from .grad_rules import GRAD_RULES
+from .grad_rules import rule_for
 from .node import Node, make, toposort
 from .ops import Op
 
@@ -35,10 +35,10 @@ def gradients(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> lis
         g = grads.get(node)
         if g is None or node in leaf_set or node not in relevant:
             continue
-        rule = GRAD_RULES.get(node.op)
+        sources, rule = rule_for(node)
         if rule is None:
             continue
-        for src, src_grad in zip(node.src, rule(node, g), strict=True):
+        for src, src_grad in zip(sources, rule(node, g), strict=True):
             if src_grad is not None and src in relevant and src.dtype.is_floating_point:
                 _accumulate(grads, src, src_grad)
     result = [grads.get(leaf) for leaf in leaves]

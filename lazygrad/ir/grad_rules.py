@@ -4,10 +4,15 @@
 `node`. Movement ops' rules are their inverses (expand <-> sum over the broadcast
 axes, pad <-> shrink, permute <-> inverse permute), so gradients through
 broadcasting come back in the input's shape.
+
+A composite op whose chain rule through its primitives is numerically poor (sigmoid's
+exp(-x) overflows where its derivative is tiny) registers a rule of its own with
+`composite`; `rule_for` says which rule and sources the autodiff pass applies to a node.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 from .node import Node, const, make
@@ -51,16 +56,20 @@ def _float_only(node: Node, grad: Node | None) -> Node | None:
     return grad if grad is not None and node.dtype.is_floating_point else None
 
 
+def _is_python_scalar(node: Node) -> bool:
+    while node.op in (Op.RESHAPE, Op.EXPAND):
+        node = node.src[0]
+    return node.op is Op.PARAM
+
+
 def _maximum(node: Node, g: Node) -> Grads:
-    """Ties split the gradient in half, like PyTorch's maximum/minimum (against a constant,
-    as in relu, the tie goes to the constant)."""
+    """Ties split the gradient in half, like PyTorch's maximum/minimum (tensors only there,
+    constant ones included); against a Python scalar, as in relu, the tie goes to the scalar."""
     x, y = node.src
     x_wins = make(Op.CMPEQ, (node, x))
     y_wins = make(Op.CMPEQ, (node, y))
-    from .simplify import const_value
-
     half = mul(g, _c(0.5, g))
-    if const_value(y) is not None:
+    if _is_python_scalar(y):
         # x > c exactly where max(x, c) > c (NaN included): comparing the result instead of
         # x lets a kernel that keeps only relu(x) serve the backward pass too
         wins = make(Op.CMPLT, (y, node) if node.op is Op.MAX else (node, y))
@@ -71,10 +80,12 @@ def _maximum(node: Node, g: Node) -> Grads:
 
 
 def _reduce_max(node: Node, g: Node) -> Grads:
-    """The gradient is shared evenly between the elements equal to the max."""
+    """The gradient is shared evenly between the elements equal to the max (the NaNs, when
+    the max is NaN), like PyTorch's max() and amax(); max(dim) picks one element instead."""
     x = node.src[0]
     expanded = make(Op.EXPAND, (node,), x.shape)
-    hit = make(Op.CAST, (make(Op.CMPEQ, (x, expanded)),), x.dtype)
+    nan = make(Op.AND, (make(Op.CMPNE, (x, x)), make(Op.CMPNE, (expanded, expanded))))
+    hit = make(Op.CAST, (make(Op.OR, (make(Op.CMPEQ, (x, expanded)), nan)),), x.dtype)
     count = make(Op.EXPAND, (make(Op.SUM, (hit,), node.arg),), x.shape)
     return (mul(make(Op.DIV, (make(Op.EXPAND, (g,), x.shape), count)), hit),)
 
@@ -174,9 +185,19 @@ def _copy(node: Node, g: Node) -> Grads:
 
 
 def _prod(node: Node, g: Node) -> Grads:
+    """Each element's gradient is the product of the others, as in PyTorch: result / x where
+    x is not zero; at a zero, the product of the rest when it is its slice's only zero, else 0."""
     x = node.src[0]
-    expanded = make(Op.EXPAND, (mul(g, node),), x.shape)
-    return (make(Op.DIV, (expanded, x)),)
+
+    def spread(n: Node) -> Node:
+        return make(Op.EXPAND, (n,), x.shape)
+
+    is_zero = make(Op.CMPEQ, (x, _c(0, x)))
+    zeros = make(Op.SUM, (make(Op.CAST, (is_zero,), x.dtype),), node.arg)
+    rest = make(Op.PROD, (where(is_zero, _c(1, x), x),), node.arg)  # the non-zero elements
+    at_zero = where(make(Op.CMPEQ, (zeros, _c(1, zeros))), rest, _c(0, rest))
+    others = where(is_zero, spread(at_zero), make(Op.DIV, (spread(node), x)))
+    return (mul(spread(g), others),)
 
 
 GRAD_RULES: dict[Op, Rule] = {
@@ -189,7 +210,7 @@ GRAD_RULES: dict[Op, Rule] = {
     Op.RECIP: lambda n, g: (neg(mul(g, mul(n, n))),),
     Op.TANH: lambda n, g: (mul(g, make(Op.SUB, (_c(1, n), mul(n, n)))),),
     Op.ABS: _abs,
-    Op.FLOOR: lambda n, g: (None,),
+    Op.FLOOR: lambda n, g: (_c(0, g),),  # a step function: zero, as in PyTorch
     Op.CAST: _cast,
     Op.ADD: lambda n, g: (g, g),
     Op.SUB: lambda n, g: (g, neg(g)),
@@ -216,3 +237,35 @@ GRAD_RULES: dict[Op, Rule] = {
     Op.DETACH: lambda n, g: (None,),
     Op.COPY: _copy,
 }
+
+
+# composite output node -> (the nodes it is a function of, its rule over those)
+_COMPOSITES: weakref.WeakKeyDictionary[Node, tuple[tuple[Node, ...], Rule]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+_COMPOSITE_OPS: set[Op] = set()  # the ops of composite outputs: only those are looked up
+
+
+def composite(out: Node, inputs: tuple[Node, ...], rule: Rule) -> Node:
+    """Differentiate `out`, a function of `inputs` built from primitives, with `rule(out, g)`
+    (one gradient per input) instead of the chain rule through the primitives between them.
+
+    The rule must be the exact derivative: nodes are interned, so an equal graph built
+    elsewhere shares the rule, which may then only change rounding, never the value."""
+    _COMPOSITES[out] = (inputs, rule)
+    _COMPOSITE_OPS.add(out.op)
+    return out
+
+
+def rule_for(node: Node) -> tuple[tuple[Node, ...], Rule | None]:
+    """The sources the autodiff pass sends `node`'s gradient to, and the rule it applies."""
+    found = _COMPOSITES.get(node) if node.op in _COMPOSITE_OPS else None
+    return found if found is not None else (node.src, GRAD_RULES.get(node.op))
+
+
+def sigmoid_grad(s: Node, g: Node) -> Grads:
+    """sigmoid's gradient from its output, g * (1 - s) * s (PyTorch's order): finite where
+    the chain rule through 1 / (1 + exp(-x)) gives 0 * inf."""
+    return (mul(mul(g, make(Op.SUB, (_c(1, s), s))), s),)
