@@ -13,6 +13,7 @@ from conftest import check
 
 import lazygrad as lg
 from lazygrad.backends import numpy_backend, opencl_runtime
+from lazygrad.ir import fuse
 
 REALIZE_MODULE = importlib.import_module("lazygrad.realize")
 MiB = 2**20
@@ -514,3 +515,40 @@ def test_short_chains_and_broadcasts_run_in_one_pass(monkeypatch: pytest.MonkeyP
     for make in (lambda: (x * 2).exp(), lambda: ((x * 2 + row).exp() * 3).sqrt()):
         (kernel,) = lg.schedule(make()).kernels  # short; a broadcast input
         assert "for _a" not in kernel.source
+
+
+def _residual_chain(steps: int, device: str = "cpu") -> lg.Tensor:
+    """`y + y.mean(0)` residuals mixed with transposes and flips: every step a reduction
+    and a movement over the whole history."""
+    y = lg.tensor(np.linspace(-1, 1, 64 * 32, dtype=np.float32).reshape(64, 32), device=device)
+    for i in range(steps):
+        if i % 3 == 0:
+            y = y + y.mean(0, keepdim=True) * 0.001
+        elif i % 3 == 1:
+            y = (y.T * 1.001).T
+        else:
+            y = y.flip(0) + 0.1
+    return y
+
+
+def test_partitioning_scales_linearly_with_the_graph() -> None:
+    """Work per node is bounded (movements are pushed through at most PUSH_LIMIT nodes,
+    merge candidates come from an index): 20,000 ops partition in seconds, and a graph
+    four times longer has about four times the kernels."""
+    short, long = lg.schedule(_residual_chain(500)), lg.schedule(_residual_chain(2000))
+    assert 3.5 * len(short) <= len(long) <= 4.5 * len(short)
+    big = _residual_chain(20_000)
+    assert len(lg.schedule(big)) > 1000
+
+
+def test_a_kernel_computes_at_most_reduce_stages_reductions(device: str) -> None:
+    y = lg.tensor(np.linspace(-1, 1, 64 * 32, dtype=np.float32).reshape(64, 32), device=device)
+    want = y.numpy().astype(np.float64)
+    for _ in range(100):
+        y = y + y.mean(0, keepdim=True) * 0.001
+        want = want + want.mean(0, keepdims=True) * 0.001
+    kernels = lg.schedule(y).kernels
+    stages = [sum(op == "sum" for op in k.ops) for k in kernels]
+    assert max(stages) == fuse.REDUCE_STAGES and len(kernels) == 7, stages
+    assert "kernel length" in {r for k in kernels for r in k.reasons}
+    check(y, want.astype(np.float32), rtol=1e-5, atol=1e-6)

@@ -223,6 +223,24 @@ def _tiny_lg(t: dict) -> list:
     return [x]
 
 
+def _residual_inputs(quick: bool) -> dict:
+    return {"y": np.random.default_rng(5).standard_normal((64, 32), dtype=np.float32)}
+
+
+def _residual_np(d: dict) -> np.ndarray:
+    y = d["y"]
+    for _ in range(400):
+        y = y + y.mean(0, keepdims=True) * np.float32(0.001)
+    return y
+
+
+def _residual_lg(t: dict) -> list:
+    y = t["y"]
+    for _ in range(400):
+        y = y + y.mean(0, keepdim=True) * 0.001
+    return [y]
+
+
 WORKLOADS = [
     Workload(
         "W1", "relu(exp(a*b+c)*0.5+sqrt(abs(a))), 3x2**24 f32", _chain_inputs, _chain_np, _chain_lg
@@ -255,6 +273,13 @@ WORKLOADS = [
     ),
     Workload(
         "W7", "grads of W1's sum wrt a, b, c", _chain_inputs, _chain_grads_np, _chain_grads_lg
+    ),
+    Workload(
+        "W9",
+        "400 residual steps y + y.mean(0) * 0.001, (64,32) (first call: partitioning)",
+        _residual_inputs,
+        _residual_np,
+        _residual_lg,
     ),
 ]
 

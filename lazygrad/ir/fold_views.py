@@ -111,6 +111,27 @@ def written_out_anyway(order: list[Node], roots: list[Node]) -> set[Node]:
     return stored
 
 
+# A movement is pushed through at most this many elementwise nodes: past that, the value
+# is computed once and read through the view (pushing would recompute the whole subgraph in
+# the new layout, and a long chain of alternating movements would cost quadratic time).
+PUSH_LIMIT = 64
+
+
+def _larger_than(node: Node, limit: int) -> bool:
+    """Whether the elementwise subgraph computing `node` has more than `limit` nodes."""
+    seen: set[Node] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n in seen or n.op not in ELEMENTWISE:
+            continue
+        seen.add(n)
+        if len(seen) > limit:
+            return True
+        stack.extend(n.src)
+    return False
+
+
 def fold_views(roots: list[Node]) -> dict[Node, Node]:
     """Rewrite the graph under `roots` so movement ops only appear as VIEW nodes on leaves
     or on nodes computed in an earlier kernel. Returns old node -> new node.
@@ -124,7 +145,7 @@ def fold_views(roots: list[Node]) -> dict[Node, Node]:
         if node.op in MOVEMENT_OPS and node.op is not Op.VIEW:
             moves: list[Move] = [(node.op, node.arg)]
             src = node.src[0]
-            if src in stored:
+            if src in stored or _larger_than(new[src], PUSH_LIMIT):
                 new[node] = _view_leaf(new[src], tuple(moves))
             else:
                 new[node] = push_moves(new[src], tuple(moves))

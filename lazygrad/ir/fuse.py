@@ -16,6 +16,9 @@ Rules, in the order they apply; each materialized node records the rule that mad
   other reduce space
                 a kernel iterates one space (full shape, reduced axes); a reduce over
                 another space is computed by an earlier kernel
+  kernel length the input of the 17th reduction a kernel would compute one after
+                another (each stage recomputes what it reads: code grows with the
+                square of the stages)
   shared reduce / shared expensive value
                 a value needed by several kernels that is not cheap to recompute
                 (a reduce, a contraction, or an elementwise subgraph over 16 nodes);
@@ -49,6 +52,9 @@ MEMORY_OPERANDS = {
     Op.DOT: (2, "contraction operand"),
 }
 RECOMPUTE_LIMIT = 16
+# reductions one kernel computes one after another (a chain of `y + y.mean(0)`): a kernel
+# recomputes the elementwise work each stage reads, so its code grows with their square
+REDUCE_STAGES = 16
 
 
 @dataclass
@@ -84,6 +90,27 @@ def reduce_signature(node: Node) -> tuple:
     return (tuple(full[i] for i in kept), tuple(kept.index(a) for a in node.arg))
 
 
+def _constant_view(node: Node) -> bool:
+    """A constant, scalar or range read through a view: every kernel may have its own copy
+    (interning makes them one node), sharing one saves nothing."""
+    return node.op is Op.VIEW and node.src[0].op in (Op.CONST, Op.PARAM, Op.ARANGE)
+
+
+def _stages(region: Region) -> int:
+    """How many reductions a region computes one after another."""
+    return sum(1 for n in region.nodes if n.op in REDUCE_OPS)
+
+
+def _touched(region: Region) -> set[Node]:
+    """The nodes a region computes or reads (constant views left out: see `related`)."""
+    return {
+        k
+        for n in region.nodes
+        for k in (n, *n.src)
+        if k.op not in (Op.CONST, Op.PARAM, Op.ARANGE) and not _constant_view(k)
+    }
+
+
 def _computed(node: Node) -> bool:
     return node.op not in LEAVES
 
@@ -107,9 +134,9 @@ class Partitioner:
         self.materialized[node] = reason
         return True
 
-    def force_input(self, src: Node, reason: str) -> None:
+    def force_input(self, src: Node, reason: str) -> bool:
         """`src` must be read from memory: materialize it (or the base it views)."""
-        self.mark(src.src[0] if src.op is Op.VIEW else src, reason)
+        return self.mark(src.src[0] if src.op is Op.VIEW else src, reason)
 
     def initial_rules(self) -> None:
         for r in self.roots:  # even a constant must be written out when it is asked for
@@ -161,6 +188,8 @@ class Partitioner:
             for r in reduces[:-1]:
                 if reduce_signature(r) != space:
                     changed |= self.mark(r, "other reduce space")
+        if len(reduces) > REDUCE_STAGES:  # each stage of a kernel recomputes what it reads
+            changed |= self.force_input(reduces[REDUCE_STAGES].src[0], "kernel length")
         region.signature = self.signature(region, dots, reduces)
         return changed
 
@@ -201,31 +230,42 @@ class Partitioner:
         return changed
 
     def merge(self, regions: list[Region]) -> list[Region]:
-        """Merge regions with one signature that share nodes, unless that makes a cycle."""
+        """Merge regions with one signature that share nodes, unless that makes a cycle.
+
+        Only merged regions that touch a node of `region` (hold it, or read it, or are read
+        by it) can be `related` to it: an index of those keeps this near-linear."""
         merged: list[Region] = []
         kernel_of: dict[Node, Region] = {}  # root -> the merged region computing it
+        touching: dict[Node, list[int]] = {}  # node -> merged regions holding or reading it
         for region in regions:
+            near = sorted({i for key in _touched(region) for i in touching.get(key, ())})
             target = next(
                 (
-                    m
-                    for m in merged
-                    if self.one_space(m, region)
-                    and self.related(m, region)
-                    and not self.depends(m, region, kernel_of)
-                    and not self.depends(region, m, kernel_of)
-                    and not self.reorders(m, region)
-                    and not self.reorders(region, m)
+                    merged[i]
+                    for i in near
+                    if self.one_space(merged[i], region)
+                    and _stages(merged[i]) + _stages(region) <= REDUCE_STAGES
+                    and self.related(merged[i], region)
+                    and not self.depends(merged[i], region, kernel_of)
+                    and not self.depends(region, merged[i], kernel_of)
+                    and not self.reorders(merged[i], region)
+                    and not self.reorders(region, merged[i])
                 ),
                 None,
             )
             if target is None:
                 merged.append(region)
-                target = region
+                target, index = region, len(merged) - 1
             else:
+                index = merged.index(target)
                 target.roots += region.roots
                 target.nodes = sorted(
                     set(target.nodes) | set(region.nodes), key=self.position.__getitem__
                 )
+            for key in _touched(region):
+                holders = touching.setdefault(key, [])
+                if not holders or holders[-1] != index:
+                    holders.append(index)
             for r in region.roots:
                 kernel_of[r] = target
         return merged
@@ -255,7 +295,8 @@ class Partitioner:
     def related(self, a: Region, b: Region) -> bool:
         """Whether merging saves work: shared nodes, or one reads the other's output as the
         same elements (through a view that reorders them, the output must be written first)."""
-        nodes_a, nodes_b = set(a.nodes), set(b.nodes)
+        nodes_a = {n for n in a.nodes if not _constant_view(n)}
+        nodes_b = {n for n in b.nodes if not _constant_view(n)}
         if nodes_a & nodes_b:
             return True
         for reader, written in ((a, nodes_b), (b, nodes_a)):
@@ -283,8 +324,10 @@ class Partitioner:
         """Whether region `a` reads an output of region `b` through another kernel (reading
         it directly is fine: the merged kernel computes it before it is read). Kernels are
         the regions merged so far: a merge elsewhere can close a path (`b`'s input and an
-        input of `a` computed in one kernel)."""
+        input of `a` computed in one kernel). A kernel whose outputs all come before `b`'s
+        in graph order holds no output of `b` and reads none: the walk stops there."""
         targets = set(b.roots)
+        first = min(self.position[r] for r in b.roots)
         stack = [
             s
             for n in a.nodes
@@ -301,6 +344,8 @@ class Partitioner:
                 return True
             seen.update(kernel.roots)
             seen.add(m)
+            if max(self.position[r] for r in kernel.roots) < first:
+                continue
             stack.extend(
                 s
                 for n in kernel.nodes
