@@ -552,3 +552,17 @@ def test_a_kernel_computes_at_most_reduce_stages_reductions(device: str) -> None
     assert max(stages) == fuse.REDUCE_STAGES and len(kernels) == 7, stages
     assert "kernel length" in {r for k in kernels for r in k.reasons}
     check(y, want.astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+def test_a_kernel_takes_at_most_its_argument_budget(device: str) -> None:
+    """A sum of 300 tensors: OpenCL guarantees 1,024 bytes of kernel arguments (128
+    arrays), so the chain is split into kernels of at most KERNEL_ARGUMENTS each."""
+    xs = [lg.tensor(np.full(8, i, np.float32), device=device) for i in range(300)]
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    kernels = lg.schedule(total).kernels
+    assert len(kernels) > 1
+    assert all(len(k.input_nodes) + len(k.param_nodes) <= fuse.KERNEL_ARGUMENTS for k in kernels)
+    assert "kernel arguments" in {r for k in kernels for r in k.reasons}
+    check(total, np.full(8, sum(range(300)), np.float32))

@@ -55,6 +55,9 @@ RECOMPUTE_LIMIT = 16
 # reductions one kernel computes one after another (a chain of `y + y.mean(0)`): a kernel
 # recomputes the elementwise work each stage reads, so its code grows with their square
 REDUCE_STAGES = 16
+# arrays and scalars one kernel may take: OpenCL guarantees only 1,024 bytes of kernel
+# arguments (PoCL's CPU device has no more), 8 bytes per array
+KERNEL_ARGUMENTS = 96
 
 
 @dataclass
@@ -94,6 +97,21 @@ def _constant_view(node: Node) -> bool:
     """A constant, scalar or range read through a view: every kernel may have its own copy
     (interning makes them one node), sharing one saves nothing."""
     return node.op is Op.VIEW and node.src[0].op in (Op.CONST, Op.PARAM, Op.ARANGE)
+
+
+_SCALAR_LEAVES = (Op.CONST, Op.PARAM, Op.ARANGE)
+
+
+def _arguments(region: Region) -> set[Node]:
+    """What a kernel of the region takes as arguments: the arrays it reads and the scalars
+    and random draws passed to it."""
+    inside = set(region.nodes)
+    return {
+        s
+        for n in region.nodes
+        for s in n.src
+        if s not in inside and s.op not in (Op.CONST, Op.ARANGE)
+    }
 
 
 def _stages(region: Region) -> int:
@@ -190,8 +208,23 @@ class Partitioner:
                     changed |= self.mark(r, "other reduce space")
         if len(reduces) > REDUCE_STAGES:  # each stage of a kernel recomputes what it reads
             changed |= self.force_input(reduces[REDUCE_STAGES].src[0], "kernel length")
+        if len(_arguments(region)) > KERNEL_ARGUMENTS:
+            changed |= self.split_arguments(region)
         region.signature = self.signature(region, dots, reduces)
         return changed
+
+    def split_arguments(self, region: Region) -> bool:
+        """Materialize the first value of the region whose own inputs reach half the
+        argument budget: what is left reads it as one array (a sum of 300 tensors becomes
+        kernels of at most KERNEL_ARGUMENTS inputs each)."""
+        inside = set(region.nodes)
+        reads: dict[Node, set[Node]] = {}
+        for n in region.nodes:
+            own = {s for s in n.src if s not in inside and s.op not in _SCALAR_LEAVES}
+            reads[n] = own.union(*(reads[s] for s in n.src if s in inside))
+            if len(reads[n]) >= KERNEL_ARGUMENTS // 2 and n not in region.roots:
+                return self.mark(n, "kernel arguments")
+        return False
 
     def signature(self, region: Region, dots: list[Node], reduces: list[Node]) -> tuple:
         root = region.roots[0]
@@ -245,6 +278,7 @@ class Partitioner:
                     for i in near
                     if self.one_space(merged[i], region)
                     and _stages(merged[i]) + _stages(region) <= REDUCE_STAGES
+                    and len(_arguments(merged[i]) | _arguments(region)) <= KERNEL_ARGUMENTS
                     and self.related(merged[i], region)
                     and not self.depends(merged[i], region, kernel_of)
                     and not self.depends(region, merged[i], kernel_of)
