@@ -27,7 +27,23 @@ from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor, _LeafToken, is_leaf_token
 
 
-class RealizedValues:
+class _Lookup:
+    """`in` and `[]` for a mapping of nodes to values that defines `get`."""
+
+    def get(self, node: Node, default: Node | None = None) -> Node | None:
+        raise NotImplementedError  # each lookup says how it finds a value
+
+    def __contains__(self, node: Node) -> bool:
+        return self.get(node) is not None
+
+    def __getitem__(self, node: Node) -> Node:
+        value = self.get(node)
+        if value is None:
+            raise KeyError(node)
+        return value
+
+
+class RealizedValues(_Lookup):
     """Recorded node -> the BUFFER node holding its value, kept while the node lives.
 
     Looked up by `id()` with the node itself checked: a WeakKeyDictionary builds a weak
@@ -40,15 +56,6 @@ class RealizedValues:
     def get(self, node: Node, default: Node | None = None) -> Node | None:
         entry = self._entries.get(id(node))
         return entry[1] if entry is not None and entry[0]() is node else default
-
-    def __contains__(self, node: Node) -> bool:
-        return self.get(node) is not None
-
-    def __getitem__(self, node: Node) -> Node:
-        value = self.get(node)
-        if value is None:
-            raise KeyError(node)
-        return value
 
     def __setitem__(self, node: Node, value: Node) -> None:
         key = id(node)
@@ -67,7 +74,7 @@ class RealizedValues:
 _realized = RealizedValues()
 
 
-class _LeafValues:
+class _LeafValues(_Lookup):
     """The realized values of leaves only (buffers, and leaves that require grad): what a
     `lg.jit` recording reads as inputs, since a replay has nothing but its arguments and
     the tensors from before the call. Values computed before the call that its graph
@@ -75,15 +82,6 @@ class _LeafValues:
 
     def get(self, node: Node, default: Node | None = None) -> Node | None:
         return _realized.get(node, default) if is_leaf_token(node) else default
-
-    def __contains__(self, node: Node) -> bool:
-        return self.get(node) is not None
-
-    def __getitem__(self, node: Node) -> Node:
-        value = self.get(node)
-        if value is None:
-            raise KeyError(node)
-        return value
 
 
 # Called with (schedule, tensors) before each schedule runs: `lazygrad viz` captures graphs here.

@@ -166,6 +166,15 @@ def test_depth_limit_flush_is_logged(
     np.testing.assert_array_equal(w.numpy(), [30.0] * 3)
 
 
+def _manual_sgd(model: nn.Module, loss: lg.Tensor, lr: float) -> None:
+    """The update of PyTorch's tutorials: zero_grad, backward, p -= lr * p.grad."""
+    model.zero_grad()
+    loss.backward()
+    with lg.no_grad():
+        for p in model.parameters():
+            p -= lr * p.grad
+
+
 def test_model_zero_grad_and_manual_update(device: str) -> None:
     lg.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)).to(device)
@@ -173,11 +182,7 @@ def test_model_zero_grad_and_manual_update(device: str) -> None:
     with kernel_log() as runs:
         for _ in range(300):
             loss = F.mse_loss(model(x), y)
-            model.zero_grad()
-            loss.backward()
-            with lg.no_grad():
-                for p in model.parameters():
-                    p -= 0.05 * p.grad
+            _manual_sgd(model, loss, 0.05)
             loss.item()
     assert len({len(r) for r in runs[2:]}) == 1, [len(r) for r in runs]
     # the weights updated after the last read were realized with it: they shared its work
@@ -232,11 +237,7 @@ def test_jit_step_over_linear_layers_replays() -> None:
 
     def step(net: nn.Module, x: lg.Tensor, y: lg.Tensor) -> lg.Tensor:
         loss = F.cross_entropy(net(x), y)
-        net.zero_grad()
-        loss.backward()
-        with lg.no_grad():
-            for p in net.parameters():
-                p -= 0.1 * p.grad
+        _manual_sgd(net, loss, 0.1)
         return loss
 
     jitted = lg.jit(lambda x, y: step(model, x, y))

@@ -172,19 +172,7 @@ def _mlp_inputs(quick: bool) -> dict:
 
 def _mlp_np(d: dict) -> None:
     """One hand-written NumPy training step of a 784-512-10 ReLU MLP (SGD, lr 0.01)."""
-    x, y, w1, b1, w2, b2 = (d[k] for k in ("x", "y", "w1", "b1", "w2", "b2"))
-    h = np.maximum(x @ w1 + b1, 0)
-    logits = h @ w2 + b2
-    logits = logits - logits.max(1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(1, keepdims=True)
-    p[np.arange(len(y)), y] -= 1
-    g = p / len(y)
-    gw2, gb2 = h.T @ g, g.sum(0)
-    gh = (g @ w2.T) * (h > 0)
-    gw1, gb1 = x.T @ gh, gh.sum(0)
-    for w, gw in ((w1, gw1), (b1, gb1), (w2, gw2), (b2, gb2)):
-        w -= 0.01 * gw
+    loop_bench.numpy_step(d["x"], d["y"], [d[k] for k in ("w1", "b1", "w2", "b2")], 0.01)
 
 
 def _mlp_lg(t: dict) -> list:

@@ -70,27 +70,37 @@ def _measure(step: Callable[[int], None], steps: int) -> LoopResult:
     )
 
 
+def numpy_step(
+    x: np.ndarray, y: np.ndarray, params: list[np.ndarray], lr: float, read: bool = False
+) -> float | None:
+    """One hand-written NumPy SGD step of the ReLU MLP (softmax cross-entropy), updating
+    `params` (w1, b1, w2, b2) in place; returns the loss when `read`."""
+    w1, b1, w2, b2 = params
+    h = np.maximum(x @ w1 + b1, 0)
+    logits = h @ w2 + b2
+    logits = logits - logits.max(1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(1, keepdims=True)
+    rows = np.arange(len(y))
+    loss = float(-np.log(p[rows, y]).mean()) if read else None
+    p[rows, y] -= 1
+    g = p / len(y)
+    gw2, gb2 = h.T @ g, g.sum(0)
+    gh = (g @ w2.T) * (h > 0)
+    gw1, gb1 = x.T @ gh, gh.sum(0)
+    for w, gw in zip(params, (gw1, gb1, gw2, gb2), strict=True):
+        w -= lr * gw
+    return loss
+
+
 def numpy_loop(steps: int) -> LoopResult:
-    """The loop written by hand in NumPy (forward, softmax cross-entropy, backward, SGD)."""
+    """The loop written by hand in NumPy."""
     data = _batches()
-    w1, b1, w2, b2 = _weights()
+    params = _weights()
 
     def step(i: int) -> None:
         x, y = data[i % len(data)]
-        h = np.maximum(x @ w1 + b1, 0)
-        logits = h @ w2 + b2
-        logits = logits - logits.max(1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(1, keepdims=True)
-        if i % READ_EVERY == READ_EVERY - 1:
-            float(-np.log(p[np.arange(len(y)), y]).mean())
-        p[np.arange(len(y)), y] -= 1
-        g = p / len(y)
-        gw2, gb2 = h.T @ g, g.sum(0)
-        gh = (g @ w2.T) * (h > 0)
-        gw1, gb1 = x.T @ gh, gh.sum(0)
-        for w, gw in ((w1, gw1), (b1, gb1), (w2, gw2), (b2, gb2)):
-            w -= LR * gw
+        numpy_step(x, y, params, LR, read=i % READ_EVERY == READ_EVERY - 1)
 
     return _measure(step, steps)
 
