@@ -169,6 +169,22 @@ class _Decoder:
             return out
         raise ValueError(f"unknown structure entry {kind!r}")
 
+    def _check_declared_size(self, name: str) -> None:
+        """Refuse an array whose header declares more data than its entry holds (a
+        tampered shape would otherwise allocate it before finding the data missing)."""
+        entry = self.archive.zip.getinfo(f"{name}.npy")
+        with self.archive.zip.open(entry) as raw:
+            fmt = np.lib.format
+            major, _ = fmt.read_magic(raw)
+            read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+            shape, _, dtype = read(raw)
+            declared = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+            if declared > entry.file_size:
+                raise ValueError(
+                    f"array {name!r} declares shape {shape} ({declared} bytes) but its entry "
+                    f"holds {entry.file_size} bytes"
+                )
+
     def _tensor(self, node: dict[str, Any]) -> Tensor:
         name, device = node.get("tensor"), node.get("device", "cpu")
         if not isinstance(name, str) or name == _META or name not in self.archive.files:
@@ -176,6 +192,7 @@ class _Decoder:
         if not isinstance(device, str):
             raise ValueError(f"bad device entry {device!r}")
         if name not in self._cache:
+            self._check_declared_size(name)
             arr = self.archive[name]
             if arr.dtype.str not in _DTYPES:
                 raise ValueError(f"array {name!r} has unsupported dtype {arr.dtype}")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lazygrad as lg
 import lazygrad.nn as nn
@@ -208,3 +210,46 @@ def test_corrupted_bytes_fail_cleanly(tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="flipped.pt"):
         load(bad)
+
+
+def _saved(obj: object) -> bytes:
+    buf = io.BytesIO()
+    save(obj, buf)
+    return buf.getvalue()
+
+
+def test_a_huge_declared_shape_is_refused_before_allocating() -> None:
+    data = _saved({"w": lg.ones(3)})
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as tampered:
+        for name in source.namelist():
+            entry = source.read(name)
+            if name != "__lazygrad__.npy":
+                entry = entry.replace(b"(3,)", b"(1000000000000,)")
+            tampered.writestr(name, entry)
+    with pytest.raises(RuntimeError, match="declares shape"):
+        load(io.BytesIO(out.getvalue()))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.data())
+def test_damaged_files_load_as_saved_or_fail_cleanly(data: st.DataObject) -> None:
+    """Truncations and flipped bytes anywhere: a file either loads with the saved values
+    or raises lg.load's RuntimeError, never another exception and never wrong values."""
+    weights = {"w": lg.arange(6.0).reshape(2, 3), "step": 3, "names": ["a", ("b", 2.5)]}
+    good = _saved(weights)
+    damaged = bytearray(good)
+    if data.draw(st.booleans(), label="truncate"):
+        damaged = damaged[: data.draw(st.integers(0, len(good) - 1), label="length")]
+    for _ in range(data.draw(st.integers(1, 4), label="flips")):
+        if damaged:
+            at = data.draw(st.integers(0, len(damaged) - 1), label="at")
+            damaged[at] ^= data.draw(st.integers(1, 255), label="bits")
+    try:
+        got = load(io.BytesIO(bytes(damaged)))
+    except RuntimeError as err:
+        assert "lg.load" in str(err)
+        return
+    assert got["step"] == 3 and got["names"] == ["a", ("b", 2.5)]
+    np.testing.assert_array_equal(got["w"].numpy(), np.arange(6.0).reshape(2, 3))
