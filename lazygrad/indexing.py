@@ -288,14 +288,22 @@ def _gather(y: Tensor, advanced: list[_Advanced]) -> Tensor:
     return y._result(make(Op.GATHER, (y._node, pos)), "IndexBackward0", (y,))
 
 
+# The position an index outside its dimension maps to: far below any flat position, so the
+# sum of an indexed element's terms lies outside the tensor whatever the other indices are,
+# and the gather or scatter reading it raises instead of reading another element.
+OUT_OF_BOUNDS = -(2**62)
+
+
 def _wrap_negative(idx: Tensor, size: int) -> Tensor:
-    """Negative indices count from the end."""
+    """Negative indices count from the end; an index tensor whose values are not on the host
+    (checked already) maps indices outside [-size, size) to OUT_OF_BOUNDS."""
     from .math_ops import where
 
     host = _host_index(idx)
-    if host is not None and not (host < 0).any():
-        return idx
-    return where(idx < 0, idx + size, idx)
+    if host is not None:
+        return where(idx < 0, idx + size, idx) if (host < 0).any() else idx
+    inside = (idx >= -size) & (idx < size)
+    return where(inside, where(idx < 0, idx + size, idx), OUT_OF_BOUNDS)
 
 
 def _host_index(idx: Tensor) -> np.ndarray | None:

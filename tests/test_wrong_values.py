@@ -7,8 +7,10 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import device_params, use_device
 
 import lazygrad as lg
+import lazygrad.nn as nn
 import lazygrad.nn.functional as F
 
 
@@ -113,3 +115,28 @@ def test_threads_realizing_the_same_structure_get_their_own_values() -> None:
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+NO_DEVICE_CHECK = "OpenCL kernels do not report an index out of bounds yet (no error flag)"
+
+
+@pytest.mark.parametrize("dev", device_params(opencl=NO_DEVICE_CHECK))
+def test_lazy_index_tensors_out_of_bounds_raise(dev: str) -> None:
+    """Index values known only when the graph runs are checked there: PyTorch raises
+    IndexError (a device-side assert on GPUs) where this read 0, wrapped, or read the next
+    row."""
+    use_device(dev)
+    x = lg.arange(4.0, device=dev)
+    i = lg.tensor([1], device=dev) * 1  # computed: its values are not on the host
+    np.testing.assert_array_equal(x[i * -1].numpy(), [3.0])  # in bounds: from the end
+    m = lg.arange(12.0, device=dev).reshape(3, 4)
+    for read in (lambda: x[i * 5], lambda: x[i * -5], lambda: m[i * 0, i * 4]):
+        with pytest.raises(IndexError):
+            read().numpy()
+    y = lg.zeros(4, device=dev)
+    with pytest.raises(IndexError):
+        y[i * 4] = 1.0
+        y.numpy()
+    with pytest.raises(IndexError):
+        nn.Embedding(3, 2).to(dev)(i * 3).detach().numpy()
+    np.testing.assert_array_equal(x.numpy(), [0, 1, 2, 3])  # what was involved stays usable
