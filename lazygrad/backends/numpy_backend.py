@@ -5,8 +5,9 @@ scratch arrays assigned by liveness: an op writes over an operand that dies at
 it (`np.exp(s0, out=s0)`), so a chain of elementwise ops touches one array.
 Views are read in place (reshape/transpose, else `as_strided`); contractions call
 `np.matmul` (BLAS). A long elementwise chain over big arrays loops over chunks that stay
-in cache. Sources are compiled once per distinct text, under a
-`<lazygrad:NAME>` file name registered in `linecache` so tracebacks show them.
+in cache. Sources are compiled once per distinct text (the COMPILED_KERNELS used last stay
+compiled), under a `<lazygrad:NAME>` file name registered in `linecache` so tracebacks show
+them, for as long as the function lives.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from __future__ import annotations
 import functools
 import linecache
 import math
+import sys
+import weakref
+from collections import Counter
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -95,6 +100,8 @@ class ArrayPool:
     handed out as a view of a block, of any shape and dtype that fits; giving back any
     view of it returns the whole block."""
 
+    REQUESTS_KEPT = 1024  # (shape, dtype) -> size class lookups remembered
+
     def __init__(self, limit_bytes: int = 1 << 30):
         self.free: dict[int, list[np.ndarray]] = {}
         self.limit = limit_bytes
@@ -107,6 +114,8 @@ class ArrayPool:
         if request is None:
             kind = np.dtype(dtype)
             request = (kind, size_class_for(math.prod(shape) * kind.itemsize))
+            if len(self._requests) >= self.REQUESTS_KEPT:  # a loop over ever new shapes
+                self._requests.clear()
             self._requests[(shape, dtype)] = request
         kind, size = request
         stack = self.free.get(size)
@@ -618,25 +627,79 @@ def render(kernel: Kernel) -> str:
     return f"# {kernel.name}: {', '.join(kernel.ops)}\n{body}"
 
 
-_compiled: dict[str, KernelFn] = {}
+# ---- bounded caches ---------------------------------------------------------------------------
+evictions: Counter[str] = Counter()  # per cache, entries dropped for want of room
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def lru_get(table: dict[K, V], key: K) -> V | None:
+    """`table[key]` (None if absent), marked as used last: a dict used as an LRU cache keeps
+    its entries in order of last use, oldest first."""
+    value = table.pop(key, None)
+    if value is not None:
+        table[key] = value
+    return value
+
+
+def lru_put(table: dict[K, V], key: K, value: V, limit: int, what: str) -> None:
+    """Store `table[key] = value` as used last, then drop the least recently used entries
+    beyond `limit` (counted in `evictions[what]`, and logged under LAZYGRAD_DEBUG)."""
+    table[key] = value
+    while len(table) > limit:
+        del table[next(iter(table))]
+        evictions[what] += 1
+        from ..realize import debug_level
+
+        if debug_level():
+            print(
+                f"[lazygrad] {what} cache full ({limit}): dropped the least recently used "
+                f"({evictions[what]} so far)",
+                file=sys.stderr,
+            )
+
+
+# distinct kernel sources kept compiled for new kernels (a cached schedule's kernels hold
+# their own functions, on `Kernel.compiled`, whatever leaves this table)
+COMPILED_KERNELS = 1024
+_compiled: dict[str, KernelFn] = {}  # source body -> function, in order of last use
 
 
 def compile_kernel(kernel: Kernel) -> KernelFn:
     """The callable for `kernel`, compiled once per distinct source (and kept on the kernel,
-    which a cached schedule runs again and again)."""
+    which a cached schedule runs again and again, whatever leaves `_compiled` meanwhile)."""
     if kernel.compiled is not None:
         return kernel.compiled  # type: ignore[return-value]
     source = kernel.source
     body = source.split("\n", 1)[1]
-    fn = _compiled.get(body)
+    fn = lru_get(_compiled, body)
     if fn is None:
-        filename = f"<lazygrad:{kernel.name}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace = dict(_HELPERS)
-        exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our generated code
-        fn = _compiled[body] = namespace["kernel"]
+        fn = _compile(source, kernel.name)
+        lru_put(_compiled, body, fn, COMPILED_KERNELS, "NumPy kernel")
     kernel.compiled = fn
     return fn
+
+
+def _compile(source: str, name: str) -> KernelFn:
+    """Compile a kernel's source, shown in tracebacks for as long as its function lives."""
+    filename, count = f"<lazygrad:{name}>", 1
+    while filename in linecache.cache:  # another kernel of that name still lives
+        count += 1
+        filename = f"<lazygrad:{name}#{count}>"
+    lines = source.splitlines(True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    namespace = dict(_HELPERS)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our generated code
+    fn = namespace.pop("kernel")  # no cycle through its globals: freed as soon as unused
+    weakref.finalize(fn, _forget_source, filename, lines)
+    return fn
+
+
+def _forget_source(filename: str, lines: list[str]) -> None:
+    """Drop a dead kernel's source from linecache (unless the name was registered again)."""
+    entry = linecache.cache.get(filename)
+    if entry is not None and entry[2] is lines:
+        del linecache.cache[filename]
 
 
 def _copied_to_host(kernel: Kernel, source_buffer: object) -> np.ndarray:
@@ -721,7 +784,8 @@ class Program:
         source = f"def program({signature}):\n" + "".join(f"    {line}\n" for line in lines)
         exec(compile(source, "<lazygrad:program>", "exec"), namespace)  # noqa: S102
         self.source = source
-        self.fn: Callable[..., tuple[np.ndarray, ...]] = namespace["program"]  # type: ignore
+        # popped: no cycle through its globals, so it goes with its schedule
+        self.fn: Callable[..., tuple[np.ndarray, ...]] = namespace.pop("program")  # type: ignore
 
     @staticmethod
     def fits(sched: Schedule) -> bool:

@@ -4,9 +4,10 @@
 the output buffers; `to_host(buf)` copies a buffer back. Programs are cached by the kernel's
 *structure* — ops, wiring, shapes, dtypes and views, with input buffers as numbered slots and
 floating-point constants as kernel arguments — so a training loop that makes new buffers and
-new learning rates every step renders and builds each kernel once. Built binaries are cached
-by the runtime (in memory and on disk, keyed by source), and function names depend only on
-the structure, so a second process finds them on disk.
+new learning rates every step renders and builds each kernel once (the MAX_PROGRAMS used last
+stay rendered). Built binaries are cached by the runtime (in memory and on disk, keyed by
+source, each cache bounded), and function names depend only on the structure, so a second
+process finds them on disk.
 
 Transfers are host round trips: copies to OpenCL upload (once per buffer; the host array is
 kept), copies out download; random numbers are drawn on the host exactly as on the CPU.
@@ -50,7 +51,7 @@ try:
 except Exception:  # pragma: no cover - the runtime reports a missing pyopencl clearly
     cl = None
 
-MAX_PROGRAMS = 4096
+MAX_PROGRAMS = 1024  # rendered programs kept (the least recently used go first)
 # "-w": generated code may compare a value with itself (NaN tests); never -cl-fast-relaxed-math
 BUILD_OPTIONS = ("-w",)
 EXACT_DIVIDE_SQRT = "-cl-fp32-correctly-rounded-divide-sqrt"  # float32 `/` and sqrt as NumPy's
@@ -229,13 +230,12 @@ def program_for(
     values = values or {}
     plan = _plan(kernel)
     key, slots = plan.key, plan.slots
-    program = _programs.get(key)
-    if program is None:
+    program = numpy_backend.lru_get(_programs, key)
+    if program is None:  # never rendered, or dropped (a kernel's plan keeps only the key)
         index = device_index(kernel.device)
         check_dtypes(kernel, index)
-        program = _programs[key] = build_program(kernel, slots, target(index))
-        if len(_programs) > MAX_PROGRAMS:  # forget the oldest structure
-            del _programs[next(iter(_programs))]
+        program = build_program(kernel, slots, target(index))
+        numpy_backend.lru_put(_programs, key, program, MAX_PROGRAMS, "OpenCL rendered program")
     return program, [values.get(n, n.arg) for n in plan.arguments]
 
 

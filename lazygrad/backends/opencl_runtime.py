@@ -2,8 +2,10 @@
 
 This module knows nothing about tensors or the IR. It hands out devices (one context and one
 in-order command queue each), device buffers from a per-device pool with power-of-two size
-classes, and compiled programs from a two-level cache (in memory per device, on disk across
-processes). The kernel renderer builds on top of it.
+classes, and compiled programs from a two-level cache (in memory per device, the
+least recently used beyond PROGRAMS_KEPT programs and KERNELS_KEPT kernels dropped; on disk
+across processes, the least recently used files beyond ``$LAZYGRAD_CACHE_MAX_MB`` deleted).
+The kernel renderer builds on top of it.
 
 Everything that touches OpenCL is lazy: importing this module never queries the driver.
 """
@@ -13,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import linecache
 import operator
 import os
 import struct
+import sys
 import tempfile
 import threading
+import time
 import warnings
 import weakref
 from collections import defaultdict, deque
@@ -49,9 +54,11 @@ __all__ = [
     "device_count",
     "device_names",
     "disk_cache_dir",
+    "disk_cache_limit",
     "get_device",
     "gpu_index",
     "is_available",
+    "prune_disk_cache",
     "size_class_for",
 ]
 
@@ -59,6 +66,9 @@ _CACHE_MAGIC = b"LAZYGRAD-CLBIN\x00\x01"  # 16 bytes: name + format version
 _CACHE_FORMAT_VERSION = 1
 _DIGEST_HEX_LEN = 64
 _HEADER = struct.Struct(f"<{len(_CACHE_MAGIC)}s{_DIGEST_HEX_LEN}sQ32s")  # magic, key, len, sha
+PROGRAMS_KEPT = 256  # built programs kept in memory per device
+KERNELS_KEPT = 512  # kernel objects kept in memory per device (a program may have several)
+DISK_CACHE_MB = 256  # default size cap of the on-disk binary cache
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,6 +457,72 @@ def disk_cache_dir() -> Path:
     return base / "lazygrad" / "opencl"
 
 
+def disk_cache_limit() -> int:
+    """Bytes the on-disk cache may hold: ``$LAZYGRAD_CACHE_MAX_MB`` MiB (default
+    ``DISK_CACHE_MB``). Read on every call, like :func:`disk_cache_dir`."""
+    try:
+        return int(float(os.environ.get("LAZYGRAD_CACHE_MAX_MB") or DISK_CACHE_MB) * 2**20)
+    except ValueError:
+        return DISK_CACHE_MB * 2**20
+
+
+def prune_disk_cache(directory: Path, limit: int) -> int:
+    """Delete the cache files of ``directory`` used longest ago (oldest mtime: a load
+    touches its file) until they total at most ``limit`` bytes; return how many went.
+    Never raises (other processes may prune the same directory)."""
+    files = []
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.endswith(".bin"):
+                    with contextlib.suppress(OSError):
+                        stat = entry.stat()
+                        files.append((stat.st_mtime_ns, stat.st_size, entry.path))
+    except OSError:
+        return 0
+    total = sum(size for _, size, _ in files)
+    deleted = 0
+    for _, size, path in sorted(files):
+        if total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            deleted += 1
+        total -= size
+    return deleted
+
+
+def _touch(path: Path) -> None:
+    """Mark a cache file as used now (pruned last), to the nanosecond: the file system's own
+    clock may give files used milliseconds apart the same time."""
+    now = time.time_ns()
+    with contextlib.suppress(OSError):
+        os.utime(path, ns=(now, now))
+
+
+def _debug_log(message: str) -> None:
+    """A line of the ``LAZYGRAD_DEBUG`` log (on stderr, as lazygrad's own)."""
+    if os.environ.get("LAZYGRAD_DEBUG", "0").strip() not in ("", "0"):
+        print(f"[lazygrad] {message}", file=sys.stderr)
+
+
+def _lru_get(table: dict, key: Any) -> Any | None:
+    """``table[key]`` (None if absent), moved to the end: the table lists its entries from
+    the least to the most recently used."""
+    value = table.pop(key, None)
+    if value is not None:
+        table[key] = value
+    return value
+
+
+def _forget_invoker(function_name: str) -> None:
+    """Drop from linecache the argument-setting code pyopencl generated for kernels named
+    ``function_name`` (one entry per new name, registered for tracebacks)."""
+    prefix = f"<generated: 'pyopencl invoker for '{function_name}'"
+    for filename in [name for name in linecache.cache if name.startswith(prefix)]:
+        del linecache.cache[filename]
+
+
 def _pack_binary(digest: str, binary: bytes) -> bytes:
     header = _HEADER.pack(
         _CACHE_MAGIC, digest.encode("ascii"), len(binary), hashlib.sha256(binary).digest()
@@ -535,6 +611,8 @@ class CLDevice:
             "memory_hits": 0,
             "disk_writes": 0,
             "disk_rejects": 0,
+            "evictions": 0,
+            "disk_evictions": 0,
         }
 
     def __repr__(self) -> str:
@@ -633,9 +711,9 @@ class CLDevice:
     def build(self, source: str, options: tuple[str, ...] | str = ()) -> Any:
         """Compile ``source`` into a ``pyopencl.Program`` for this device, with caching.
 
-        Programs are cached in memory by ``(source, options)`` and their binaries on disk (see
-        :func:`disk_cache_dir`). No options are added by default (in particular no
-        ``-cl-fast-relaxed-math``).
+        Programs are cached in memory by ``(source, options)`` (the ``PROGRAMS_KEPT`` used
+        last) and their binaries on disk (see :func:`disk_cache_dir`). No options are added by
+        default (in particular no ``-cl-fast-relaxed-math``).
 
         Raises:
             KernelBuildError: when compilation fails (message has numbered source and log).
@@ -643,27 +721,48 @@ class CLDevice:
         options = (options,) if isinstance(options, str) else tuple(options)
         key = (source, options)
         with self._build_lock:
-            program = self._programs.get(key)
+            program = _lru_get(self._programs, key)
             if program is not None:
                 self._build_counts["memory_hits"] += 1
                 return program
             program = self._build_with_disk_cache(source, options)
-            self._programs[key] = program
+            self._remember(self._programs, key, program, PROGRAMS_KEPT, "program")
             return program
 
     def kernel(self, source: str, name: str, options: tuple[str, ...] | str = ()) -> Any:
-        """Return the cached ``pyopencl.Kernel`` ``name`` from ``build(source, options)``."""
+        """Return the cached ``pyopencl.Kernel`` ``name`` from ``build(source, options)`` (the
+        ``KERNELS_KEPT`` used last stay cached)."""
         options = (options,) if isinstance(options, str) else tuple(options)
         key = (source, options, name)
         with self._build_lock:
-            knl = self._kernels.get(key)
+            knl = _lru_get(self._kernels, key)
             if knl is None:
-                knl = self._kernels[key] = cl.Kernel(self.build(source, options), name)
+                knl = cl.Kernel(self.build(source, options), name)
+                dropped = self._remember(self._kernels, key, knl, KERNELS_KEPT, "kernel")
+                for _, _, dropped_name in dropped:  # (another kernel of that name, if
+                    _forget_invoker(dropped_name)  # any, merely shows no invoker source)
             return knl
+
+    def _remember(self, table: dict, key: Any, value: Any, limit: int, what: str) -> list[Any]:
+        """Store ``table[key] = value`` as used last; drop the least recently used entries
+        beyond ``limit`` and return their keys (counted, and logged under LAZYGRAD_DEBUG)."""
+        table[key] = value
+        dropped = []
+        while len(table) > limit:
+            dropped.append(next(iter(table)))
+            del table[dropped[-1]]
+        if dropped:
+            self._build_counts["evictions"] += len(dropped)
+            _debug_log(
+                f"opencl:{self.index} built {what} cache full ({limit}): dropped the least "
+                f"recently used ({self._build_counts['evictions']} programs and kernels so far)"
+            )
+        return dropped
 
     def build_stats(self) -> dict[str, int]:
         """Build counters: ``compiles`` (from source), ``disk_loads``, ``memory_hits``,
-        ``disk_writes`` and ``disk_rejects`` (cache files found but unusable)."""
+        ``disk_writes``, ``disk_rejects`` (cache files found but unusable), ``evictions``
+        (programs and kernels dropped from memory) and ``disk_evictions`` (files deleted)."""
         with self._build_lock:
             return dict(self._build_counts)
 
@@ -706,10 +805,12 @@ class CLDevice:
         try:
             program = cl.Program(self.context, [self.cl_device], [binary])
             with _quiet_compiler():
-                return program.build(options=list(options), devices=[self.cl_device])
+                program = program.build(options=list(options), devices=[self.cl_device])
         except Exception:  # foreign or stale binary: fall back to a source build
             self._build_counts["disk_rejects"] += 1
             return None
+        _touch(path)
+        return program
 
     def _store_cached(self, path: Path, digest: str, program: Any) -> None:
         try:
@@ -719,6 +820,15 @@ class CLDevice:
         if len(binaries) == 1 and binaries[0]:
             if _write_atomically(path, _pack_binary(digest, bytes(binaries[0]))):
                 self._build_counts["disk_writes"] += 1
+                _touch(path)
+                limit = disk_cache_limit()
+                deleted = prune_disk_cache(path.parent, limit)
+                if deleted:
+                    self._build_counts["disk_evictions"] += deleted
+                    _debug_log(
+                        f"OpenCL disk cache over {limit} bytes (LAZYGRAD_CACHE_MAX_MB): "
+                        f"deleted the {deleted} file(s) used longest ago in {path.parent}"
+                    )
 
     def _compile(self, source: str, options: tuple[str, ...]) -> Any:
         program = cl.Program(self.context, source)
