@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench browser
+.PHONY: setup demo test lint bench browser fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ test: setup lint browser
 
 bench: setup
 	$(PY) tools/bench.py
+
+# The differential fuzzer's long run: 20,000 random programs per test and device.
+fuzz: setup
+	LAZYGRAD_FUZZ_EXAMPLES=20000 $(PY) -m pytest tests/test_fuzz.py -q
