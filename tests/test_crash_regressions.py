@@ -234,3 +234,11 @@ def test_load_rejects_reference_to_unknown_container(tmp_path: Path) -> None:
             archive.writestr(name, data)
     with pytest.raises(RuntimeError, match="not a valid lazygrad checkpoint"):
         lg.load(path)
+
+
+def test_reductions_with_no_rows_on_opencl(opencl: str) -> None:
+    """max/min/argmax over dim 0 of a (2, 0) tensor divided by its zero rows when choosing
+    the kernel layout (found by the fuzzer); the result is an empty tensor, as on cpu."""
+    x = lg.tensor(np.zeros((2, 0), np.float32), device=opencl)
+    for result in (x.max(0).values, x.min(0).values, x.argmax(0), x.sum(0)):
+        assert result.numpy().shape == (0,)

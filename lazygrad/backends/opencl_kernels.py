@@ -208,7 +208,8 @@ class ReduceKernel:
         self.out_access = [self.space.regroup(a) for a in outs]
 
     def _choose_layout(self) -> None:
-        t, rows, rn = self.target, self.rows, self.rn
+        t, rn = self.target, self.rn
+        rows = max(1, self.rows)  # no rows at all (a reduce of a (2, 0) tensor over dim 0)
         cu = max(1, t.compute_units)
         self.layout, self.splits, self.local = "a", 1, 1
         if rn > 1 and t.is_gpu and rn > 32:
