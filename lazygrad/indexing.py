@@ -242,8 +242,9 @@ def getitem(x: Tensor, key: object) -> Tensor:
             ),
             (x,),
         )
-    if not advanced and not flags:
-        register_view(y, x, lambda base: getitem(base, key))
+    if not advanced and not flags:  # replayed with the ints a 0-d index tensor held now
+        frozen = tuple(items)
+        register_view(y, x, lambda base: getitem(base, frozen))
     return y
 
 

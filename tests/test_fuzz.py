@@ -841,10 +841,7 @@ class Gen:
         bound = spec.get("n", 0) if kind == "index" else 3.0 if dtype in FLOATS else 5.0
         meta = self.fresh_meta(shape, dtype, bound)
         meta.is_input = True
-        # Known bug: `g = x[i]` with a 0-d index tensor `i` is a view of x at i's value then,
-        # but a later `i.add_(1)` moves where writes through g land (the view replays the key
-        # with i's new value). Index tensors are therefore never written to.
-        meta.writable = kind != "index"
+        meta.writable = True
         return self.add("input", (), {"k": k, "vid": len(self.metas)}, meta)
 
     def pick(self, pred: Callable[[Meta], bool], any_dtype: bool = False) -> int | None:
@@ -1240,10 +1237,6 @@ class Gen:
         axes = range(m.ndim) if dim is None else dim if isinstance(dim, tuple) else (dim,)
         n = math.prod(m.shape[x] for x in axes)
         if n == 0 and name not in ("sum", "prod"):
-            return
-        # Known bug (OpenCL): max/min/argmax over a dim of a tensor with another size-0 dim
-        # (`zeros(2, 0).max(0)`) raise ZeroDivisionError in ReduceKernel._choose_layout.
-        if m.numel == 0 and name in ("max", "min", "argmax", "argmin"):
             return
         keep = self.flag() and dim is not None
         shape = (

@@ -140,3 +140,14 @@ def test_lazy_index_tensors_out_of_bounds_raise(dev: str) -> None:
     with pytest.raises(IndexError):
         nn.Embedding(3, 2).to(dev)(i * 3).detach().numpy()
     np.testing.assert_array_equal(x.numpy(), [0, 1, 2, 3])  # what was involved stays usable
+
+
+def test_a_view_made_with_a_0d_index_tensor_keeps_its_position() -> None:
+    """A 0-d index tensor selects like the int it holds when the view is made (found by the
+    fuzzer: writes through the view followed later changes of the index)."""
+    x = lg.tensor([-2, 1, 4])
+    i = lg.tensor(0)
+    g = x[i]
+    i.add_(1)
+    g.add_(10)
+    np.testing.assert_array_equal(x.numpy(), [8, 1, 4])
