@@ -262,6 +262,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         out = piece if out is None else (out | piece if ctype == dt.bool_ else out + piece)
         start += x.shape[d]
     assert out is not None
+    if any(out is x for x in tensors):  # one part and empty ones: still a new tensor
+        out = out._result(out._node, "CatBackward0", (out,))
     if out.grad_fn is not None:
         out.grad_fn.set_inputs("CatBackward0", tuple(parts))
     return out

@@ -151,3 +151,13 @@ def test_a_view_made_with_a_0d_index_tensor_keeps_its_position() -> None:
     i.add_(1)
     g.add_(10)
     np.testing.assert_array_equal(x.numpy(), [8, 1, 4])
+
+
+def test_cat_of_one_tensor_and_empty_ones_is_a_new_tensor() -> None:
+    """cat([x, empty]) returned x itself, so writes to the result changed x (fuzzer find)."""
+    x = lg.tensor([1.0, -1.5])
+    c = lg.cat([x, lg.zeros(0), lg.zeros(0)], -1)
+    assert c is not x
+    c.unsqueeze(0)[0, lg.tensor([1])] = 5.0
+    np.testing.assert_array_equal(x.numpy(), [1.0, -1.5])
+    np.testing.assert_array_equal(c.numpy(), [1.0, 5.0])
