@@ -358,10 +358,8 @@ class Partitioner:
         """Whether region `a` reads an output of region `b` through another kernel (reading
         it directly is fine: the merged kernel computes it before it is read). Kernels are
         the regions merged so far: a merge elsewhere can close a path (`b`'s input and an
-        input of `a` computed in one kernel). A kernel whose outputs all come before `b`'s
-        in graph order holds no output of `b` and reads none: the walk stops there."""
+        input of `a` computed in one kernel)."""
         targets = set(b.roots)
-        first = min(self.position[r] for r in b.roots)
         stack = [
             s
             for n in a.nodes
@@ -378,8 +376,6 @@ class Partitioner:
                 return True
             seen.update(kernel.roots)
             seen.add(m)
-            if max(self.position[r] for r in kernel.roots) < first:
-                continue
             stack.extend(
                 s
                 for n in kernel.nodes
