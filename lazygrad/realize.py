@@ -20,9 +20,10 @@ import numpy as np
 
 from . import live, recording
 from .buffer import Buffer
+from .debug import debug_level
 from .ir.cache_key import structural_key
 from .ir.node import Node, make, refresh_depth, settle
-from .ir.ops import MOVEMENT_OPS, Op
+from .ir.ops import CONSTANT_LEAVES, MOVEMENT_OPS, Op
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor, _LeafToken, is_leaf_token
 
@@ -88,14 +89,6 @@ class _LeafValues(_Lookup):
 schedule_listeners: list[Callable[[Schedule, list[Tensor]], None]] = []
 
 
-def debug_level() -> int:
-    """LAZYGRAD_DEBUG as an int (0 when unset)."""
-    try:
-        return int(os.environ.get("LAZYGRAD_DEBUG", "0") or 0)
-    except ValueError:
-        return 0
-
-
 def backend_for(device: str) -> Any:
     """The code generator module for a device string."""
     if device.startswith("opencl"):
@@ -130,7 +123,7 @@ def _targets(pending: list[Tensor]) -> tuple[list[Node], dict[Node, str]]:
 # Nodes that two graphs may share without sharing any work: scalars, constants and ranges
 # (interned, so every `x * 0.5` reads one PARAM node), and views, which are shared only when
 # what they view is.
-_NO_WORK = frozenset((Op.CONST, Op.PARAM, Op.ARANGE, *MOVEMENT_OPS))
+_NO_WORK = CONSTANT_LEAVES | frozenset(MOVEMENT_OPS)
 
 
 def _also_realized(pending: list[Tensor]) -> list[Tensor]:

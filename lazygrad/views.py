@@ -131,16 +131,26 @@ def _positions(entry: _ViewEntry) -> Tensor:
     return _replay(entry.chain, reshape(arange(root.numel(), device=root.device), root.shape))
 
 
+def _window(positions: Tensor) -> View | None:
+    """The flat positions of a view's elements in its root as one strided window over the
+    root (a View), when the view ops fold into one; else None."""
+    folded = fold_views([positions._node])[positions._node]
+    if folded.op is Op.ARANGE:
+        return View.contiguous(positions.shape)
+    if folded.op is Op.VIEW and folded.src[0].op is Op.ARANGE and folded.arg.mask is None:
+        return folded.arg  # type: ignore[return-value]
+    return None
+
+
 def _layout(entry: _ViewEntry) -> str:
     """ "view", "overlapping" (some elements share a position) or "copy" (the positions are
     not one strided window of the root, so PyTorch would have copied)."""
     if entry.layout is None:
         positions = _positions(entry)
-        folded = fold_views([positions._node])[positions._node]
-        view = folded.arg if folded.op is Op.VIEW else None
-        if folded.op is Op.ARANGE or positions.numel() == 0:
+        view = _window(positions)
+        if positions.numel() == 0:
             entry.layout = "view"
-        elif view is not None and folded.src[0].op is Op.ARANGE and view.mask is None:
+        elif view is not None:
             overlapping = any(
                 s == 0 and n > 1 for s, n in zip(view.strides, view.shape, strict=True)
             )
@@ -178,15 +188,9 @@ def contiguous(t: Tensor) -> Tensor:
 
 
 def _row_major(entry: _ViewEntry) -> bool:
-    positions = _positions(entry)
-    folded = fold_views([positions._node])[positions._node]
-    if folded.op is Op.ARANGE:
-        return True
-    if folded.op is not Op.VIEW or folded.src[0].op is not Op.ARANGE:
-        return False
-    view = folded.arg
-    expected = View.contiguous(view.shape).strides
-    return view.mask is None and all(
+    view = _window(_positions(entry))
+    expected = View.contiguous(view.shape).strides if view is not None else ()
+    return view is not None and all(
         n == 1 or s == e for n, s, e in zip(view.shape, view.strides, expected, strict=True)
     )
 

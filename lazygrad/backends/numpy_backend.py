@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import linecache
 import math
-import sys
 import weakref
 from collections import Counter
 from collections.abc import Callable
@@ -24,10 +23,12 @@ from typing import TypeVar
 import numpy as np
 
 from ..buffer import MIN_SIZE_CLASS, Buffer, size_class_for
+from ..debug import log
 from ..ir.node import Node
 from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
 from ..ir.schedule import Kernel, Schedule
 from ..ir.view import View
+from . import lru
 
 KernelFn = Callable[..., tuple[np.ndarray, ...]]
 _SCALARS = (Op.CONST, Op.PARAM)
@@ -633,30 +634,16 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def lru_get(table: dict[K, V], key: K) -> V | None:
-    """`table[key]` (None if absent), marked as used last: a dict used as an LRU cache keeps
-    its entries in order of last use, oldest first."""
-    value = table.pop(key, None)
-    if value is not None:
-        table[key] = value
-    return value
-
-
-def lru_put(table: dict[K, V], key: K, value: V, limit: int, what: str) -> None:
-    """Store `table[key] = value` as used last, then drop the least recently used entries
-    beyond `limit` (counted in `evictions[what]`, and logged under LAZYGRAD_DEBUG)."""
-    table[key] = value
-    while len(table) > limit:
-        del table[next(iter(table))]
-        evictions[what] += 1
-        from ..realize import debug_level
-
-        if debug_level():
-            print(
-                f"[lazygrad] {what} cache full ({limit}): dropped the least recently used "
-                f"({evictions[what]} so far)",
-                file=sys.stderr,
-            )
+def remember(table: dict[K, V], key: K, value: V, limit: int, what: str) -> None:
+    """`lru.put` into a table of `what`s, counting in `evictions[what]` and logging what it
+    drops."""
+    dropped = lru.put(table, key, value, limit)
+    if dropped:
+        evictions[what] += len(dropped)
+        log(
+            f"{what} cache full ({limit}): dropped the least recently used "
+            f"({evictions[what]} so far)"
+        )
 
 
 # distinct kernel sources kept compiled for new kernels (a cached schedule's kernels hold
@@ -672,10 +659,10 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
         return kernel.compiled  # type: ignore[return-value]
     source = kernel.source
     body = source.split("\n", 1)[1]
-    fn = lru_get(_compiled, body)
+    fn = lru.get(_compiled, body)
     if fn is None:
         fn = _compile(source, kernel.name)
-        lru_put(_compiled, body, fn, COMPILED_KERNELS, "NumPy kernel")
+        remember(_compiled, body, fn, COMPILED_KERNELS, "NumPy kernel")
     kernel.compiled = fn
     return fn
 

@@ -26,7 +26,7 @@ from ..dtype import DType, bool_, float32, float64, int32
 from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
 from ..ir.schedule import Kernel
-from . import numpy_backend, opencl_runtime
+from . import lru, numpy_backend, opencl_runtime
 from .opencl_kernels import (
     DotKernel,
     Launch,
@@ -230,12 +230,12 @@ def program_for(
     values = values or {}
     plan = _plan(kernel)
     key, slots = plan.key, plan.slots
-    program = numpy_backend.lru_get(_programs, key)
+    program = lru.get(_programs, key)
     if program is None:  # never rendered, or dropped (a kernel's plan keeps only the key)
         index = device_index(kernel.device)
         check_dtypes(kernel, index)
         program = build_program(kernel, slots, target(index))
-        numpy_backend.lru_put(_programs, key, program, MAX_PROGRAMS, "OpenCL rendered program")
+        numpy_backend.remember(_programs, key, program, MAX_PROGRAMS, "OpenCL rendered program")
     return program, [values.get(n, n.arg) for n in plan.arguments]
 
 

@@ -19,7 +19,6 @@ import linecache
 import operator
 import os
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -34,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from ..buffer import MIN_SIZE_CLASS, size_class_for
+from ..debug import log
+from . import lru
 
 try:  # pyopencl is a hard dependency, but a broken install must not break `import lazygrad`.
     import pyopencl as cl
@@ -500,21 +501,6 @@ def _touch(path: Path) -> None:
         os.utime(path, ns=(now, now))
 
 
-def _debug_log(message: str) -> None:
-    """A line of the ``LAZYGRAD_DEBUG`` log (on stderr, as lazygrad's own)."""
-    if os.environ.get("LAZYGRAD_DEBUG", "0").strip() not in ("", "0"):
-        print(f"[lazygrad] {message}", file=sys.stderr)
-
-
-def _lru_get(table: dict, key: Any) -> Any | None:
-    """``table[key]`` (None if absent), moved to the end: the table lists its entries from
-    the least to the most recently used."""
-    value = table.pop(key, None)
-    if value is not None:
-        table[key] = value
-    return value
-
-
 def _forget_invoker(function_name: str) -> None:
     """Drop from linecache the argument-setting code pyopencl generated for kernels named
     ``function_name`` (one entry per new name, registered for tracebacks)."""
@@ -721,7 +707,7 @@ class CLDevice:
         options = (options,) if isinstance(options, str) else tuple(options)
         key = (source, options)
         with self._build_lock:
-            program = _lru_get(self._programs, key)
+            program = lru.get(self._programs, key)
             if program is not None:
                 self._build_counts["memory_hits"] += 1
                 return program
@@ -735,7 +721,7 @@ class CLDevice:
         options = (options,) if isinstance(options, str) else tuple(options)
         key = (source, options, name)
         with self._build_lock:
-            knl = _lru_get(self._kernels, key)
+            knl = lru.get(self._kernels, key)
             if knl is None:
                 knl = cl.Kernel(self.build(source, options), name)
                 dropped = self._remember(self._kernels, key, knl, KERNELS_KEPT, "kernel")
@@ -744,16 +730,11 @@ class CLDevice:
             return knl
 
     def _remember(self, table: dict, key: Any, value: Any, limit: int, what: str) -> list[Any]:
-        """Store ``table[key] = value`` as used last; drop the least recently used entries
-        beyond ``limit`` and return their keys (counted, and logged under LAZYGRAD_DEBUG)."""
-        table[key] = value
-        dropped = []
-        while len(table) > limit:
-            dropped.append(next(iter(table)))
-            del table[dropped[-1]]
+        """`lru.put`, counting what it drops (returned) and logging it."""
+        dropped = lru.put(table, key, value, limit)
         if dropped:
             self._build_counts["evictions"] += len(dropped)
-            _debug_log(
+            log(
                 f"opencl:{self.index} built {what} cache full ({limit}): dropped the least "
                 f"recently used ({self._build_counts['evictions']} programs and kernels so far)"
             )
@@ -825,7 +806,7 @@ class CLDevice:
                 deleted = prune_disk_cache(path.parent, limit)
                 if deleted:
                     self._build_counts["disk_evictions"] += deleted
-                    _debug_log(
+                    log(
                         f"OpenCL disk cache over {limit} bytes (LAZYGRAD_CACHE_MAX_MB): "
                         f"deleted the {deleted} file(s) used longest ago in {path.parent}"
                     )

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .node import Node, toposort
-from .ops import REDUCE_OPS, Op
+from .ops import CONSTANT_LEAVES, REDUCE_OPS, Op
 from .view import View
 
 LEAVES = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
@@ -96,10 +96,7 @@ def reduce_signature(node: Node) -> tuple:
 def _constant_view(node: Node) -> bool:
     """A constant, scalar or range read through a view: every kernel may have its own copy
     (interning makes them one node), sharing one saves nothing."""
-    return node.op is Op.VIEW and node.src[0].op in (Op.CONST, Op.PARAM, Op.ARANGE)
-
-
-_SCALAR_LEAVES = (Op.CONST, Op.PARAM, Op.ARANGE)
+    return node.op is Op.VIEW and node.src[0].op in CONSTANT_LEAVES
 
 
 def _arguments(region: Region) -> set[Node]:
@@ -125,7 +122,7 @@ def _touched(region: Region) -> set[Node]:
         k
         for n in region.nodes
         for k in (n, *n.src)
-        if k.op not in (Op.CONST, Op.PARAM, Op.ARANGE) and not _constant_view(k)
+        if k.op not in CONSTANT_LEAVES and not _constant_view(k)
     }
 
 
@@ -220,7 +217,7 @@ class Partitioner:
         inside = set(region.nodes)
         reads: dict[Node, set[Node]] = {}
         for n in region.nodes:
-            own = {s for s in n.src if s not in inside and s.op not in _SCALAR_LEAVES}
+            own = {s for s in n.src if s not in inside and s.op not in CONSTANT_LEAVES}
             reads[n] = own.union(*(reads[s] for s in n.src if s in inside))
             if len(reads[n]) >= KERNEL_ARGUMENTS // 2 and n not in region.roots:
                 return self.mark(n, "kernel arguments")
@@ -271,10 +268,11 @@ class Partitioner:
         kernel_of: dict[Node, Region] = {}  # root -> the merged region computing it
         touching: dict[Node, list[int]] = {}  # node -> merged regions holding or reading it
         for region in regions:
-            near = sorted({i for key in _touched(region) for i in touching.get(key, ())})
-            target = next(
+            touched = _touched(region)
+            near = sorted({i for key in touched for i in touching.get(key, ())})
+            index = next(
                 (
-                    merged[i]
+                    i
                     for i in near
                     if self.one_space(merged[i], region)
                     and _stages(merged[i]) + _stages(region) <= REDUCE_STAGES
@@ -287,16 +285,16 @@ class Partitioner:
                 ),
                 None,
             )
-            if target is None:
+            if index is None:
                 merged.append(region)
                 target, index = region, len(merged) - 1
             else:
-                index = merged.index(target)
+                target = merged[index]
                 target.roots += region.roots
                 target.nodes = sorted(
                     set(target.nodes) | set(region.nodes), key=self.position.__getitem__
                 )
-            for key in _touched(region):
+            for key in touched:
                 holders = touching.setdefault(key, [])
                 if not holders or holders[-1] != index:
                     holders.append(index)

@@ -41,11 +41,7 @@ class Node:
         _set(self, "arg", arg)
         _set(self, "dtype", dtype)
         _set(self, "shape", shape)
-        depth = 0
-        for s in src:
-            if s.depth >= depth:
-                depth = s.depth + 1
-        _set(self, "depth", depth)
+        _set(self, "depth", _depth_over(src))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("IR nodes are immutable")
@@ -61,6 +57,15 @@ class Node:
         )
 
 
+def _depth_over(src: tuple[Node, ...]) -> int:
+    """The depth of a node over these sources: one more than the deepest (0 for a leaf)."""
+    depth = 0
+    for s in src:
+        if s.depth >= depth:
+            depth = s.depth + 1
+    return depth
+
+
 def settle(node: Node) -> None:
     """Note that `node`'s value is computed and stored: nothing is pending behind it."""
     _set(node, "depth", 0)
@@ -71,12 +76,7 @@ def refresh_depth(root: Node, stored: Container[Node]) -> int:
     made before one of its sources was stored still counts that source's old history, so
     this recomputes (and corrects) the depth of every node up to stored values."""
     for node in toposort([root], stop=stored):
-        depth = 0
-        if node not in stored:
-            for s in node.src:
-                if s.depth >= depth:
-                    depth = s.depth + 1
-        _set(node, "depth", depth)
+        _set(node, "depth", 0 if node in stored else _depth_over(node.src))
     return root.depth
 
 

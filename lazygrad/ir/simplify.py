@@ -10,7 +10,7 @@ import numpy as np
 
 from ..dtype import DType
 from .node import Node, const, make, param_class
-from .ops import ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Op
+from .ops import CONSTANT_LEAVES, ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Op
 from .view import View
 
 
@@ -91,7 +91,7 @@ def _made_of_constants(node: Node) -> bool:
     """Whether `node` is a constant, a range or a scalar argument, seen through views."""
     while node.op in MOVEMENT_OPS:
         node = node.src[0]
-    return node.op in (Op.CONST, Op.ARANGE, Op.PARAM)
+    return node.op in CONSTANT_LEAVES
 
 
 # values that are a contiguous buffer of their own already (buffers are never written over,
