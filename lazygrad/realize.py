@@ -23,7 +23,7 @@ from .buffer import Buffer
 from .debug import debug_level
 from .ir.cache_key import structural_key
 from .ir.node import Node, make, refresh_depth, settle
-from .ir.ops import CONSTANT_LEAVES, MOVEMENT_OPS, Op
+from .ir.ops import Op
 from .ir.schedule import Kernel, Schedule, build_schedule
 from .tensor import Tensor, _LeafToken, is_leaf_token
 
@@ -120,54 +120,25 @@ def _targets(pending: list[Tensor]) -> tuple[list[Node], dict[Node, str]]:
     return list(devices), devices
 
 
-# Nodes that two graphs may share without sharing any work: scalars, constants and ranges
-# (interned, so every `x * 0.5` reads one PARAM node), and views, which are shared only when
-# what they view is.
-_NO_WORK = CONSTANT_LEAVES | frozenset(MOVEMENT_OPS)
-
-
 def _also_realized(pending: list[Tensor]) -> list[Tensor]:
     """The live tensors besides `pending` whose pending work overlaps theirs (directly or
     through each other): realized with them, they share the work and store it, so nothing
     the program can still read is computed twice and no live tensor's history reaches
     back past this realize (the weights a loop updates after reading its loss, say).
 
-    One walk over all their pending graphs (up to buffers and stored values): each node
-    that does work (see `_NO_WORK`) is labelled with the first graph that reaches it, and
-    a graph that reaches a labelled node joins that graph's group (union-find)."""
+    Nodes keep their work group up to date as they are made (`ir.node.WorkGroup`), so this
+    compares one group per live tensor instead of walking graphs."""
     asked = {id(t) for t in pending}
-    others = [
-        t
-        for t in live.tensors()
-        if id(t) not in asked and t._node.op is not Op.BUFFER and t._node not in _realized
-    ]
-    if not others:
+    groups = {g.find() for g in (t._node.group for t in pending) if g is not None}
+    if not groups:
         return []
-    group = list(range(len(others) + 1))  # 0: the tensors asked for; i + 1: others[i]
-
-    def find(i: int) -> int:
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
-        return i
-
-    owner: dict[Node, int] = {}
-    roots = [(0, t._node) for t in pending] + [(i + 1, t._node) for i, t in enumerate(others)]
-    for label, root in roots:
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            first = owner.get(n)
-            if first is not None:
-                group[find(first)] = find(label)
-                continue
-            if n.op is Op.BUFFER or n in _realized:
-                continue
-            if n.op not in _NO_WORK:  # views and constants are walked through each time
-                owner[n] = label
-            stack.extend(n.src)
-    asked_group = find(0)
-    return [t for i, t in enumerate(others) if find(i + 1) == asked_group]
+    also = []
+    for t in live.tensors():
+        group = t._node.group
+        if group is not None and id(t) not in asked and group.find() in groups:
+            if t._node not in _realized:
+                also.append(t)
+    return also
 
 
 def schedule(*tensors: Tensor) -> Schedule:

@@ -112,6 +112,34 @@ def test_values_held_in_a_list_are_stored_with_the_value_read(device: str) -> No
     assert all(len(lg.schedule(t)) == 0 for t in kept)
 
 
+def test_unrelated_pending_tensors_stay_pending_when_one_is_read(device: str) -> None:
+    """Only live tensors whose pending work meets the one read are realized with it: many
+    unrelated pending tensors are neither computed early nor walked (their work groups
+    are compared, see `ir.node.WorkGroup`)."""
+    held = [lg.arange(4, dtype=lg.float32, device=device) * float(k) for k in range(50)]
+    near = held[7].exp()  # reads held[7]'s pending work: stored with it
+    with kernel_log() as runs:
+        np.testing.assert_array_equal(held[7].numpy(), np.arange(4) * 7.0)
+    assert len(runs) == 1
+    assert len(lg.schedule(near)) == 0
+    assert all(len(lg.schedule(t)) == 1 for i, t in enumerate(held) if i != 7)
+    np.testing.assert_array_equal(held[3].numpy(), np.arange(4) * 3.0)
+
+
+def test_work_groups_join_when_graphs_meet_and_part_at_stored_values() -> None:
+    """A node made from two pending graphs joins their groups; a stored value belongs to no
+    group, so graphs that only read it stay apart."""
+    x = lg.arange(3, dtype=lg.float32).exp()
+    y = lg.arange(3, dtype=lg.float32).sin()
+    assert x._node.group.find() is not y._node.group.find()
+    z = x + y
+    assert x._node.group.find() is y._node.group.find() is z._node.group.find()
+    z.realize()
+    assert z._node.group is None and x._node.group is None
+    assert (x * 2)._node.group is not (y * 2)._node.group
+    assert (x.T)._node.group is None  # a view of a stored value does no work
+
+
 def test_a_dropped_temporary_is_fused_through_not_stored() -> None:
     x = lg.arange(6, dtype=lg.float32).realize()
     y = ((x * 2).exp() + 1).sum()

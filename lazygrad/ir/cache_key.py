@@ -34,19 +34,19 @@ def structural_key(
             index[node] = len(entries)
             if node.op is Op.PARAM or node.op is Op.RAND:
                 params.append(node)
+            arg = None if node.arg is None else _structural_arg(node)
             entries.append(
-                (
-                    node.op,
-                    _structural_arg(node),
-                    node.dtype,
-                    node.shape,
-                    tuple([index[s] for s in node.src]),
-                )
+                (node.op, arg, node.dtype, node.shape, tuple([index[s] for s in node.src]))
             )
             continue
         if node in index:
             continue
-        buffer = node if node.op is Op.BUFFER else realized.get(node)
+        if node.op is Op.BUFFER:
+            buffer: Node | None = node
+        elif node.group is not None:  # pending work: not a stored value, no lookup needed
+            buffer = None
+        else:
+            buffer = realized.get(node)
         if buffer is not None:
             index[node] = len(entries)
             entries.append(("input", buffer.arg.device, buffer.dtype, buffer.shape))  # type: ignore

@@ -12,19 +12,21 @@ import weakref
 from collections.abc import Container
 
 from ..dtype import DType, bool_
-from .ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Kind, Op
+from .ops import CONSTANT_LEAVES, ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Kind, Op
 from .view import View
 
 Shape = tuple[int, ...]
 
 
-_set = object.__setattr__  # Node forbids setattr; its constructor goes around that
-
-
 class Node:
-    """One IR op: `op` applied to `src` nodes with an op-specific `arg`."""
+    """One IR op: `op` applied to `src` nodes with an op-specific `arg`.
 
-    __slots__ = ("op", "src", "arg", "dtype", "shape", "depth", "__weakref__")
+    Immutable by contract: nothing assigns to a node after `make` built it, except this
+    module's bookkeeping of pending work (`depth`, `group`). Not enforced by a `__setattr__`
+    override, which would make every node creation (the hot path of every op) twice as
+    slow."""
+
+    __slots__ = ("op", "src", "arg", "dtype", "shape", "depth", "group", "__weakref__")
 
     op: Op
     src: tuple[Node, ...]
@@ -34,17 +36,18 @@ class Node:
     # the longest chain of ops not yet computed behind this node: bookkeeping, not part of
     # its identity (leaves are 0; realizing a node sets it to 0, see `settle`)
     depth: int
+    # the pending work this node's graph is part of (see `WorkGroup`); None for leaves,
+    # constants, views of leaves and stored values
+    group: WorkGroup | None
 
     def __init__(self, op: Op, src: tuple[Node, ...], arg: object, dtype: DType, shape: Shape):
-        _set(self, "op", op)
-        _set(self, "src", src)
-        _set(self, "arg", arg)
-        _set(self, "dtype", dtype)
-        _set(self, "shape", shape)
-        _set(self, "depth", _depth_over(src))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("IR nodes are immutable")
+        self.op = op
+        self.src = src
+        self.arg = arg
+        self.dtype = dtype
+        self.shape = shape
+        self.depth = _depth_over(src)
+        self.group = _group_over(op, src)
 
     @property
     def numel(self) -> int:
@@ -66,9 +69,55 @@ def _depth_over(src: tuple[Node, ...]) -> int:
     return depth
 
 
+class WorkGroup:
+    """A union-find set of pending graphs that share work: a node made from sources of
+    several groups joins them, so graphs whose pending work overlaps (or was ever combined)
+    are one group, found in near-constant time. Realizing a node stores it and takes it out
+    of its group (`settle`): graphs that meet only at stored values stay apart."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self) -> None:
+        self.parent: WorkGroup | None = None
+
+    def find(self) -> WorkGroup:
+        """The representative of this set (halving the path on the way)."""
+        group = self
+        while group.parent is not None:
+            if group.parent.parent is not None:
+                group.parent = group.parent.parent
+            group = group.parent
+        return group
+
+
+# Ops that do no work of their own: constants, which every graph may share (interned), and
+# views, which belong to the group of what they view.
+_NO_WORK = CONSTANT_LEAVES | frozenset(MOVEMENT_OPS) | {Op.BUFFER}
+
+
+def _group_over(op: Op, src: tuple[Node, ...]) -> WorkGroup | None:
+    """The work group of a new node: the union of its sources' groups (and a new group for
+    work over leaves only)."""
+    group = None
+    for s in src:
+        other = s.group
+        if other is None:
+            continue
+        if other.parent is not None:
+            other = other.find()
+        if group is None:
+            group = other
+        elif other is not group:
+            other.parent = group
+    if group is None and op not in _NO_WORK:
+        group = WorkGroup()
+    return group
+
+
 def settle(node: Node) -> None:
     """Note that `node`'s value is computed and stored: nothing is pending behind it."""
-    _set(node, "depth", 0)
+    node.depth = 0
+    node.group = None
 
 
 def refresh_depth(root: Node, stored: Container[Node]) -> int:
@@ -76,7 +125,7 @@ def refresh_depth(root: Node, stored: Container[Node]) -> int:
     made before one of its sources was stored still counts that source's old history, so
     this recomputes (and corrects) the depth of every node up to stored values."""
     for node in toposort([root], stop=stored):
-        _set(node, "depth", 0 if node in stored else _depth_over(node.src))
+        node.depth = 0 if node in stored else _depth_over(node.src)
     return root.depth
 
 

@@ -13,6 +13,10 @@ from enum import Enum
 
 
 class Op(Enum):
+    # Members are singletons, so identity is equality: hashing by identity (a C slot) instead
+    # of Enum's hash of the name (a Python call) speeds every op-keyed lookup of every pass.
+    __hash__ = object.__hash__
+
     # leaves
     BUFFER = "buffer"
     CONST = "const"
