@@ -14,6 +14,7 @@ from conftest import check
 import lazygrad as lg
 from lazygrad.backends import numpy_backend, opencl_runtime
 from lazygrad.ir import fuse
+from lazygrad.ir.schedule import Schedule
 
 REALIZE_MODULE = importlib.import_module("lazygrad.realize")
 MiB = 2**20
@@ -155,7 +156,8 @@ def test_kernel_attributes(device: str) -> None:
     assert isinstance(k.source, str) and k.source
     if device == "cpu":
         assert "np." in k.source
-    assert k.name in repr(k) or "Kernel" in repr(k)
+    assert repr(k).startswith(f"Kernel({k.name}, device={k.device}, ops=['mul', 'sum'], ")
+    assert "inputs=[float32[4, 5], float32[4, 5]]" in repr(k)
 
 
 def test_schedule_runs_nothing(device: str) -> None:
@@ -566,3 +568,80 @@ def test_a_kernel_takes_at_most_its_argument_budget(device: str) -> None:
     assert all(len(k.input_nodes) + len(k.param_nodes) <= fuse.KERNEL_ARGUMENTS for k in kernels)
     assert "kernel arguments" in {r for k in kernels for r in k.reasons}
     check(total, np.full(8, sum(range(300)), np.float32))
+
+
+# ---- shared values: recomputed when cheap, written out once when expensive (RECOMPUTE_LIMIT)
+def _sin_cos(t: lg.Tensor, n: int) -> lg.Tensor:
+    """`n` elementwise ops (sin, cos, sin, ...): a subgraph of exactly `n` nodes."""
+    for i in range(n):
+        t = t.sin() if i % 2 == 0 else t.cos()
+    return t
+
+
+def _np_sin_cos(a: np.ndarray, n: int) -> np.ndarray:
+    for i in range(n):
+        a = np.sin(a) if i % 2 == 0 else np.cos(a)
+    return a
+
+
+def _chain_ops(kernels: Schedule) -> int:
+    return sum(op in ("sin", "cos") for k in kernels for op in k.ops)
+
+
+def _sums_of_cheap_and_expensive(x: lg.Tensor) -> tuple[lg.Tensor, lg.Tensor]:
+    # built in a function: a shared value the caller still held would be an output
+    a, b = _sin_cos(x, 17), (x * 2).exp()
+    return (a * b).sum(0), (a + b).sum(1)
+
+
+def test_shared_values_two_reduces_recompute_cheap_and_store_expensive(device: str) -> None:
+    """Two reductions read a 17-node value (written out once) and a 3-node one (recomputed)."""
+    (x,) = _inputs(device, (8, 16), 1)
+    s0, s1 = _sums_of_cheap_and_expensive(x)
+    kernels = lg.schedule(s0, s1)
+    assert [k.reasons for k in kernels] == [["shared expensive value"], ["output"], ["output"]]
+    assert kernels[0].ops == ["sin", "cos"] * 8 + ["sin"]
+    assert kernels[1].ops == ["mul", "exp", "mul", "sum"]
+    assert kernels[2].ops == ["mul", "exp", "add", "sum"]
+    a, b = _np_sin_cos(x.numpy(), 17), np.exp(x.numpy() * 2)
+    check(s0, (a * b).sum(0), atol=1e-5)
+    check(s1, (a + b).sum(1), atol=1e-5)
+
+
+def _three_readers(x: lg.Tensor) -> tuple[lg.Tensor, lg.Tensor, lg.Tensor]:
+    a, b = _sin_cos(x, 17), x.exp() * 3
+    return (a + b).sum(0), (a * b).max(1).values, a - b
+
+
+def test_shared_values_three_readers_compute_the_chain_once(device: str) -> None:
+    """Three kernels read both values: the long chain runs once, the cheap exp in each."""
+    (x,) = _inputs(device, (8, 16), 1)
+    s, m, d = _three_readers(x)
+    kernels = lg.schedule(s, m, d)
+    assert len(kernels) == 3
+    assert _chain_ops(kernels) == 17
+    assert sum(k.ops.count("exp") for k in kernels) == 3
+    assert kernels[0].reasons == ["shared expensive value", "output"]  # `a - b` fused in
+    a, b = _np_sin_cos(x.numpy(), 17), np.exp(x.numpy()) * 3
+    check(s, (a + b).sum(0), rtol=1e-5, atol=1e-5)
+    check(m, (a * b).max(1), rtol=1e-5, atol=1e-5)
+    check(d, a - b, rtol=1e-5, atol=1e-5)
+
+
+def _both_sides_of_the_limit(x: lg.Tensor, z: lg.Tensor) -> list[lg.Tensor]:
+    a, c = _sin_cos(x, 16), _sin_cos(z, 17)
+    return [a.sum(0), a.sum(1), c.sum(0), c.sum(1)]
+
+
+def test_shared_value_limit_is_sixteen_nodes(device: str) -> None:
+    """A shared 16-node value is recomputed by each reader; a 17-node one is written out."""
+    x, z = _inputs(device, (8, 16), 2)
+    outs = _both_sides_of_the_limit(x, z)
+    kernels = lg.schedule(*outs)
+    assert len(kernels) == 5
+    stored = [k for k in kernels if "shared expensive value" in k.reasons]
+    assert len(stored) == 1 and stored[0].ops == ["sin", "cos"] * 8 + ["sin"]
+    assert _chain_ops(kernels) == 16 + 16 + 17  # the 16-node value twice, the other once
+    a, c = _np_sin_cos(x.numpy(), 16), _np_sin_cos(z.numpy(), 17)
+    for got, want in zip(outs, [a.sum(0), a.sum(1), c.sum(0), c.sum(1)], strict=True):
+        check(got, want, atol=1e-5)

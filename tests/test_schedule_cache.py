@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from conftest import use_device
 
 import lazygrad as lg
+from lazygrad.ir.cache_key import structural_key
 
 realize_module = sys.modules["lazygrad.realize"]
 
@@ -56,9 +58,16 @@ def test_special_scalar_values_are_keyed():
     assert (_fresh([1.0, 2.0]) * 1.0 + 5.0).tolist() == [6.0, 7.0]
 
 
+def test_device_is_part_of_the_key():
+    """One graph wanted on two devices has two keys (checked without any OpenCL device)."""
+    node = (_fresh([1.0, 2.0]) * 7)._node
+    on_cpu, _, _ = structural_key([node], ["cpu"], {})
+    assert structural_key([node], ["cpu"], {})[0] == on_cpu
+    assert structural_key([node], ["opencl:0"], {})[0] != on_cpu
+
+
 def test_device_never_shares():
-    if not lg.opencl.is_available():
-        return
+    use_device("opencl")  # skips (with a reason) without OpenCL, fails under CI
     _misses(lambda: _fresh([1.0, 2.0]) * 7)
     assert _misses(lambda: _fresh([1.0, 2.0], device="opencl") * 7) == 1
 

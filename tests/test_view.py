@@ -293,7 +293,9 @@ def test_size_zero_views() -> None:
         view.min_max_flat()
     padded = view.pad(((1, 1), (0, 0)))  # all padding, nothing valid
     assert padded.shape == (2, 3) and padded.index((1, 2))[1] is False
-    assert padded.reshape((6,)) is not None
+    flat = padded.reshape((6,))  # still nothing valid: the canonical all-invalid view
+    assert flat == View((6,), (0,), 0, ((0, 0),))
+    assert not any(flat.index((i,))[1] for i in range(6))
     with pytest.raises(ValueError, match="no valid element"):
         padded.min_max_flat()
     assert View.contiguous((1,)).expand((0,)).numel == 0
@@ -323,7 +325,9 @@ def test_reshape_permuted_along_untouched_groups() -> None:
     expected = np.transpose(base.reshape(2, 3, 4), (2, 0, 1)).reshape(4, 6)
     np.testing.assert_array_equal(materialise(base, merged), expected)
     assert view.reshape((8, 3)) is None
-    assert view.reshape((4, 1, 2, 3, 1)) is not None
+    with_ones = view.reshape((4, 1, 2, 3, 1))  # inserted 1s keep the permuted groups apart
+    assert with_ones is not None
+    np.testing.assert_array_equal(materialise(base, with_ones), expected.reshape(4, 1, 2, 3, 1))
 
 
 def test_reshape_expanded_dims() -> None:
