@@ -6,22 +6,47 @@ nodes to differentiate against, walk the graph in reverse topological order
 `grad_rules.composite`), sum the contributions of nodes with several consumers, and
 return one gradient node per leaf (None when a leaf does not influence the outputs).
 Only nodes on a path from a leaf to an output get gradients.
+
+A derivation is remembered by the structure of its forward graph (`_Derivation`): the
+same step of a loop, recorded again over new buffers, rebuilds its backward graph from
+the remembered one without applying a rule.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from .grad_rules import rule_for
-from .node import Node, make, toposort
-from .ops import Op
+from .grad_rules import _COMPOSITE_OPS, rule_for
+from .node import Node, _arg_key, make, toposort
+from .ops import CONSTANT_LEAVES, Op
 
 # Nodes created by the backward pass, so drawings can tell them apart.
 BACKWARD_NODES: weakref.WeakSet[Node] = weakref.WeakSet()
 
 
 def gradients(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> list[Node | None]:
-    """d(sum of outputs·seeds)/d(leaf) for every leaf, as lazy IR nodes."""
+    """d(sum of outputs·seeds)/d(leaf) for every leaf, as lazy IR nodes. A forward graph of a
+    structure derived before gets the same backward graph rebuilt over its own nodes."""
+    key, forward = _forward_structure(outputs, seeds, leaves)
+    known = _derivations.get(key)
+    if known is not None:
+        _derivations.move_to_end(key)
+        derivation_stats["hits"] += 1
+        return known.rebuild(forward)
+    derivation_stats["misses"] += 1
+    result = _derive(outputs, seeds, leaves)
+    remembered = _Derivation.of(result, forward)
+    if remembered is not None:
+        _derivations[key] = remembered
+        if len(_derivations) > DERIVATIONS_KEPT:
+            _derivations.popitem(last=False)
+    return result
+
+
+def _derive(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> list[Node | None]:
+    """The gradients by the rules, node by node in reverse topological order."""
     leaf_set = frozenset(leaves)
     order = toposort(outputs, stop=leaf_set)
     relevant: set[Node] = set()
@@ -58,3 +83,88 @@ def _remember_backward(grads: list[Node | None], forward: list[Node]) -> None:
     for node in toposort([g for g in grads if g is not None], stop=known):
         if node not in known:
             BACKWARD_NODES.add(node)
+
+
+# ---- remembered derivations ----------------------------------------------------------------
+DERIVATIONS_KEPT = 64
+derivation_stats = {"hits": 0, "misses": 0}
+
+
+def _forward_structure(
+    outputs: list[Node], seeds: list[Node], leaves: list[Node]
+) -> tuple[tuple, list[Node]]:
+    """(key, forward nodes in key order). The key holds every node's op, exact argument
+    (values included: a rule may compute with them, as `x ** n` does with n - 1), dtype,
+    shape and wiring, each leaf's position and each composite's rule; buffers and random
+    draws are slots, so the same step over new data or new draws has the same key."""
+    index: dict[Node, int] = {}
+    entries: list[tuple] = []
+    forward: list[Node] = []
+    position = {leaf: i for i, leaf in enumerate(leaves)}
+    for node in toposort([*outputs, *seeds], stop=position):
+        index[node] = len(forward)
+        forward.append(node)
+        if node in position:
+            entries.append(("leaf", position[node], node.dtype, node.shape))
+        elif node.op is Op.BUFFER or node.op is Op.RAND:
+            entries.append((node.op, node.dtype, node.shape))
+        else:
+            found = rule_for(node) if node.op in _COMPOSITE_OPS else None
+            rule = (
+                None if found is None or found[1] is None else (found[1], *map(index.get, found[0]))
+            )
+            src = tuple([index[s] for s in node.src])
+            entries.append(
+                (node.op, _arg_key(node.op, node.arg), node.dtype, node.shape, src, rule)
+            )
+    ends = tuple(index[n] for n in (*outputs, *seeds))
+    return (tuple(entries), ends, tuple(position.get(n, -1) for n in leaves)), forward
+
+
+@dataclass
+class _Derivation:
+    """A backward graph as steps over forward positions: each step is (op, sources, arg,
+    dtype, shape), a source `i >= 0` being forward node i and `-1 - j` step j."""
+
+    steps: list[tuple[Op, tuple[int, ...], object, object, object]]
+    grads: list[int | None]
+
+    @staticmethod
+    def of(grads: list[Node | None], forward: list[Node]) -> _Derivation | None:
+        """The derivation that built `grads` over `forward`, or None when it reads a value
+        outside the forward graph other than a constant (it could not be rebuilt)."""
+        at = {node: i for i, node in enumerate(forward)}
+        steps: list[tuple[Op, tuple[int, ...], object, object, object]] = []
+        for node in toposort([g for g in grads if g is not None], stop=at):
+            if node in at:
+                continue
+            if not node.src and node.op not in CONSTANT_LEAVES:
+                return None
+            at[node] = -1 - len(steps)
+            leaf = not node.src
+            steps.append(
+                (
+                    node.op,
+                    tuple([at[s] for s in node.src]),
+                    node.arg,
+                    node.dtype if leaf else None,
+                    node.shape if leaf else None,
+                )
+            )
+        return _Derivation(steps, [None if g is None else at[g] for g in grads])
+
+    def rebuild(self, forward: list[Node]) -> list[Node | None]:
+        """The backward graph of `forward`, a graph with the remembered structure."""
+        built: list[Node] = []
+        for op, sources, arg, dtype, shape in self.steps:
+            src = tuple([forward[i] if i >= 0 else built[-1 - i] for i in sources])
+            node = make(op, src, arg, dtype, shape)  # type: ignore[arg-type]
+            BACKWARD_NODES.add(node)
+            built.append(node)
+        return [
+            None if i is None else (forward[i] if i >= 0 else built[-1 - i]) for i in self.grads
+        ]
+
+
+# forward structure -> its derivation, least recently used first
+_derivations: OrderedDict[tuple, _Derivation] = OrderedDict()
