@@ -457,8 +457,15 @@ def clamp(x: Tensor, min: Operand | None = None, max: Operand | None = None) -> 
         below = compare(Op.CMPLE, x, max)
         inside = below if inside is None else inside & below
     assert inside is not None
+    tensor_bounds = isinstance(min, Tensor) or isinstance(max, Tensor)
+    if tensor_bounds and min is not None and max is not None:
+        # PyTorch's masks: min gets the gradient where x < min < max, max where x > max or
+        # max < min; where x < min == max (and at NaN) no input gets it
+        to_min = compare(Op.CMPLT, x, min) & compare(Op.CMPLT, min, max)
+        to_max = compare(Op.CMPLT, max, x) | compare(Op.CMPLT, max, min)
+        limited = where(to_min, min, where(to_max, max, limited.detach()))
     out = where(inside, x, limited)
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    if tensor_bounds:
         bounds = tuple(b if isinstance(b, Tensor) else None for b in (min, max))
         return _as_one_op(out, "ClampBackward0", (x, *bounds))
     return _as_one_op(out, "ClampBackward1", (x,))

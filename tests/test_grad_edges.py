@@ -161,6 +161,23 @@ def test_clamp_with_tensor_bounds_sends_the_gradient_to_x_on_ties(device: str) -
     check(hi.grad, np.float32([0, 0, 0, 0, 1]))
 
 
+def test_clamp_with_equal_or_crossed_tensor_bounds_follows_pytorchs_masks(device: str) -> None:
+    """x < min == max: no input gets the gradient; min > max: max gets it all; NaN: none."""
+
+    def leaf(values: list[float]) -> lg.Tensor:
+        return lg.tensor(values, device=device, requires_grad=True)
+
+    x = leaf([-3.0, 5.0, 0.0, 9.0, NAN])
+    lo = leaf([1.0, 1.0, 2.0, 2.0, 0.0])
+    hi = leaf([1.0, 1.0, 1.0, 1.0, 1.0])
+    out = x.clamp(lo, hi)
+    check(out, np.float32([1, 1, 1, 1, NAN]))
+    out.sum().backward()
+    check(x.grad, np.float32([0, 0, 0, 0, 0]))
+    check(lo.grad, np.float32([0, 0, 0, 0, 0]))
+    check(hi.grad, np.float32([0, 1, 1, 1, 0]))
+
+
 # ---- 5. maximum / minimum ties ----------------------------------------------------------------
 def test_maximum_and_minimum_ties_split_the_gradient_in_half(device: str) -> None:
     x = lg.tensor([1.0, 5.0, 3.0], device=device, requires_grad=True)
