@@ -29,6 +29,7 @@ import numpy as np
 
 from . import live, recording
 from .autograd_state import is_grad_enabled
+from .backends import lru
 from .ir.node import Node
 from .ir.ops import Op
 from .realize import (
@@ -515,6 +516,9 @@ class _Recorder:
 
 
 _RUN_AS_USUAL = object()  # a signature whose calls cannot be replayed
+# Plans kept per jitted function, least recently used out: a function called with ever new
+# shapes records again past this, instead of holding every plan it ever made.
+PLANS_KEPT = 64
 
 
 class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
@@ -554,7 +558,7 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
         shared = tuple(first.setdefault(b, i) for i, b in enumerate(buffers))
         same = tuple(first.setdefault(id(t), i) for i, t in enumerate(tensors))
         key = (key, shared, same)
-        plan = self.plans.get(key)
+        plan = lru.get(self.plans, key)
         if plan is _RUN_AS_USUAL:
             return self.fn(*args, **kwargs)
         if plan is not None:
@@ -584,15 +588,19 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
             recorder.escaped()
         except _NotReplayable as why:
             return self._run_as_usual(key, why, out)
-        self.plans[key] = plan
+        self._keep(key, plan)
         return out
+
+    def _keep(self, key: Hashable, plan: Any) -> None:
+        for dropped in lru.put(self.plans, key, plan, PLANS_KEPT):
+            self.retried.discard(dropped)
 
     def _run_as_usual(self, key: Hashable, why: _NotReplayable, out: Any) -> Any:
         again = why.again and key not in self.retried
         if again:
             self.retried.add(key)
         else:
-            self.plans[key] = _RUN_AS_USUAL
+            self._keep(key, _RUN_AS_USUAL)
         if debug_level():
             name = getattr(self.fn, "__name__", "function")
             when = "records again at the next call" if again else "runs as usual"

@@ -165,3 +165,16 @@ def test_disk_cache_stays_under_its_cap(tmp_path: Path, monkeypatch: pytest.Monk
     assert stats["disk_loads"] - before["disk_loads"] == 1
     assert stats["disk_evictions"] - before["disk_evictions"] == 4
     assert cached(4) and cached(5)
+
+
+def test_jit_keeps_a_bounded_number_of_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A jitted function called with ever new shapes keeps its most recent plans only, and a
+    signature dropped from them records again and still gives the right values."""
+    jit_module = sys.modules["lazygrad.jit"]
+    monkeypatch.setattr(jit_module, "PLANS_KEPT", 4)
+    step = lg.jit(lambda t: (t * 2.0 + 1.0).exp())
+    for n in [*range(1, 11), 1, 2]:
+        x = np.linspace(0, 1, n, dtype=np.float32)
+        for _ in range(2):  # a recording, then a replay
+            np.testing.assert_allclose(step(lg.tensor(x)).numpy(), np.exp(x * 2 + 1), rtol=1e-6)
+        assert len(step.plans) <= 4
