@@ -291,7 +291,8 @@ def _gather(y: Tensor, advanced: list[_Advanced]) -> Tensor:
 
 # The position an index outside its dimension maps to: far below any flat position, so the
 # sum of an indexed element's terms lies outside the tensor whatever the other indices are,
-# and the gather or scatter reading it raises instead of reading another element.
+# and the gather or scatter reading it raises IndexError instead of reading another element
+# (OpenCL kernels set the device's error flag, raised at the next read from the device).
 OUT_OF_BOUNDS = -(2**62)
 
 

@@ -117,10 +117,7 @@ def test_threads_realizing_the_same_structure_get_their_own_values() -> None:
     assert not errors, errors
 
 
-NO_DEVICE_CHECK = "OpenCL kernels do not report an index out of bounds yet (no error flag)"
-
-
-@pytest.mark.parametrize("dev", device_params(opencl=NO_DEVICE_CHECK))
+@pytest.mark.parametrize("dev", device_params())
 def test_lazy_index_tensors_out_of_bounds_raise(dev: str) -> None:
     """Index values known only when the graph runs are checked there: PyTorch raises
     IndexError (a device-side assert on GPUs) where this read 0, wrapped, or read the next
@@ -131,15 +128,47 @@ def test_lazy_index_tensors_out_of_bounds_raise(dev: str) -> None:
     np.testing.assert_array_equal(x[i * -1].numpy(), [3.0])  # in bounds: from the end
     m = lg.arange(12.0, device=dev).reshape(3, 4)
     for read in (lambda: x[i * 5], lambda: x[i * -5], lambda: m[i * 0, i * 4]):
-        with pytest.raises(IndexError):
+        with pytest.raises(IndexError, match="out of bounds"):
             read().numpy()
     y = lg.zeros(4, device=dev)
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="out of bounds"):
         y[i * 4] = 1.0
         y.numpy()
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="out of bounds"):
         nn.Embedding(3, 2).to(dev)(i * 3).detach().numpy()
     np.testing.assert_array_equal(x.numpy(), [0, 1, 2, 3])  # what was involved stays usable
+    z = lg.zeros(4, device=dev)
+    z[i * 2] = 5.0  # and later indexing works as usual
+    np.testing.assert_array_equal(z.numpy(), [0, 0, 5, 0])
+
+
+def test_an_index_error_on_opencl_is_reported_once() -> None:
+    """The device's error flag is read and reset at the next read from the device (the CPU
+    raises as the kernel runs), so a later read raises only if a later kernel went out of
+    bounds too."""
+    use_device("opencl")
+    x = lg.tensor([0.0, 1.0, 2.0, 3.0], device="opencl")
+    i = lg.tensor([2], device="opencl") * 2
+    lg.realize(x[i])  # no read yet: reported at the next read, as CUDA's device asserts are
+    with pytest.raises(IndexError, match="out of bounds"):
+        (x + i).numpy()
+    np.testing.assert_array_equal((x * i).numpy(), [0, 4, 8, 12])
+    np.testing.assert_array_equal(x[i - 1].numpy(), [3.0])
+
+
+def test_positions_the_kernel_keeps_in_bounds_are_not_checked_on_opencl() -> None:
+    """Writes through a basic index scatter to arange positions: no flag to read back."""
+    use_device("opencl")
+    from lazygrad.backends import opencl_backend
+    from lazygrad.realize import schedule
+
+    y = lg.zeros(4, 3, device="opencl")
+    y[1:3, 0] = 5.0
+    (kernel,) = [k for k in schedule(y).kernels if k.kind == "scatter"]
+    assert "lg_err" not in opencl_backend.render(kernel)
+    x, i = lg.tensor([1.0, 2.0], device="opencl"), lg.tensor([1], device="opencl") * 1
+    assert "lg_err" in opencl_backend.render(schedule(x[i]).kernels[-1])
+    np.testing.assert_array_equal(y.numpy()[:, 0], [0, 5, 5, 0])
 
 
 def test_a_view_made_with_a_0d_index_tensor_keeps_its_position() -> None:

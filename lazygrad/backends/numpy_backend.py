@@ -213,6 +213,36 @@ def max_by_columns(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+# Why a gather or scatter position lies outside its tensor: an index checked on the host
+# raises before any kernel runs, so this is an index tensor whose values the graph computed
+# (`indexing.OUT_OF_BOUNDS` marks its values outside their dimension).
+INDEX_OUT_OF_BOUNDS = (
+    "index out of bounds: an index tensor computed on the device held a value outside the "
+    "dimension it indexes"
+)
+
+
+def gather(source: np.ndarray, positions: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """`source`'s elements at `positions` into `out`; IndexError(INDEX_OUT_OF_BOUNDS) for a
+    position outside it."""
+    try:
+        return np.take(source, positions, out=out)
+    except IndexError:
+        raise IndexError(INDEX_OUT_OF_BOUNDS) from None
+
+
+def scatter(flat: np.ndarray, positions: np.ndarray, values: np.ndarray, add: bool) -> None:
+    """Write (or with `add`, accumulate) `values` into `flat` at `positions`;
+    IndexError(INDEX_OUT_OF_BOUNDS) for a position outside it."""
+    try:
+        if add:
+            np.add.at(flat, positions, values)
+        else:
+            flat[positions] = values
+    except IndexError:
+        raise IndexError(INDEX_OUT_OF_BOUNDS) from None
+
+
 def release(scratch: list[np.ndarray]) -> None:
     """Return a kernel's scratch arrays (those not handed out as outputs) to the pool."""
     for arr in scratch:
@@ -229,6 +259,8 @@ _HELPERS = {
     "_release": release,
     "_int_power": int_power,
     "_select": select,
+    "_gather": gather,
+    "_scatter": scatter,
     "_max_by_columns": max_by_columns,
     "inf": np.inf,
     "nan": np.nan,
@@ -476,7 +508,7 @@ class _Renderer:
             self.line(n, slot, f"np.matmul({a[0]}, {a[1]}, out={slot})")
         elif op is Op.GATHER:
             slot = self.new_slot(n, [])
-            self.line(n, slot, f"np.take({a[0]}.reshape(-1), {a[1]}, out={slot})")
+            self.line(n, slot, f"_gather({a[0]}.reshape(-1), {a[1]}, out={slot})")
         elif op is Op.SCATTER:
             self.scatter(n, a)
         else:
@@ -521,7 +553,7 @@ class _Renderer:
         slot = self.new_slot(n, [])
         flat, idx = f"{slot}.reshape(-1)", f"{a[1]}.reshape(-1)"
         vals = f"np.broadcast_to({a[2]}, {n.src[1].shape}).reshape(-1)"
-        write = f"np.add.at({flat}, {idx}, {vals})" if n.arg == "add" else f"{flat}[{idx}] = {vals}"
+        write = f"_scatter({flat}, {idx}, {vals}, {n.arg == 'add'})"
         self.line(n, slot, f"{slot}[...] = {a[0]}; {write}")
 
     def arange(self, n: Node) -> str:

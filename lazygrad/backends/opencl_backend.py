@@ -32,17 +32,20 @@ from .opencl_kernels import (
     Launch,
     Program,
     ReduceKernel,
+    checks_indices,
     index_type,
     signature,
     written_over,
 )
 from .opencl_render import (
+    ERROR_FLAG,
     Access,
     CodeContext,
     Emitter,
     SourceBuilder,
     Target,
     kernel_function,
+    positions_inside,
     uses_fp64,
 )
 
@@ -100,7 +103,8 @@ _ATOMIC_ADD_FLOAT = """inline void lg_atomic_add_float(volatile __global float *
 
 class ScatterKernel:
     """out = copy of dst; then out.flat[idx[j]] = val[j] (or += for "add": atomics for 32-bit
-    types, one serial work-item otherwise)."""
+    types, one serial work-item otherwise). A position outside dst is skipped, and sets the
+    error flag unless the kernel's structure rules it out."""
 
     def __init__(self, kernel: Kernel, const_slots: dict[Node, int], target: Target):
         self.kernel = kernel
@@ -126,8 +130,9 @@ class ScatterKernel:
         else:
             em.lines += ["idx_t j = get_global_id(0);", f"if (j >= {idx.numel}) return;"]
         p, v = em.load_flat(idx, "j", "ji"), em.load_flat(val, "j", "jv")
-        em.lines.append(f"idx_t p = (idx_t)({p.expr});")
-        em.lines.append(f"if (p >= 0 && p < {dst.numel}) {self._write(src, d, v.expr)}")
+        em.lines.append(f"long p = (long)({p.expr});")  # a long: see Emitter.gather
+        report = "" if positions_inside(self.node, self.ctx.inputs) else f" else *{ERROR_FLAG} = 1;"
+        em.lines.append(f"if (p >= 0 && p < {dst.numel}) {self._write(src, d, v.expr)}{report}")
         if serial:
             em.lines.append("}")
         name = f"scatter_{self.node.arg}_{idx.numel}_{dst.numel}"
@@ -241,12 +246,14 @@ def program_for(
 
 class _Plan(NamedTuple):
     """What running a kernel needs that depends on the kernel alone: its program's key and
-    constant slots, the constants in argument order, the outputs written over inputs."""
+    constant slots, the constants in argument order, the outputs written over inputs, and
+    whether it takes the error flag."""
 
     key: tuple
     slots: dict[Node, int]
     arguments: list[Node]
     written_over: dict[int, int]
+    checked: bool
 
 
 def _plan(kernel: Kernel) -> _Plan:
@@ -255,7 +262,7 @@ def _plan(kernel: Kernel) -> _Plan:
     if kernel.compiled is None:
         key, slots = structure(kernel)
         arguments = sorted(slots, key=slots.__getitem__)
-        kernel.compiled = _Plan(key, slots, arguments, written_over(kernel))
+        kernel.compiled = _Plan(key, slots, arguments, written_over(kernel), checks_indices(kernel))
     return kernel.compiled  # type: ignore[return-value]
 
 
@@ -324,7 +331,8 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
         return _random(kernel, values)
     program, consts = program_for(kernel, values)
     dev = opencl_runtime.get_device(device_index(kernel.device))
-    shared = _plan(kernel).written_over
+    plan = _plan(kernel)
+    shared = plan.written_over
     outs = [
         inputs[shared[i]].dev if i in shared else dev.alloc(n.numel * n.dtype.itemsize)
         for i, n in enumerate(kernel.output_nodes)
@@ -339,6 +347,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     args = [m.cl_buffer for m in outs]
     args += [device_buffer(b, kernel.device).cl_buffer for b in inputs]
     args += [m.cl_buffer for m in temps]
+    args += [dev.error_flag] if plan.checked else []
     args += [_scalar(v, d) for v, d in zip(consts, program.const_dtypes, strict=True)]
     options = build_options(dev)
     try:
@@ -349,13 +358,38 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     finally:
         for m in temps:  # the in-order queue finishes these launches before any reuse
             m.free()
+        if plan.checked:  # after the launches: a check that misses them leaves this set
+            _flag_pending.add(dev.index)
     return result
 
 
+# ---- errors found on the device -------------------------------------------------------------
+# Devices that ran a kernel taking the error flag since the flag was last read. The flag is
+# read at the next download from the device (which waits for the kernels anyway), not after
+# each kernel: like CUDA's device-side asserts, an error shows at the next read of a result.
+_flag_pending: set[int] = set()
+
+
+def check_index_errors(dev: opencl_runtime.CLDevice) -> None:
+    """Raise IndexError if a gather or scatter run on `dev` since the last check met a
+    position outside its tensor (reading the flag only when such a kernel ran)."""
+    if dev.index not in _flag_pending:
+        return
+    _flag_pending.discard(dev.index)
+    if dev.take_error_flag():
+        raise IndexError(
+            f"{numpy_backend.INDEX_OUT_OF_BOUNDS} (a kernel on opencl:{dev.index} found it; "
+            "like a device-side assert, it shows at the next read from the device, and the "
+            "kernel read 0 for that index and skipped writes to it)"
+        )
+
+
 def to_host(buf: Buffer) -> np.ndarray:
-    """The flat host array of an OpenCL buffer (downloaded once, then kept)."""
+    """The flat host array of an OpenCL buffer (downloaded once, then kept). Raises the
+    IndexError of an index out of bounds that kernels reported (see `check_index_errors`)."""
     if buf.host is None:
         dev = opencl_runtime.get_device(device_index(buf.device))
+        check_index_errors(dev)
         out = np.empty(buf.numel, dtype=buf.dtype.np)
         dev.copyout(buf.dev, out)
         buf.host = out

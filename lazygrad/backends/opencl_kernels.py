@@ -22,6 +22,7 @@ from ..ir.ops import REDUCE_OPS, Op
 from ..ir.schedule import Kernel
 from ..ir.view import View
 from .opencl_render import (
+    ERROR_FLAG,
     VECTOR_DTYPES,
     Access,
     CodeContext,
@@ -39,6 +40,7 @@ from .opencl_render import (
     index_expr,
     kernel_function,
     make_access,
+    positions_inside,
     uses_fp64,
     val_type,
     vector_ok,
@@ -64,7 +66,8 @@ class Launch:
 class Program:
     """A rendered program: its source, launches in order, and the scratch buffers it needs.
 
-    Every function takes the same arguments: outputs, inputs, temps, then constants."""
+    Every function takes the same arguments: outputs, inputs, temps, the error flag (see
+    `checks_indices`), then constants."""
 
     source: str
     launches: tuple[Launch, ...]
@@ -91,9 +94,19 @@ def written_over(kernel: Kernel) -> dict[int, int]:
     return pairs
 
 
+def checks_indices(kernel: Kernel) -> bool:
+    """Whether a gather or scatter of `kernel` may meet a position outside its tensor (an
+    index computed on the device): its functions then take the error flag after the temps."""
+    inputs = set(kernel.input_nodes)
+    return any(
+        n.op in (Op.GATHER, Op.SCATTER) and not positions_inside(n, inputs) for n in kernel.nodes
+    )
+
+
 def signature(kernel: Kernel, temps: list[DType], consts: list[DType]) -> str:
     """The argument list shared by every function of a program (no `restrict` on the two
-    arguments of a buffer written over)."""
+    arguments of a buffer written over): outputs, inputs, temps, the error flag of a kernel
+    that `checks_indices`, then constants."""
     pairs = written_over(kernel)
     shared = set(pairs.values())
     args = [
@@ -105,6 +118,8 @@ def signature(kernel: Kernel, temps: list[DType], consts: list[DType]) -> str:
         for i, n in enumerate(kernel.input_nodes)
     ]
     args += [f"__global {buf_type(d)} *restrict t{i}" for i, d in enumerate(temps)]
+    if checks_indices(kernel):
+        args.append(f"__global int *restrict {ERROR_FLAG}")
     args += [f"const {val_type(d)} c{i}" for i, d in enumerate(consts)]
     return ", ".join(args)
 

@@ -692,6 +692,23 @@ class CLDevice:
         """Block until every command queued on this device has finished."""
         self.queue.finish()
 
+    @cached_property
+    def error_flag(self) -> Any:
+        """A device int (0 until a kernel sets it) through which kernels report an error
+        for the host to find later with :meth:`take_error_flag`. Outside the pool: it lives
+        as long as the device."""
+        zero = np.zeros(1, np.int32)
+        flags = cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR
+        return cl.Buffer(self.context, flags, hostbuf=zero)
+
+    def take_error_flag(self) -> int:
+        """Wait for the queued work, then return :attr:`error_flag`'s value, resetting it."""
+        value = np.zeros(1, np.int32)
+        cl.enqueue_copy(self.queue, value, self.error_flag, is_blocking=True)
+        if value[0]:
+            cl.enqueue_copy(self.queue, self.error_flag, np.zeros(1, np.int32), is_blocking=True)
+        return int(value[0])
+
     # ---- programs -----------------------------------------------------------------------
 
     def build(self, source: str, options: tuple[str, ...] | str = ()) -> Any:
