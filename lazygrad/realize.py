@@ -45,22 +45,41 @@ class _Lookup:
 
 
 class RealizedValues(_Lookup):
-    """Recorded node -> the BUFFER node holding its value, kept while the node lives.
+    """Recorded node -> the BUFFER node holding its value, per device, kept while the node
+    lives. Nodes carry no device (`lg.arange(4)` on cpu and on opencl is one node), so a
+    value stored on one device is found for a tensor on another only by `get`, which graph
+    lowering uses, never by `get_on`, which tells a tensor what it already holds.
 
     Looked up by `id()` with the node itself checked: a WeakKeyDictionary builds a weak
     reference on every lookup, and the schedule cache's key looks up every node of every
     graph a program realizes."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref[Node], Node]] = {}
+        self._entries: dict[int, tuple[weakref.ref[Node], dict[str, Node]]] = {}
+
+    def _values(self, node: Node) -> dict[str, Node] | None:
+        entry = self._entries.get(id(node))
+        return entry[1] if entry is not None and entry[0]() is node else None
 
     def get(self, node: Node, default: Node | None = None) -> Node | None:
-        entry = self._entries.get(id(node))
-        return entry[1] if entry is not None and entry[0]() is node else default
+        """The value stored last for `node`, on whichever device."""
+        values = self._values(node)
+        return next(reversed(values.values())) if values else default
+
+    def get_on(self, node: Node, device: str) -> Node | None:
+        """The value stored for `node` on `device`, if any."""
+        values = self._values(node)
+        return values.get(device) if values else None
 
     def __setitem__(self, node: Node, value: Node) -> None:
-        key = id(node)
-        self._entries[key] = (weakref.ref(node, lambda ref: self._forget(key, ref)), value)
+        device = value.arg.device  # type: ignore[union-attr]
+        values = self._values(node)
+        if values is None:
+            key = id(node)
+            values = {}
+            self._entries[key] = (weakref.ref(node, lambda ref: self._forget(key, ref)), values)
+        values.pop(device, None)  # the latest stored comes last
+        values[device] = value
 
     def _forget(self, key: int, ref: weakref.ref[Node]) -> None:
         entry = self._entries.get(key)
@@ -68,11 +87,22 @@ class RealizedValues(_Lookup):
             del self._entries[key]
 
     def items(self) -> list[tuple[Node, Node]]:
-        pairs = ((ref(), value) for ref, value in list(self._entries.values()))
-        return [(node, value) for node, value in pairs if node is not None]
+        pairs = ((ref(), values) for ref, values in list(self._entries.values()))
+        return [(node, next(reversed(v.values()))) for node, v in pairs if node is not None]
 
 
 _realized = RealizedValues()
+
+
+class _OnDevice(_Lookup):
+    """The values stored on one device: what a graph realized there may read."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def get(self, node: Node, default: Node | None = None) -> Node | None:
+        found = _realized.get_on(node, self.device)
+        return default if found is None else found
 
 
 class _LeafValues(_Lookup):
@@ -107,8 +137,9 @@ def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
             raise TypeError(f"expected Tensor, got {type(t).__name__}")
         if t._node.op is Op.BUFFER:
             continue
-        if t._node in _realized:  # computed already (for another tensor): just point at it
-            _point_at(t, _realized[t._node], shared=True)
+        stored = _realized.get_on(t._node, str(t.device))
+        if stored is not None:  # computed already (for another tensor): just point at it
+            _point_at(t, stored, shared=True)
             continue
         out.append(t)
     return out
@@ -132,13 +163,20 @@ def _also_realized(pending: list[Tensor]) -> list[Tensor]:
     groups = {g.find() for g in (t._node.group for t in pending) if g is not None}
     if not groups:
         return []
+    device = str(pending[0].device)
     also = []
     for t in live.tensors():
         group = t._node.group
         if group is not None and id(t) not in asked and group.find() in groups:
-            if t._node not in _realized:
+            if str(t.device) == device and _realized.get_on(t._node, device) is None:
                 also.append(t)
     return also
+
+
+def _stored_for(devices: dict[Node, str]) -> _Lookup:
+    """The stored values a graph realized on `devices` reads."""
+    wanted = set(devices.values())
+    return _OnDevice(wanted.pop()) if len(wanted) == 1 else _realized
 
 
 def schedule(*tensors: Tensor) -> Schedule:
@@ -146,12 +184,15 @@ def schedule(*tensors: Tensor) -> Schedule:
     realizing, it includes the live tensors whose pending work overlaps theirs."""
     pending = _pending(tensors)
     nodes, devices = _targets(pending + _also_realized(pending))
-    return build_schedule(nodes, devices, _realized)
+    return build_schedule(nodes, devices, _stored_for(devices))
 
 
-def _buffer_of(node: Node) -> Buffer:
-    """The buffer an input node of a graph stands for (see `structural_key`)."""
-    return (node if node.op is Op.BUFFER else _realized[node]).arg  # type: ignore[return-value]
+def _buffer_of(node: Node, stored: _Lookup | None = None) -> Buffer:
+    """The buffer an input node of a graph stands for (see `structural_key`), as `stored`
+    (by default: every stored value) finds it."""
+    if node.op is Op.BUFFER:
+        return node.arg  # type: ignore[return-value]
+    return (stored or _realized)[node].arg  # type: ignore[return-value]
 
 
 def _slots(inputs: list[Node]) -> dict[Node, Node]:
@@ -202,7 +243,7 @@ cache_stats = {"hits": 0, "misses": 0}
 
 
 def _cached_schedule(
-    nodes: list[Node], devices: dict[Node, str], realized: RealizedValues | _LeafValues
+    nodes: list[Node], devices: dict[Node, str], realized: _Lookup
 ) -> tuple[_CachedSchedule, list[Node], list[Node]]:
     """The schedule for `nodes` from the cache (keyed by graph structure), or a new one."""
     key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], realized)
@@ -261,23 +302,31 @@ def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
     """Realize tensors that `_pending` returned (each needs computing), together with the
     live tensors whose pending work overlaps theirs (see `_also_realized`). A `lg.jit`
     recording realizes only `pending` and reads only leaf values (see `_LeafValues`)."""
+    by_device: dict[str, list[Tensor]] = {}
+    for t in pending:
+        by_device.setdefault(str(t.device), []).append(t)
+    if len(by_device) > 1 and not recording:  # a node may be wanted on two devices
+        done = [realize_pending(group, recording) for group in by_device.values()]
+        return done[-1]
     if not recording:
         pending = pending + _also_realized(pending)
     nodes, devices = _targets(pending)
-    entry, inputs, params = _cached_schedule(
-        nodes, devices, _LeafValues() if recording else _realized
-    )
+    stored = _LeafValues() if recording else _stored_for(devices)
+    entry, inputs, params = _cached_schedule(nodes, devices, stored)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
-    bindings = {slot: _buffer_of(new) for slot, new in zip(entry.inputs, inputs, strict=True)}
+    bindings = {
+        slot: _buffer_of(new, stored) for slot, new in zip(entry.inputs, inputs, strict=True)
+    }
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
     results = entry.run(bindings, values)
     for node, value in zip(nodes, results, strict=True):
         _realized[node] = value
         settle(node)
     shared = {node for node, many in zip(nodes, entry.shared, strict=True) if many}
+    value_of = dict(zip(nodes, results, strict=True))
     for t in pending:
-        _point_at(t, _realized[t._node], shared=t._node in shared)
+        _point_at(t, value_of[t._node], shared=t._node in shared)
     return Realized(nodes, entry, inputs, values)
 
 

@@ -190,3 +190,22 @@ def test_cat_of_one_tensor_and_empty_ones_is_a_new_tensor() -> None:
     c.unsqueeze(0)[0, lg.tensor([1])] = 5.0
     np.testing.assert_array_equal(x.numpy(), [1.0, -1.5])
     np.testing.assert_array_equal(c.numpy(), [1.0, 5.0])
+
+
+def test_one_graph_realized_on_two_devices_keeps_a_value_per_device() -> None:
+    """Nodes carry no device: `arange(4)` on cpu and on opencl is one node. A value stored on
+    one device must not be taken for the other's (the OpenCL tensor pointed at a CPU
+    buffer, and indexing it failed)."""
+    use_device("opencl")
+    x = lg.arange(4.0, device="cpu")
+    np.testing.assert_array_equal(x.numpy(), [0, 1, 2, 3])
+    y = lg.arange(4.0, device="opencl")
+    y.realize()
+    assert y._node.arg.device == str(y.device)
+    i = lg.tensor([1], device="opencl") * 1
+    np.testing.assert_array_equal(y[i].numpy(), [1.0])
+    np.testing.assert_array_equal((y + i).numpy(), [1, 2, 3, 4])
+    a, b = lg.arange(3.0) * 2, lg.arange(3.0, device="opencl") * 2
+    lg.realize(a, b)  # one node wanted on both devices at once
+    assert (a._node.arg.device, b._node.arg.device) == ("cpu", str(b.device))
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
