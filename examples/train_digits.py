@@ -26,7 +26,7 @@ import lazygrad.nn as nn
 import lazygrad.nn.functional as F
 import lazygrad.optim as optim
 from lazygrad.device import default_device
-from lazygrad.realize import schedule_listeners
+from lazygrad.engine.realize import schedule_listeners
 
 HERE = Path(__file__).resolve().parent
 SVG_PATH = HERE / "train_digits_step.svg"

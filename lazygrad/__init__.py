@@ -6,9 +6,15 @@ folding, fusion) and generated NumPy or OpenCL kernels.
 
 from __future__ import annotations
 
-from . import methods as _methods
 from .autograd_state import enable_grad, is_grad_enabled, no_grad
-from .creation import (
+from .device import device
+from .dtypes import DType as dtype
+from .dtypes import bool_ as bool  # noqa: A001 - lg.bool like torch.bool
+from .dtypes import float32, float64, int32, int64
+from .engine.jit import jit
+from .engine.realize import realize, schedule
+from .frontend import methods as _methods
+from .frontend.creation import (
     arange,
     empty,
     empty_like,
@@ -29,12 +35,8 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import device
-from .dtype import DType as dtype
-from .dtype import bool_ as bool  # noqa: A001 - lg.bool like torch.bool
-from .dtype import float32, float64, int32, int64
-from .jit import jit
-from .math_ops import (
+from .frontend.linalg import matmul
+from .frontend.math_ops import (
     abs,
     argmax,
     argmin,
@@ -45,7 +47,6 @@ from .math_ops import (
     log2,
     log_softmax,
     logsumexp,
-    matmul,
     max,
     maximum,
     mean,
@@ -66,7 +67,7 @@ from .math_ops import (
     var,
     where,
 )
-from .movement import (
+from .frontend.movement import (
     cat,
     chunk,
     flatten,
@@ -78,7 +79,6 @@ from .movement import (
     transpose,
     unsqueeze,
 )
-from .realize import realize, schedule
 from .size import Size
 from .tensor import Tensor
 
@@ -103,7 +103,8 @@ def devices() -> list[device]:
     return [device(name) for name in valid_devices()]
 
 
-from . import autograd, nn, opencl, optim, viz  # noqa: E402 - need the names above
+from . import nn, opencl, optim, viz  # noqa: E402
+from .frontend import autograd  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .dtype import DType
+from .dtypes import DType
 
 
 class Buffer:
@@ -42,6 +43,23 @@ class Buffer:
 
     def __repr__(self) -> str:
         return f"Buffer({self.device}, {self.dtype.name}, {self.numel})"
+
+
+# device kind ("opencl") -> how a buffer of it comes to the host; each device runtime
+# registers its own when imported (before it can make a buffer)
+_downloads: dict[str, Callable[[Buffer], np.ndarray]] = {}
+
+
+def on_download(kind: str, download: Callable[[Buffer], np.ndarray]) -> None:
+    """Register how buffers of a device kind are copied to the host."""
+    _downloads[kind] = download
+
+
+def host_array(buf: Buffer) -> np.ndarray:
+    """The flat host array of a buffer on any device (downloaded when it is not there)."""
+    if buf.host is not None:
+        return buf.host
+    return _downloads[buf.device.split(":")[0]](buf)
 
 
 #: Smallest pool size class in bytes; every request (including 0 bytes) gets at least this much.

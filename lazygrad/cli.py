@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .runtime import kernel_source
 from .viz import (
     DEFAULT_MAX_NODES,
     FORMATS,
@@ -75,7 +76,7 @@ def run_script(
     script: str, args: Sequence[str], listener: Callable[[Any, list[Any]], None]
 ) -> None:
     """Run `script` as __main__ with `args`, calling `listener` on each realized schedule."""
-    from .realize import schedule_listeners
+    from .engine.realize import schedule_listeners
 
     if not Path(script).is_file():
         raise CLIError(f"no such script: {script}")
@@ -254,7 +255,7 @@ def cmd_kernels(args: argparse.Namespace) -> int:
         for kernel in schedule.kernels:
             count += 1
             print(kernel_header(count, kernel))
-            print(kernel.source.rstrip("\n"), end="\n\n", flush=True)
+            print(kernel_source(kernel).rstrip("\n"), end="\n\n", flush=True)
 
     run_script(args.script, args.args, _guarded(listener))
     if count == 0:
@@ -264,10 +265,10 @@ def cmd_kernels(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """`lazygrad devices`: every usable device, one per line."""
-    from .backends import opencl_runtime
+    from .runtime import opencl_device
 
     print("cpu")
-    for name in opencl_runtime.device_names():
+    for name in opencl_device.device_names():
         print(name)
     return 0
 

@@ -26,16 +26,16 @@ class device:  # noqa: N801 - named like torch.device
                 raise RuntimeError(_bad_device_message(spec))
             self.type, self.index = "cpu", None
         elif kind in ("opencl", "gpu", "cuda"):
-            from .backends import opencl_runtime
+            from .runtime import opencl_device
 
-            if not opencl_runtime.is_available():
-                raise opencl_runtime.OpenCLUnavailableError()
+            if not opencl_device.is_available():
+                raise opencl_device.OpenCLUnavailableError()
             if index is None:
-                index = opencl_runtime.gpu_index() if kind != "opencl" else 0
-            if not 0 <= index < opencl_runtime.device_count():
+                index = opencl_device.gpu_index() if kind != "opencl" else 0
+            if not 0 <= index < opencl_device.device_count():
                 raise RuntimeError(
                     f"OpenCL device index {index} is out of range: "
-                    f"{opencl_runtime.device_count()} device(s) available "
+                    f"{opencl_device.device_count()} device(s) available "
                     f"({', '.join(valid_devices())})"
                 )
             self.type, self.index = "opencl", index
@@ -64,9 +64,9 @@ class device:  # noqa: N801 - named like torch.device
 
 def valid_devices() -> list[str]:
     """Names of every device that can be used here."""
-    from .backends import opencl_runtime
+    from .runtime import opencl_device
 
-    return ["cpu"] + [f"opencl:{i}" for i in range(opencl_runtime.device_count())]
+    return ["cpu"] + [f"opencl:{i}" for i in range(opencl_device.device_count())]
 
 
 def _bad_device_message(spec: str) -> str:

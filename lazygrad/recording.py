@@ -12,7 +12,7 @@ from typing import Any
 
 
 class Recording:
-    """The effects of one traced call on tensors (see `lazygrad.jit`)."""
+    """The effects of one traced call on tensors (see `lazygrad.engine.jit`)."""
 
     def __init__(self) -> None:
         # id -> (tensor, its node, grad_fn and requires_grad before its first change)

@@ -19,9 +19,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .creation import tensor
-from .dtype import ALL_DTYPES
-from .realize import realize
+from .dtypes import ALL_DTYPES
+from .engine.realize import realize
+from .frontend.creation import tensor
 from .tensor import Tensor
 
 __all__ = ["save", "load"]

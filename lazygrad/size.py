@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
 class Size(tuple):
@@ -19,3 +20,20 @@ class Size(tuple):
 
     def numel(self) -> int:
         return math.prod(self)
+
+
+def sizes_of(args: tuple, fn: str = "reshape", arg: str = "shape") -> tuple[int, ...]:
+    """Sizes given as `*sizes` or as one tuple/list/Size; each must be an integer (a Python
+    int, a NumPy integer or a one-element integer tensor), else PyTorch's TypeError."""
+    if len(args) == 1 and isinstance(args[0], Sequence):
+        args = tuple(args[0])
+    out = []
+    for i, a in enumerate(args):
+        if isinstance(a, bool) or not hasattr(a, "__index__"):
+            raise TypeError(
+                f"{fn}(): argument '{arg}' failed to unpack the object at pos "
+                f'{i + 1} with error "type must be tuple of ints,but got '
+                f'{type(a).__name__}"'
+            )
+        out.append(int(a.__index__()))
+    return tuple(out)

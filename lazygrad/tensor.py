@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import dtype as dt
+from . import dtypes as dt
 from . import live, recording
 from .autograd_state import AccumulateGrad, GradFn, is_grad_enabled
 from .device import device, to_device
+from .formatting import format_tensor
 from .ir.node import Node, make
 from .ir.ops import Op
 from .size import Size
@@ -39,19 +40,6 @@ class Tensor:
         "__weakref__",
     )
     __array_priority__ = 1000  # so `ndarray + Tensor` defers to Tensor.__radd__
-
-    def __init__(self, *data: Any, device: str | device | None = None):
-        """`Tensor(data)` holds float32 data; `Tensor(2, 3)` (ints) is an uninitialized
-        (here: zero) tensor of that size, as in PyTorch."""
-        from .creation import tensor, zeros
-
-        if data and all(isinstance(d, int) and not isinstance(d, bool) for d in data):
-            t = zeros(*data, device=device)
-        elif len(data) > 1:
-            raise TypeError("Tensor() takes one data argument or integer sizes")
-        else:
-            t = tensor(data[0] if data else [], dtype=dt.float32, device=device)
-        self._init(t._node, t._device)
 
     def _init(self, node: Node, dev: device, requires_grad: bool = False) -> None:
         self._node = node
@@ -179,30 +167,9 @@ class Tensor:
         return self._accumulator
 
     # ---- leaving the graph ------------------------------------------------------------
-    def realize(self) -> Tensor:
-        """Run the kernels that compute this tensor now; returns self."""
-        from .realize import realize
-
-        realize(self)
-        return self
-
-    def schedule(self) -> list:
-        """The kernels realizing this tensor would run (nothing runs)."""
-        from .realize import schedule
-
-        return schedule(self)
-
-    def graph(self, **options: Any) -> Any:
-        """The IR graph behind this tensor (see `lazygrad.viz.Graph` for the options)."""
-        from .viz import Graph
-
-        return Graph([self], **options)
-
-    def _host(self) -> np.ndarray:
-        from .realize import to_host
-
-        return to_host(self)
-
+    # `Tensor(data)`, `realize`, `schedule`, `graph`, `_host` (which every reader of values
+    # calls: numpy, item, print...) and `backward` run the engine and the ops above this
+    # class: `frontend.methods` binds them.
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (copied to the host for OpenCL tensors)."""
         if self.requires_grad:
@@ -261,8 +228,6 @@ class Tensor:
         return (self[i] for i in range(self._node.shape[0]))
 
     def __repr__(self) -> str:
-        from .formatting import format_tensor
-
         suffixes = []
         if self._device.type != "cpu":
             suffixes.append(f"device='{self._device}'")
@@ -410,18 +375,6 @@ class Tensor:
     def clone(self) -> Tensor:
         """A copy that is a separate node of the graph."""
         return self._result(make(Op.CONTIGUOUS, (self._node,)), "CloneBackward0", (self,))
-
-    # ---- autograd ------------------------------------------------------------------------
-    def backward(
-        self,
-        gradient: Tensor | None = None,
-        retain_graph: bool | None = None,
-        create_graph: bool = False,
-    ) -> None:
-        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (lazily)."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph)
 
 
 class _LeafToken:

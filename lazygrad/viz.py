@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .ir.autodiff import BACKWARD_NODES
 from .ir.node import Node, toposort
 from .ir.ops import LEAF_OPS, MOVEMENT_OPS, REDUCE_OPS, Op
+from .ir.passes.autodiff import BACKWARD_NODES
 from .ir.schedule import Kernel, Schedule, lower
 from .ir.view import View
+from .runtime import kernel_source
 from .tensor import Tensor, is_leaf_token
 
 if TYPE_CHECKING:  # imported when used: `import lazygrad` stays quick
@@ -159,7 +160,7 @@ def _frame_names() -> dict[Node, str]:
 
 def _param_nodes(tensors: list[Tensor]) -> set[Node]:
     """Nodes of the leaves that require grad which `tensors` depend on."""
-    from .autograd import _graph_functions
+    from .frontend.autograd import _graph_functions
 
     _, leaves = _graph_functions([t for t in tensors if t.requires_grad])
     params = {n for t in tensors if t.requires_grad and t.is_leaf for n in t._leaf_nodes()}
@@ -261,8 +262,8 @@ class Graph:
         max_nodes: int = DEFAULT_MAX_NODES,
         names: dict[Node, str] | None = None,
     ):
-        from .realize import _realized
-        from .realize import schedule as make_schedule
+        from .engine.realize import _realized
+        from .engine.realize import schedule as make_schedule
 
         self.tensors = list(tensors)
         self.kernels = kernels
@@ -589,14 +590,14 @@ def _kernel_item(key: str, index: int, kernel: Kernel, backward: bool) -> _Item:
         "kernel",
         backward,
         index,
-        kernel_source(kernel),
+        _shown_source(kernel),
     )
 
 
-def kernel_source(kernel: Kernel) -> str:
+def _shown_source(kernel: Kernel) -> str:
     """The kernel's generated source, or why it is not available."""
     try:
-        return kernel.source
+        return kernel_source(kernel)
     except Exception as err:  # a backend that cannot render (yet) must not stop a drawing
         return f"(source unavailable: {type(err).__name__}: {err})"
 
@@ -666,7 +667,7 @@ def _cluster(
     with dot.subgraph(name=f"cluster_k{index}") as sub:
         sub.attr(
             label=_text(f"{kernel.name} ({kernel.device})"),
-            tooltip=_text(kernel_source(kernel)),
+            tooltip=_text(_shown_source(kernel)),
             style="rounded,filled",
             fillcolor=_CLUSTER_FILL,
             color="#999999",

@@ -8,7 +8,7 @@ import pytest
 
 import lazygrad as lg
 import lazygrad.nn.functional as F
-from lazygrad.ir import autodiff
+from lazygrad.ir.passes import autodiff
 
 
 def _misses_and_hits() -> tuple[int, int]:

@@ -13,9 +13,17 @@ import numpy as np
 import pytest
 
 import lazygrad as lg
-from lazygrad.backends import numpy_backend, opencl_backend, opencl_runtime
+from lazygrad.runtime import (
+    cpu as cpu_runtime,
+)
+from lazygrad.runtime import (
+    opencl as cl_runtime,
+)
+from lazygrad.runtime import (
+    opencl_device as cl_device,
+)
 
-realize_module = sys.modules["lazygrad.realize"]
+realize_module = sys.modules["lazygrad.engine.realize"]
 SHAPES = {"cpu": 300, "opencl": 16}  # every new shape builds new OpenCL programs (~0.2 s)
 
 
@@ -23,10 +31,10 @@ SHAPES = {"cpu": 300, "opencl": 16}  # every new shape builds new OpenCL program
 def small_caches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tiny limits for every cache, and a private disk cache."""
     monkeypatch.setenv("LAZYGRAD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(numpy_backend, "COMPILED_KERNELS", 6)
-    monkeypatch.setattr(opencl_backend, "MAX_PROGRAMS", 3)
-    monkeypatch.setattr(opencl_runtime, "PROGRAMS_KEPT", 3)
-    monkeypatch.setattr(opencl_runtime, "KERNELS_KEPT", 4)
+    monkeypatch.setattr(cpu_runtime, "COMPILED_KERNELS", 6)
+    monkeypatch.setattr(cl_runtime, "MAX_PROGRAMS", 3)
+    monkeypatch.setattr(cl_device, "PROGRAMS_KEPT", 3)
+    monkeypatch.setattr(cl_device, "KERNELS_KEPT", 4)
 
 
 def _step(n: int, device: str) -> None:
@@ -42,10 +50,10 @@ def _sizes(device: str) -> dict[str, int]:
     """The sizes of the caches `device` fills (another device's table shrinks to a newly
     patched limit only at its next insertion)."""
     if device == "cpu":
-        return {"numpy kernels": len(numpy_backend._compiled)}
-    dev = opencl_runtime.get_device(0)
+        return {"numpy kernels": len(cpu_runtime._compiled)}
+    dev = cl_device.get_device(0)
     return {
-        "opencl rendered": len(opencl_backend._programs),
+        "opencl rendered": len(cl_runtime._programs),
         "opencl programs": len(dev._programs),
         "opencl kernels": len(dev._kernels),
     }
@@ -53,10 +61,10 @@ def _sizes(device: str) -> dict[str, int]:
 
 def _limits() -> dict[str, int]:
     return {
-        "numpy kernels": numpy_backend.COMPILED_KERNELS,
-        "opencl rendered": opencl_backend.MAX_PROGRAMS,
-        "opencl programs": opencl_runtime.PROGRAMS_KEPT,
-        "opencl kernels": opencl_runtime.KERNELS_KEPT,
+        "numpy kernels": cpu_runtime.COMPILED_KERNELS,
+        "opencl rendered": cl_runtime.MAX_PROGRAMS,
+        "opencl programs": cl_device.PROGRAMS_KEPT,
+        "opencl kernels": cl_device.KERNELS_KEPT,
     }
 
 
@@ -106,8 +114,8 @@ def test_a_cached_schedule_survives_its_kernels_eviction(device: str, small_cach
 
 def _evictions(device: str) -> int:
     if device == "cpu":
-        return numpy_backend.evictions["NumPy kernel"]
-    return opencl_runtime.get_device(0).build_stats()["evictions"]
+        return cpu_runtime.evictions["NumPy kernel"]
+    return cl_device.get_device(0).build_stats()["evictions"]
 
 
 def test_eviction_is_logged(
@@ -128,19 +136,19 @@ def test_disk_cache_prunes_the_files_used_longest_ago(tmp_path: Path) -> None:
         path.write_bytes(b"x" * 100)
         os.utime(path, ns=(i * 10**9, i * 10**9))
     (tmp_path / "unrelated.txt").write_bytes(b"y" * 1000)
-    assert opencl_runtime.prune_disk_cache(tmp_path, 250) == 2
+    assert cl_device.prune_disk_cache(tmp_path, 250) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.bin", "d.bin", "unrelated.txt"]
-    assert opencl_runtime.prune_disk_cache(tmp_path / "missing", 0) == 0
+    assert cl_device.prune_disk_cache(tmp_path / "missing", 0) == 0
 
 
 def test_disk_cache_stays_under_its_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not lg.opencl.is_available():
         pytest.skip("no OpenCL device")
     monkeypatch.setenv("LAZYGRAD_CACHE_DIR", str(tmp_path))
-    dev = opencl_runtime.get_device(0)
+    dev = cl_device.get_device(0)
     monkeypatch.setattr(dev, "_programs", {})
     monkeypatch.setattr(dev, "_kernels", {})
-    cache = opencl_runtime.disk_cache_dir()
+    cache = cl_device.disk_cache_dir()
 
     def source(i: int) -> str:
         return f"__kernel void k(__global float *x) {{ x[get_global_id(0)] = {i}.5f; }}"
@@ -170,7 +178,7 @@ def test_disk_cache_stays_under_its_cap(tmp_path: Path, monkeypatch: pytest.Monk
 def test_jit_keeps_a_bounded_number_of_plans(monkeypatch: pytest.MonkeyPatch) -> None:
     """A jitted function called with ever new shapes keeps its most recent plans only, and a
     signature dropped from them records again and still gives the right values."""
-    jit_module = sys.modules["lazygrad.jit"]
+    jit_module = sys.modules["lazygrad.engine.jit"]
     monkeypatch.setattr(jit_module, "PLANS_KEPT", 4)
     step = lg.jit(lambda t: (t * 2.0 + 1.0).exp())
     for n in [*range(1, 11), 1, 2]:

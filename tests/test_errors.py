@@ -18,8 +18,8 @@ from conftest import check, opencl_ready
 
 import lazygrad as lg
 
-# `lazygrad.realize` the attribute is the function; the module is this one.
-REALIZE_MODULE = importlib.import_module("lazygrad.realize")
+# `lazygrad.engine.realize` the attribute is the function; the module is this one.
+REALIZE_MODULE = importlib.import_module("lazygrad.engine.realize")
 
 
 def _refuse_to_run(*args: Any, **kwargs: Any) -> None:

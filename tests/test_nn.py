@@ -665,7 +665,7 @@ def test_one_hot() -> None:
 
 def test_forward_is_lazy() -> None:
     """A forward and backward through every layer records IR and runs no kernel."""
-    from lazygrad.realize import schedule_listeners
+    from lazygrad.engine.realize import schedule_listeners
 
     model = nn.Sequential(
         nn.Conv2d(1, 2, 3, padding=1),

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 import lazygrad as lg
-from lazygrad.backends import opencl_backend, opencl_runtime
-from lazygrad.backends.opencl_kernels import Launch, Program
-from lazygrad.backends.opencl_render import Target
+from lazygrad.renderer.opencl import Target
+from lazygrad.renderer.opencl_kernels import Launch, OpenCLProgram
+from lazygrad.runtime import kernel_source
+from lazygrad.runtime import opencl as cl_runtime
+from lazygrad.runtime import opencl_device as cl_device
 
 if not lg.opencl.is_available():
     if os.environ.get("CI"):
@@ -58,10 +60,10 @@ def fake_target(monkeypatch: pytest.MonkeyPatch):
     """Render for a made-up device (a GPU, or one without fp64) on the real device 0."""
 
     def use(**fields: object) -> None:
-        real = opencl_backend.target(0)
+        real = cl_runtime.target(0)
         values = {**real.__dict__, **fields}
-        monkeypatch.setitem(opencl_backend._targets, 0, Target(**values))
-        monkeypatch.setattr(opencl_backend, "_programs", {})
+        monkeypatch.setitem(cl_runtime._targets, 0, Target(**values))
+        monkeypatch.setattr(cl_runtime, "_programs", {})
 
     return use
 
@@ -75,9 +77,11 @@ def test_float_arithmetic_rounds_as_numpy_does() -> None:
     a, b, c = (lg.tensor(v, device=CL) for v in (x, y, z))
     assert np.array_equal((a * b + c).numpy(), x * y + z)  # two roundings (PoCL fuses them)
     assert np.array_equal(((a / b).sqrt()).numpy(), np.sqrt(x / y))
-    product = lg.schedule(a.reshape(64, 64) @ b.reshape(64, 64))[-1].source  # BLAS fuses too
+    product = kernel_source(
+        lg.schedule(a.reshape(64, 64) @ b.reshape(64, 64))[-1]
+    )  # BLAS fuses too
     assert "#pragma OPENCL FP_CONTRACT ON" in product
-    dev = opencl_runtime.get_device(0)
+    dev = cl_device.get_device(0)
     built = {options for _, options, name in dev._kernels if name != "lazygrad_probe"}
     exact = "-cl-fp32-correctly-rounded-divide-sqrt"
     assert all((exact in options) == dev.rounds_divide_sqrt_exactly for options in built)
@@ -276,7 +280,7 @@ def test_softmax_computes_each_exp_once(fake_target) -> None:  # noqa: ANN001
     e = np.exp(x - x.max(1, keepdims=True))
     for gpu in (False, True):  # one work-item per row, then a work-group per row
         fake_target(is_gpu=gpu, compute_units=4, max_work_group_size=256, preferred_multiple=32)
-        source = lg.schedule(softmax(lg.tensor(x, device=CL)))[0].source
+        source = kernel_source(lg.schedule(softmax(lg.tensor(x, device=CL)))[0])
         # the sum's loop stores exp in the output; the epilogue reads it back and divides it
         assert source.count("exp(") == 1, source
         assert source.count("(o0 + ") == 3, source  # stored, read back, stored again
@@ -289,9 +293,9 @@ def test_an_elementwise_kernel_writes_over_an_input_dying_there() -> None:
     kernels = lg.schedule(y).kernels
     assert [k.kind for k in kernels] == ["rand", "elementwise"]
     assert kernels[1].donated == tuple(kernels[0].output_nodes)
-    header = kernels[1].source.split("{")[0]
+    header = kernel_source(kernels[1]).split("{")[0]
     assert "*o0" in header and "*x0" in header and "restrict" not in header  # one buffer
-    dev = opencl_runtime.get_device(0)
+    dev = cl_device.get_device(0)
     dev.release_idle()
     start = dev.pool_stats()["allocations"]
     y.realize()
@@ -309,7 +313,7 @@ def test_an_elementwise_kernel_writes_over_an_input_dying_there() -> None:
 
 def test_a_value_the_epilogue_does_not_compute_again_is_not_kept() -> None:
     x = rand(8, 256)
-    source = lg.schedule(lg.tensor(x, device=CL).log_softmax(1))[0].source
+    source = kernel_source(lg.schedule(lg.tensor(x, device=CL).log_softmax(1))[0])
     assert source.count("(o0 + ") == 1  # only the result: exp(x - max) is not needed again
     same(lambda a: a.log_softmax(1), x, rtol=1e-5, atol=1e-6)
     column = RNG.standard_normal((64, 1)).astype(np.float32)  # exp varies by row only
@@ -360,11 +364,11 @@ def test_matmul(case: str) -> None:
 def test_matmul_packs_whole_vectors_where_the_layout_allows(fake_target) -> None:  # noqa: ANN001
     fake_target(is_gpu=False)  # CPU devices pack the operands; GPUs tile them in local memory
     x, y = rand(40, 64), rand(40, 32)  # x.T reads 8 rows at once, y 16 columns at once
-    source = lg.schedule(lg.tensor(x, device=CL).T @ lg.tensor(y, device=CL))[0].source
+    source = kernel_source(lg.schedule(lg.tensor(x, device=CL).T @ lg.tensor(y, device=CL))[0])
     assert "float8 *)(t0" in source and "float16 *)(t1" in source
     same(lambda a, b: a.T @ b, x, y, expected=x.T @ y, rtol=1e-4, atol=1e-4)
     z = rand(33, 40)  # 33 rows, and y.T is not contiguous along its columns: element-wise
-    source = lg.schedule(lg.tensor(z, device=CL) @ lg.tensor(y, device=CL).T.T)[0].source
+    source = kernel_source(lg.schedule(lg.tensor(z, device=CL) @ lg.tensor(y, device=CL).T.T)[0])
     assert "float8 *)(t0" not in source
     same(lambda a, b: a @ b, z, y, expected=z @ y, rtol=1e-4, atol=1e-4)
 
@@ -388,7 +392,7 @@ def test_gpu_templates(fake_target) -> None:  # noqa: ANN001
     z = rand(5, 300)
     same(lambda a: a.softmax(1), z, rtol=1e-4)
     same(lambda a: a.sum(), rand(2**16 + 5), rtol=1e-4, atol=1e-4)
-    source = lg.schedule(lg.tensor(z, device=CL).sum(1))[0].source
+    source = kernel_source(lg.schedule(lg.tensor(z, device=CL).sum(1))[0])
     assert "barrier(CLK_LOCAL_MEM_FENCE)" in source
 
 
@@ -457,7 +461,7 @@ def test_empty_and_scalar_tensors() -> None:
 # ---- programs, caching and errors -------------------------------------------------------------
 def test_float64_runs_where_supported_and_fails_clearly_elsewhere(fake_target) -> None:  # noqa: ANN001
     x = rand(8, 16, dtype="float64")
-    if opencl_backend.target(0).has_fp64:
+    if cl_runtime.target(0).has_fp64:
         same(lambda a: (a * 1e-300).exp().sum(1), x, rtol=1e-12)
     fake_target(has_fp64=False, name="No Doubles Device")
     with pytest.raises(RuntimeError, match="float64.*opencl:0.*No Doubles Device"):
@@ -469,23 +473,23 @@ def test_programs_are_cached_by_structure_not_constants() -> None:
     # its buffer instead (a different structure).
     x = lg.tensor(rand(40, 40), device=CL)
     (x * 0.1234 + 2.5).realize()
-    before = len(opencl_backend._programs)
-    source = lg.schedule(x * 0.4321 + 3.5)[0].source
+    before = len(cl_runtime._programs)
+    source = kernel_source(lg.schedule(x * 0.4321 + 3.5)[0])
     (x * 0.4321 + 3.5).realize()
-    assert len(opencl_backend._programs) == before  # a new learning rate: no new program
+    assert len(cl_runtime._programs) == before  # a new learning rate: no new program
     assert "0.4321" not in source and "c0" in source
-    assert source == lg.schedule(lg.tensor(rand(40, 40), device=CL) * 0.75 + 4.5)[0].source
+    assert source == kernel_source(lg.schedule(lg.tensor(rand(40, 40), device=CL) * 0.75 + 4.5)[0])
 
 
 def test_build_failure_reports_source_and_log(monkeypatch: pytest.MonkeyPatch) -> None:
     bad = "__kernel void broken(__global float *o0) { o0[0] = undefined_name; }"
 
     def build(kernel, slots, tgt):  # noqa: ANN001, ANN202
-        return Program(bad, (Launch("broken", (1,), (1,)),))
+        return OpenCLProgram(bad, (Launch("broken", (1,), (1,)),))
 
-    monkeypatch.setattr(opencl_backend, "_programs", {})
-    monkeypatch.setattr(opencl_backend, "build_program", build)
-    with pytest.raises(opencl_runtime.KernelBuildError) as info:
+    monkeypatch.setattr(cl_runtime, "_programs", {})
+    monkeypatch.setattr(cl_runtime, "build_program", build)
+    with pytest.raises(cl_device.KernelBuildError) as info:
         lg.tensor(rand(3), device=CL).exp().numpy()
     message = str(info.value)
     assert "undefined_name" in message and "--- build log ---" in message

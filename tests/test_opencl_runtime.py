@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lazygrad.backends import opencl_runtime as rt
+from lazygrad.runtime import opencl_device as cl_device
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-AVAILABLE = rt.is_available()
+AVAILABLE = cl_device.is_available()
 
 pytestmark = pytest.mark.skipif(
     not AVAILABLE and not os.environ.get("CI"),
@@ -44,8 +44,8 @@ def _opencl_and_private_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def dev() -> rt.CLDevice:
-    return rt.get_device(0)
+def dev() -> cl_device.CLDevice:
+    return cl_device.get_device(0)
 
 
 def add_source() -> str:
@@ -53,7 +53,7 @@ def add_source() -> str:
     return ADD_KERNEL.format(tag=uuid.uuid4().hex)
 
 
-def run_add(dev: rt.CLDevice, source: str, n: int = 1000) -> None:
+def run_add(dev: cl_device.CLDevice, source: str, n: int = 1000) -> None:
     a = np.arange(n, dtype=np.float32) * 0.5
     b = np.full(n, 2.25, dtype=np.float32)
     bufs = [dev.alloc(x.nbytes) for x in (a, b, a)]
@@ -75,12 +75,12 @@ def stats_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
 
 
 def test_discovery(dev):
-    count = rt.device_count()
-    names = rt.device_names()
+    count = cl_device.device_count()
+    names = cl_device.device_names()
     assert count >= 1 and len(names) == count
     assert names[0].startswith("opencl:0 — ") and dev.name in names[0]
-    assert rt.get_device(0) is dev
-    assert 0 <= rt.gpu_index() < count
+    assert cl_device.get_device(0) is dev
+    assert 0 <= cl_device.gpu_index() < count
     assert isinstance(dev.has_fp64, bool)
     assert dev.max_work_group_size >= 1 and dev.compute_units >= 1 and dev.local_mem_size > 0
     assert dev.preferred_work_group_multiple >= 1
@@ -89,8 +89,8 @@ def test_discovery(dev):
 
 @pytest.mark.parametrize("bad", [-1, 10_000])
 def test_bad_device_index_lists_valid_ones(bad):
-    with pytest.raises(rt.InvalidDeviceError) as info:
-        rt.get_device(bad)
+    with pytest.raises(cl_device.InvalidDeviceError) as info:
+        cl_device.get_device(bad)
     assert isinstance(info.value, RuntimeError) and isinstance(info.value, IndexError)
     message = str(info.value)
     assert str(bad) in message and "opencl:0" in message
@@ -100,16 +100,16 @@ def test_bad_device_index_lists_valid_ones(bad):
 
 
 def test_size_classes():
-    assert rt.size_class_for(0) == rt.MIN_SIZE_CLASS
-    assert rt.size_class_for(256) == 256
-    assert rt.size_class_for(257) == 512
-    assert rt.size_class_for(1 << 20) == 1 << 20
-    assert rt.size_class_for((1 << 20) + 1) == 1 << 21
+    assert cl_device.size_class_for(0) == cl_device.MIN_SIZE_CLASS
+    assert cl_device.size_class_for(256) == 256
+    assert cl_device.size_class_for(257) == 512
+    assert cl_device.size_class_for(1 << 20) == 1 << 20
+    assert cl_device.size_class_for((1 << 20) + 1) == 1 << 21
     # When the power of two exceeds the largest allowed allocation, round to 4 KiB instead.
-    assert rt.size_class_for(5000, max_alloc=6000) == 6000
-    assert rt.size_class_for(9000, max_alloc=15000) == 12288
+    assert cl_device.size_class_for(5000, max_alloc=6000) == 6000
+    assert cl_device.size_class_for(9000, max_alloc=15000) == 12288
     with pytest.raises(ValueError):
-        rt.size_class_for(-1)
+        cl_device.size_class_for(-1)
 
 
 def test_pool_reuses_freed_buffers(dev):
@@ -185,7 +185,7 @@ def test_device_to_device_copy(dev):
 
 def test_zero_size_buffers(dev):
     buf = dev.alloc(0)
-    assert buf.nbytes == 0 and buf.size_class == rt.MIN_SIZE_CLASS
+    assert buf.nbytes == 0 and buf.size_class == cl_device.MIN_SIZE_CLASS
     empty = np.zeros(0, dtype=np.float32)
     dev.copyin(buf, empty)
     assert dev.copyout(buf, np.empty(0, dtype=np.float32)).shape == (0,)
@@ -196,7 +196,7 @@ def test_out_of_memory_is_clear_and_harmless(dev):
     keep = np.arange(64, dtype=np.float32)
     buf = dev.alloc(keep.nbytes)
     dev.copyin(buf, keep)
-    with pytest.raises(rt.DeviceOutOfMemoryError) as info:
+    with pytest.raises(cl_device.DeviceOutOfMemoryError) as info:
         dev.alloc(1 << 50)
     message = str(info.value)
     assert dev.name in message and str(1 << 50) in message and "pool" in message
@@ -221,7 +221,7 @@ def test_allocation_failure_releases_idle_buffers_and_retries(dev, monkeypatch):
     buf.free()
 
     monkeypatch.setattr(dev._pool, "_try_create", lambda size_class: None)
-    with pytest.raises(rt.DeviceOutOfMemoryError, match="idle buffers"):
+    with pytest.raises(cl_device.DeviceOutOfMemoryError, match="idle buffers"):
         dev.alloc(1 << 18)
 
 
@@ -245,7 +245,7 @@ def test_memory_cache(dev):
 
 def test_build_error_has_source_and_log(dev):
     source = "__kernel void broken(__global float *x) {\n    x[0] = undefined_symbol_xyz;\n}\n"
-    with pytest.raises(rt.KernelBuildError) as info:
+    with pytest.raises(cl_device.KernelBuildError) as info:
         dev.build(source)
     message = str(info.value)
     assert "2 |     x[0] = undefined_symbol_xyz;" in message
@@ -279,29 +279,29 @@ def test_unwritable_cache_dir_is_ignored(dev, tmp_path, monkeypatch):
 
 
 def test_disk_cache_dir_resolution(tmp_path, monkeypatch):
-    assert rt.disk_cache_dir() == tmp_path / "cache" / "opencl"
+    assert cl_device.disk_cache_dir() == tmp_path / "cache" / "opencl"
     monkeypatch.delenv("LAZYGRAD_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert rt.disk_cache_dir() == tmp_path / "xdg" / "lazygrad" / "opencl"
+    assert cl_device.disk_cache_dir() == tmp_path / "xdg" / "lazygrad" / "opencl"
 
 
 def test_cache_file_validation():
     digest = "ab" * 32
-    blob = rt._pack_binary(digest, b"binary payload")
-    assert rt._unpack_binary(blob, digest) == b"binary payload"
-    assert rt._unpack_binary(blob, "cd" * 32) is None  # another key
-    assert rt._unpack_binary(blob[:-3], digest) is None  # truncated
-    assert rt._unpack_binary(blob[:10], digest) is None  # truncated header
-    assert rt._unpack_binary(blob[:-1] + b"X", digest) is None  # flipped payload byte
-    assert rt._unpack_binary(b"JUNK" + blob[4:], digest) is None  # foreign magic
+    blob = cl_device._pack_binary(digest, b"binary payload")
+    assert cl_device._unpack_binary(blob, digest) == b"binary payload"
+    assert cl_device._unpack_binary(blob, "cd" * 32) is None  # another key
+    assert cl_device._unpack_binary(blob[:-3], digest) is None  # truncated
+    assert cl_device._unpack_binary(blob[:10], digest) is None  # truncated header
+    assert cl_device._unpack_binary(blob[:-1] + b"X", digest) is None  # flipped payload byte
+    assert cl_device._unpack_binary(b"JUNK" + blob[4:], digest) is None  # foreign magic
 
 
 SUBPROCESS_SCRIPT = """
 import json, sys
 import numpy as np
-from lazygrad.backends import opencl_runtime as rt
+from lazygrad.runtime import opencl_device as cl_device
 
-dev = rt.get_device(0)
+dev = cl_device.get_device(0)
 source = sys.stdin.read()
 a = np.arange(256, dtype=np.float32)
 bufs = [dev.alloc(a.nbytes) for _ in range(3)]
@@ -346,7 +346,7 @@ def test_disk_cache_across_processes(tmp_path):
     third = build_in_subprocess(source, cache_dir)
     assert (third["compiles"], third["disk_loads"], third["disk_rejects"]) == (1, 0, 1)
     assert third["disk_writes"] == 1
-    assert rt._unpack_binary(cached.read_bytes(), cached.stem) is not None
+    assert cl_device._unpack_binary(cached.read_bytes(), cached.stem) is not None
 
     fourth = build_in_subprocess(source, cache_dir)  # the rewritten file loads again
     assert (fourth["compiles"], fourth["disk_loads"]) == (0, 1)

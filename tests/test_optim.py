@@ -12,8 +12,8 @@ import lazygrad as lg
 import lazygrad.nn as nn
 import lazygrad.nn.functional as F
 import lazygrad.optim as optim
+from lazygrad.engine.realize import schedule_listeners
 from lazygrad.ir.node import toposort
-from lazygrad.realize import schedule_listeners
 
 RNG = np.random.default_rng(99)
 X = RNG.standard_normal((8, 4)).astype(np.float32)

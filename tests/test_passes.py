@@ -7,15 +7,15 @@ import math
 import numpy as np
 
 import lazygrad as lg
-from lazygrad.dtype import bool_, float32, int32, int64
-from lazygrad.ir.autodiff import BACKWARD_NODES, gradients
-from lazygrad.ir.fold_views import PUSH_LIMIT, fold_views
-from lazygrad.ir.fuse import Partitioner
+from lazygrad.dtypes import bool_, float32, int32, int64
 from lazygrad.ir.node import const, make, toposort
 from lazygrad.ir.ops import MOVEMENT_OPS, Op
+from lazygrad.ir.passes.autodiff import BACKWARD_NODES, gradients
+from lazygrad.ir.passes.fold_views import PUSH_LIMIT, fold_views
+from lazygrad.ir.passes.fuse import Partitioner
+from lazygrad.ir.passes.simplify import simplify_node
 from lazygrad.ir.rewrite import rewrite
 from lazygrad.ir.schedule import build_schedule, dependency_order, lower
-from lazygrad.ir.simplify import simplify_node
 
 
 def _buffer(shape=(4,), dtype=np.float32):

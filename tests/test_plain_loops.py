@@ -17,10 +17,12 @@ import pytest
 import lazygrad as lg
 import lazygrad.nn.functional as F
 from lazygrad import live, nn
+from lazygrad.engine.realize import schedule_listeners
 from lazygrad.ir import node as ir_node
-from lazygrad.realize import schedule_listeners
 
-realize = importlib.import_module("lazygrad.realize")  # the module (lg.realize is a function)
+realize = importlib.import_module(
+    "lazygrad.engine.realize"
+)  # the module (lg.realize is a function)
 
 
 @contextmanager
@@ -274,7 +276,7 @@ def test_jit_step_over_linear_layers_replays() -> None:
         want = step(eager, x, y).item()
         assert got == pytest.approx(want, rel=1e-5)
     (plan,) = jitted.plans.values()
-    assert type(plan).__name__ == "_Plan"  # replayed, not run as usual
+    assert type(plan).__name__ == "_ReplayPlan"  # replayed, not run as usual
     for p, q in zip(model.parameters(), eager.parameters(), strict=True):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5)
 

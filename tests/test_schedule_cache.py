@@ -10,7 +10,7 @@ from conftest import use_device
 import lazygrad as lg
 from lazygrad.ir.cache_key import structural_key
 
-realize_module = sys.modules["lazygrad.realize"]
+realize_module = sys.modules["lazygrad.engine.realize"]
 
 
 def _misses(build) -> int:

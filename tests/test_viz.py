@@ -13,9 +13,9 @@ import pytest
 
 import lazygrad as lg
 import lazygrad.viz as viz
-from lazygrad.ir.autodiff import BACKWARD_NODES
 from lazygrad.ir.node import Node, toposort
 from lazygrad.ir.ops import Op
+from lazygrad.ir.passes.autodiff import BACKWARD_NODES
 
 SVG = "{http://www.w3.org/2000/svg}"
 

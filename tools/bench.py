@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import loop_bench  # noqa: E402
 
 import lazygrad as lg  # noqa: E402
-from lazygrad.backends import numpy_backend, opencl_runtime  # noqa: E402
 from lazygrad.buffer import Buffer  # noqa: E402
 from lazygrad.ir.node import make  # noqa: E402
 from lazygrad.ir.ops import Op  # noqa: E402
+from lazygrad.runtime import cpu as cpu_runtime  # noqa: E402
+from lazygrad.runtime import opencl_device as cl_device
 
 
 @dataclass
@@ -298,14 +299,14 @@ def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int, jit: bool 
                 tensors[k] = _rebound(tensors[k])
         lg.realize(*fn(tensors))
         if device != "cpu":  # kernels are queued: wait for them
-            opencl_runtime.get_device(lg.device(device).index).synchronize()
+            cl_device.get_device(lg.device(device).index).synchronize()
 
     median, first = _time(step, repeat)
     if device == "cpu":  # with an empty pool, a call allocates what later calls reuse
-        numpy_backend.pool.free.clear()
-        numpy_backend.pool.held = 0
+        cpu_runtime.pool.free.clear()
+        cpu_runtime.pool.held = 0
         return Result(median, first, _peak_mb(step))
-    dev = opencl_runtime.get_device(lg.device(device).index)
+    dev = cl_device.get_device(lg.device(device).index)
     gc.collect()
     dev.reset_peak()
     before = dev.pool_stats()["bytes_in_use"]

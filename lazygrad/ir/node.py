@@ -11,7 +11,7 @@ import math
 import weakref
 from collections.abc import Container
 
-from ..dtype import DType, bool_
+from ..dtypes import DType, bool_
 from .ops import CONSTANT_LEAVES, ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Kind, Op
 from .view import View
 

@@ -182,3 +182,5 @@ REDUCE_OPS = frozenset(o for o, d in OP_TABLE.items() if d.kind is Kind.REDUCE)
 LEAF_OPS = frozenset(o for o, d in OP_TABLE.items() if d.kind is Kind.LEAF)
 # leaves that hold no data: a constant, a Python scalar passed as an argument, a range
 CONSTANT_LEAVES = frozenset((Op.CONST, Op.PARAM, Op.ARANGE))
+# leaves a kernel reads without computing anything (random draws are computed)
+LOADED_LEAVES = CONSTANT_LEAVES | {Op.BUFFER}

@@ -9,13 +9,13 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from ..dtype import DType
-from .fold_views import fold_views
-from .fuse import Partitioner, Region
+from ..dtypes import DType
 from .node import Node
 from .ops import REDUCE_OPS, Op
+from .passes.fold_views import fold_views
+from .passes.fuse import Partitioner, Region
+from .passes.simplify import simplify_node
 from .rewrite import rewrite
-from .simplify import simplify_node
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,10 @@ class TensorSpec:
         return f"{self.dtype.name}{list(self.shape)}"
 
 
-@dataclass
+@dataclass(eq=False)  # each kernel is itself (hashable by identity): runtimes key on it
 class Kernel:
-    """One fused kernel: the IR nodes it computes, what it reads and writes, where it runs."""
+    """One fused kernel: the IR nodes it computes, what it reads and writes, where it runs.
+    Data only: its source and compiled form belong to the runtime (`runtime.kernel_source`)."""
 
     name: str
     kind: str
@@ -43,8 +44,6 @@ class Kernel:
     param_nodes: list[Node] = field(default_factory=list)  # PARAM and RAND arguments
     # inputs computed earlier in the schedule that die at this kernel: it may write over them
     donated: tuple[Node, ...] = ()
-    _source: str | None = field(default=None, repr=False)
-    compiled: object = field(default=None, repr=False)  # the backend's runnable form, once built
 
     @property
     def ops(self) -> list[str]:
@@ -60,15 +59,6 @@ class Kernel:
     @property
     def outputs(self) -> list[TensorSpec]:
         return [TensorSpec(n.shape, n.dtype) for n in self.output_nodes]
-
-    @property
-    def source(self) -> str:
-        """The generated code (NumPy source for cpu, OpenCL C for opencl)."""
-        if self._source is None:
-            from ..realize import backend_for
-
-            self._source = backend_for(self.device).render(self)
-        return self._source
 
     def __repr__(self) -> str:
         return (

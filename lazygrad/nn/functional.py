@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .. import math_ops, recording
-from ..creation import arange, full, rand
+from .. import recording
+from ..frontend import math_ops
+from ..frontend.creation import arange, full, rand
+from ..frontend.math_ops import _renamed, where
+from ..frontend.movement import pad as _pad_dims
+from ..frontend.movement import stack
 from ..ir.ops import Op
-from ..math_ops import _renamed, where
-from ..movement import pad as _pad_dims
-from ..movement import stack
 from ..tensor import Tensor
 
 IntPair = int | tuple[int, int]

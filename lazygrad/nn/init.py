@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ..autograd_state import no_grad
-from ..creation import full, rand, randn
+from ..frontend.creation import full, rand, randn
 from ..tensor import Tensor
 
 __all__ = [

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from ..autograd_state import no_grad
-from ..creation import empty
+from ..frontend.creation import empty
 from ..tensor import Tensor
 from . import functional as F
 from . import init

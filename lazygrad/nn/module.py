@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from ..autograd_state import no_grad
-from ..creation import zeros_like
-from ..dtype import DType, float32, float64, to_dtype
+from ..dtypes import DType, float32, float64, to_dtype
+from ..frontend.creation import zeros_like
 from ..tensor import Tensor
 from .parameter import Parameter
 

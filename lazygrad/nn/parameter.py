@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..creation import empty
+from ..frontend.creation import empty
 from ..tensor import Tensor
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ..creation import tensor, zeros_like
+from ..frontend.creation import tensor, zeros_like
 from ..tensor import Tensor
 from .optimizer import Optimizer
 

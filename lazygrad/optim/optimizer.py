@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..autograd_state import enable_grad, no_grad
-from ..creation import tensor, zeros_like
-from ..realize import realize
+from ..engine.realize import realize
+from ..frontend.creation import tensor, zeros_like
 from ..tensor import Tensor
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import indexing, math_ops, movement, views
-from .ir.ops import Op
+from ..dtypes import float32
+from ..engine import realize
+from ..ir.ops import Op
+from ..ir.schedule import Schedule
+from ..tensor import Tensor
+from ..viz import Graph
+from . import autograd, creation, indexing, linalg, math_ops, movement, views
 from .math_ops import binary, compare, is_operand
-from .tensor import Tensor
 
 
 def _operator(fn: Any) -> Any:
@@ -127,8 +131,8 @@ _METHODS = {
     "logsumexp": math_ops.logsumexp,
     "softmax": math_ops.softmax,
     "log_softmax": math_ops.log_softmax,
-    "matmul": math_ops.matmul,
-    "mm": math_ops.mm,
+    "matmul": linalg.matmul,
+    "mm": linalg.mm,
     "reshape": movement.reshape,
     "view": movement.reshape,
     "permute": movement.permute,
@@ -162,7 +166,7 @@ def _bitwise(op: Op) -> Any:
 
 
 def _matmul_operator(a: Tensor, b: Any) -> Any:
-    return math_ops.matmul(a, b) if isinstance(b, Tensor) else NotImplemented
+    return linalg.matmul(a, b) if isinstance(b, Tensor) else NotImplemented
 
 
 _OPERATORS = {
@@ -220,8 +224,59 @@ _IN_PLACE = {
 }
 
 
+# ---- what runs the engine: construction from data, realizing, reading, backward ------------
+def _construct(self: Tensor, *data: Any, device: Any = None) -> None:
+    """`Tensor(data)` holds float32 data; `Tensor(2, 3)` (ints) is an uninitialized
+    (here: zero) tensor of that size, as in PyTorch."""
+    if data and all(isinstance(d, int) and not isinstance(d, bool) for d in data):
+        t = creation.zeros(*data, device=device)
+    elif len(data) > 1:
+        raise TypeError("Tensor() takes one data argument or integer sizes")
+    else:
+        t = creation.tensor(data[0] if data else [], dtype=float32, device=device)
+    self._init(t._node, t._device)
+
+
+def _realize(self: Tensor) -> Tensor:
+    """Run the kernels that compute this tensor now; returns self."""
+    realize.realize(self)
+    return self
+
+
+def _schedule(self: Tensor) -> Schedule:
+    """The kernels realizing this tensor would run (nothing runs)."""
+    return realize.schedule(self)
+
+
+def _graph(self: Tensor, **options: Any) -> Any:
+    """The IR graph behind this tensor (see `lazygrad.viz.Graph` for the options)."""
+    return Graph([self], **options)
+
+
+def _backward(
+    self: Tensor,
+    gradient: Tensor | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (lazily)."""
+    autograd.backward(self, gradient, retain_graph, create_graph)
+
+
+_ENGINE = {
+    "__init__": _construct,
+    "realize": _realize,
+    "schedule": _schedule,
+    "graph": _graph,
+    "_host": realize.to_host,
+    "backward": _backward,
+}
+
+
 def bind() -> None:
     """Attach every method and operator to `Tensor`."""
+    for name, fn in _ENGINE.items():
+        setattr(Tensor, name, fn)
     for name, fn in {**_METHODS, **_OPERATORS}.items():
         setattr(Tensor, name, fn)
     for name, fn in _IN_PLACE.items():

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dtype as dt
-from .ir.node import const, make
-from .ir.ops import Op
+from .. import dtypes as dt
+from ..ir.node import const, make
+from ..ir.ops import Op
+from ..tensor import Tensor
 from .math_ops import broadcast_shapes, expand_node
 from .movement import pad, reshape, shrink
-from .tensor import Tensor
 from .views import after_in_place, before_in_place, register_view, snapshot, write_target
 
 

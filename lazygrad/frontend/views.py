@@ -19,34 +19,21 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable, Container
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 
-from . import recording
-from .autograd_state import is_grad_enabled
-from .ir.fold_views import fold_views
-from .ir.node import make
-from .ir.ops import Op
-from .ir.view import View
-from .realize import updated
-from .tensor import Tensor
+from .. import recording
+from ..autograd_state import is_grad_enabled
+from ..engine.realize import updated
+from ..ir.node import make
+from ..ir.ops import Op
+from ..ir.passes.fold_views import fold_views
+from ..ir.view import View
+from ..tensor import Tensor
+from ..view_registry import Replay, ViewEntry, view_entries, views_of
+from .creation import arange
 
-Replay = Callable[[Tensor], Tensor]
-
-
-@dataclass
-class _ViewEntry:
-    ref: weakref.ref
-    root: Tensor
-    chain: tuple[Replay, ...]
-    layout: str | None = None  # "view", "overlapping" or "copy", decided at the first write
-    may_copy: bool = False  # the chain has a reshape, which copies a non-contiguous input
-
-
-_view_entries: dict[int, _ViewEntry] = {}  # id(view) -> entry
-_views_of: dict[int, dict[int, weakref.ref]] = {}  # id(root) -> {id(view): ref}
 _replaying = [0]
 
 
@@ -66,31 +53,31 @@ def register_view(out: Tensor, base: Tensor, replay: Replay, may_copy: bool = Fa
     non-contiguous input, as reshape does, says `may_copy`)."""
     if _replaying[0] or out is base or not isinstance(out, Tensor):
         return
-    parent = _view_entries.get(id(base))
+    parent = view_entries.get(id(base))
     if parent is not None and parent.may_copy and _layout(parent) == "copy":
         parent = None  # `base` is a copy in storage of its own: `out` views it, not its root
     root, chain = (parent.root, parent.chain) if parent else (base, ())
     may_copy = may_copy or (parent is not None and parent.may_copy)
     key, root_key = id(out), id(root)
-    previous = _view_entries.get(key)
+    previous = view_entries.get(key)
     if previous is not None:  # registered again (a view op built from others): forget that
-        siblings = _views_of.get(id(previous.root), {})
+        siblings = views_of.get(id(previous.root), {})
         siblings.pop(key, None)
         if not siblings:
-            _views_of.pop(id(previous.root), None)
+            views_of.pop(id(previous.root), None)
 
     def forget(_ref: weakref.ref, key: int = key, root_key: int = root_key) -> None:
-        _view_entries.pop(key, None)
-        siblings = _views_of.get(root_key)
+        view_entries.pop(key, None)
+        siblings = views_of.get(root_key)
         if siblings is not None:
             siblings.pop(key, None)
             if not siblings:
-                del _views_of[root_key]
+                del views_of[root_key]
 
-    _view_entries[key] = _ViewEntry(
+    view_entries[key] = ViewEntry(
         weakref.ref(out, forget), root, chain + (replay,), may_copy=may_copy
     )
-    _views_of.setdefault(root_key, {})[key] = weakref.ref(out)
+    views_of.setdefault(root_key, {})[key] = weakref.ref(out)
 
 
 def view_op(fn: Callable | None = None, *, may_copy: bool = False) -> Callable:
@@ -122,13 +109,16 @@ def _replay(chain: tuple[Replay, ...], base: Tensor) -> Tensor:
     return base
 
 
-def _positions(entry: _ViewEntry) -> Tensor:
-    """The flat positions in the root that the view's elements are."""
-    from .creation import arange
-    from .movement import reshape
+def _flat_positions(t: Tensor) -> Tensor:
+    """The flat position of each of `t`'s elements in its own storage, shaped like `t`."""
+    flat = arange(t.numel(), device=t.device)
+    return Tensor._wrap(make(Op.RESHAPE, (flat._node,), tuple(t.shape)), t.device)
 
+
+def _positions(entry: ViewEntry) -> Tensor:
+    """The flat positions in the root that the view's elements are."""
     root = entry.root
-    return _replay(entry.chain, reshape(arange(root.numel(), device=root.device), root.shape))
+    return _replay(entry.chain, _flat_positions(root))
 
 
 def _window(positions: Tensor) -> View | None:
@@ -142,7 +132,7 @@ def _window(positions: Tensor) -> View | None:
     return None
 
 
-def _layout(entry: _ViewEntry) -> str:
+def _layout(entry: ViewEntry) -> str:
     """ "view", "overlapping" (some elements share a position) or "copy" (the positions are
     not one strided window of the root, so PyTorch would have copied)."""
     if entry.layout is None:
@@ -187,7 +177,7 @@ def contiguous(t: Tensor) -> Tensor:
     return t.clone()
 
 
-def _row_major(entry: _ViewEntry) -> bool:
+def _row_major(entry: ViewEntry) -> bool:
     view = _window(_positions(entry))
     expected = View.contiguous(view.shape).strides if view is not None else ()
     return view is not None and all(
@@ -195,30 +185,18 @@ def _row_major(entry: _ViewEntry) -> bool:
     )
 
 
-def entangled(t: Tensor, besides: Container[int] = ()) -> bool:
-    """Whether `t` is a view or has views (other than those whose ids are in `besides`):
-    an in-place write to it reaches other tensors."""
-    if id(t) in _view_entries:
-        return True
-    views = _views_of.get(id(t))
-    return views is not None and any(key not in besides for key in views)
-
-
-def _live_view(t: Tensor) -> _ViewEntry | None:
-    entry = _view_entries.get(id(t))
+def _live_view(t: Tensor) -> ViewEntry | None:
+    entry = view_entries.get(id(t))
     return entry if entry is not None and _layout(entry) != "copy" else None
 
 
 def write_target(t: Tensor) -> tuple[Tensor, Tensor]:
     """For an indexed write into `t`: the tensor that holds t's elements (t itself, or the
     root it is a view of) and, shaped like `t`, the flat positions of t's elements in it."""
-    from .creation import arange
-    from .movement import reshape
-
     entry = _live_view(t)
     if entry is not None:
         return entry.root, _positions(entry)
-    return t, reshape(arange(t.numel(), device=t.device), t.shape)
+    return t, _flat_positions(t)
 
 
 def before_in_place(t: Tensor, indexed: bool = False) -> None:
@@ -254,9 +232,9 @@ def after_in_place(t: Tensor) -> None:
         positions = _positions(entry).detach()
         node = make(Op.SCATTER, (root._node, positions._node, t._cast_node(root.dtype)), "set")
         root._in_place(root._result(node, "CopySlices", (snapshot(root), t)))
-    for key, ref in list(_views_of.get(id(root), {}).items()):
+    for key, ref in list(views_of.get(id(root), {}).items()):
         view = ref()
-        sibling = _view_entries.get(key)
+        sibling = view_entries.get(key)
         if view is None or sibling is None or sibling.root is not root:
             continue
         if _layout(sibling) == "copy":

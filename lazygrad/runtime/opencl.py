@@ -1,4 +1,4 @@
-"""The OpenCL backend: what `lazygrad.realize` calls for kernels on `opencl:N` devices.
+"""The OpenCL backend: what `lazygrad.engine.realize` calls for kernels on `opencl:N` devices.
 
 `render(kernel)` gives a kernel's OpenCL C source; `run(kernel, inputs)` runs it and returns
 the output buffers; `to_host(buf)` copies a buffer back. Programs are cached by the kernel's
@@ -21,23 +21,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..buffer import Buffer
-from ..dtype import DType, bool_, float32, float64, int32
+from .. import lru
+from ..buffer import Buffer, on_download
+from ..dtypes import DType, bool_, float32, float64, int32
 from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
 from ..ir.schedule import Kernel
-from . import lru, numpy_backend, opencl_runtime
-from .opencl_kernels import (
-    DotKernel,
-    Launch,
-    Program,
-    ReduceKernel,
-    checks_indices,
-    index_type,
-    signature,
-    written_over,
-)
-from .opencl_render import (
+from ..renderer.opencl import (
     ERROR_FLAG,
     Access,
     CodeContext,
@@ -48,6 +38,18 @@ from .opencl_render import (
     positions_inside,
     uses_fp64,
 )
+from ..renderer.opencl_kernels import (
+    DotKernel,
+    Launch,
+    OpenCLProgram,
+    ReduceKernel,
+    checks_indices,
+    index_type,
+    signature,
+    written_over,
+)
+from . import cpu, opencl_device
+from .compiled import CompiledForms
 
 try:
     import pyopencl as cl
@@ -58,7 +60,7 @@ MAX_PROGRAMS = 1024  # rendered programs kept (the least recently used go first)
 # "-w": generated code may compare a value with itself (NaN tests); never -cl-fast-relaxed-math
 BUILD_OPTIONS = ("-w",)
 EXACT_DIVIDE_SQRT = "-cl-fp32-correctly-rounded-divide-sqrt"  # float32 `/` and sqrt as NumPy's
-_programs: dict[tuple, Program] = {}
+_programs: dict[tuple, OpenCLProgram] = {}
 _targets: dict[int, Target] = {}
 
 
@@ -71,7 +73,7 @@ def device_index(device: str) -> int:
 def target(index: int) -> Target:
     """What the code generator needs to know about OpenCL device `index`."""
     if index not in _targets:
-        dev = opencl_runtime.get_device(index)
+        dev = opencl_device.get_device(index)
         multiple = dev.preferred_work_group_multiple if dev.is_gpu else 1
         align = int(dev.cl_device.mem_base_addr_align) // 8
         _targets[index] = Target(
@@ -87,7 +89,7 @@ def target(index: int) -> Target:
 
 
 @functools.cache  # per device (devices live as long as the process): not on every launch
-def build_options(dev: opencl_runtime.CLDevice) -> tuple[str, ...]:
+def build_options(dev: opencl_device.CLDevice) -> tuple[str, ...]:
     """The compiler options for `dev`: float32 division and sqrt correctly rounded where the
     device can do so, as the NumPy backend's are."""
     return BUILD_OPTIONS + (EXACT_DIVIDE_SQRT,) if dev.rounds_divide_sqrt_exactly else BUILD_OPTIONS
@@ -112,7 +114,7 @@ class ScatterKernel:
         self.const_dtypes = [n.dtype for n in sorted(const_slots, key=const_slots.__getitem__)]
         self.node = next(n for n in kernel.nodes if n.op is Op.SCATTER)
 
-    def program(self) -> Program:
+    def program(self) -> OpenCLProgram:
         """Render the copy and the scatter kernels."""
         src = SourceBuilder(index_type(self.kernel))
         src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
@@ -137,7 +139,7 @@ class ScatterKernel:
             em.lines.append("}")
         name = f"scatter_{self.node.arg}_{idx.numel}_{dst.numel}"
         write = self._function(src, sig, name, em.lines, 0 if serial else idx.numel)
-        return Program(src.text(), (copy, write), (), tuple(self.const_dtypes))
+        return OpenCLProgram(src.text(), (copy, write), (), tuple(self.const_dtypes))
 
     def _write(self, src: SourceBuilder, d: DType, v: str) -> str:
         if self.node.arg != "add":
@@ -218,7 +220,7 @@ def check_dtypes(kernel: Kernel, index: int) -> None:
         )
 
 
-def build_program(kernel: Kernel, slots: dict[Node, int], tgt: Target) -> Program:
+def build_program(kernel: Kernel, slots: dict[Node, int], tgt: Target) -> OpenCLProgram:
     """Render `kernel` with the template for its kind."""
     if kernel.kind == "dot":
         return DotKernel(kernel, slots, tgt).program()
@@ -229,7 +231,7 @@ def build_program(kernel: Kernel, slots: dict[Node, int], tgt: Target) -> Progra
 
 def program_for(
     kernel: Kernel, values: dict[Node, object] | None = None
-) -> tuple[Program, list[object]]:
+) -> tuple[OpenCLProgram, list[object]]:
     """The (cached) program for `kernel` and the values of its scalar arguments (`values`
     overrides the values PARAM nodes were recorded with)."""
     values = values or {}
@@ -240,11 +242,11 @@ def program_for(
         index = device_index(kernel.device)
         check_dtypes(kernel, index)
         program = build_program(kernel, slots, target(index))
-        numpy_backend.remember(_programs, key, program, MAX_PROGRAMS, "OpenCL rendered program")
+        cpu.remember(_programs, key, program, MAX_PROGRAMS, "OpenCL rendered program")
     return program, [values.get(n, n.arg) for n in plan.arguments]
 
 
-class _Plan(NamedTuple):
+class _LaunchPlan(NamedTuple):
     """What running a kernel needs that depends on the kernel alone: its program's key and
     constant slots, the constants in argument order, the outputs written over inputs, and
     whether it takes the error flag."""
@@ -256,14 +258,19 @@ class _Plan(NamedTuple):
     checked: bool
 
 
-def _plan(kernel: Kernel) -> _Plan:
-    """The kernel's plan, worked out once and kept on it (a cached schedule runs its
-    kernels again and again)."""
-    if kernel.compiled is None:
+_plans = CompiledForms()
+
+
+def _plan(kernel: Kernel) -> _LaunchPlan:
+    """The kernel's plan, worked out once per kernel (a cached schedule runs its kernels
+    again and again)."""
+    plan = _plans.get(kernel)
+    if plan is None:
         key, slots = structure(kernel)
         arguments = sorted(slots, key=slots.__getitem__)
-        kernel.compiled = _Plan(key, slots, arguments, written_over(kernel), checks_indices(kernel))
-    return kernel.compiled  # type: ignore[return-value]
+        plan = _LaunchPlan(key, slots, arguments, written_over(kernel), checks_indices(kernel))
+        _plans.keep(kernel, plan)
+    return plan  # type: ignore[no-any-return]
 
 
 def render(kernel: Kernel) -> str:
@@ -277,19 +284,19 @@ def render(kernel: Kernel) -> str:
 
 # ---- running ------------------------------------------------------------------------------
 def _upload(array: np.ndarray, device: str, node: Node) -> Buffer:
-    dev = opencl_runtime.get_device(device_index(device))
+    dev = opencl_device.get_device(device_index(device))
     flat = np.ascontiguousarray(array, dtype=node.dtype.np).reshape(-1)
     mem = dev.alloc(flat.nbytes)
     dev.copyin(mem, flat)
     return Buffer(device, node.dtype, node.numel, host=flat, dev=mem)
 
 
-def device_buffer(buf: Buffer, device: str) -> opencl_runtime.Buffer:
+def device_buffer(buf: Buffer, device: str) -> opencl_device.DeviceAllocation:
     """The device allocation of `buf`, uploading host data on first use."""
     if buf.dev is None:
         if buf.host is None:
             raise RuntimeError(f"{buf!r} has neither host data nor a device allocation")
-        dev = opencl_runtime.get_device(device_index(device))
+        dev = opencl_device.get_device(device_index(device))
         mem = dev.alloc(buf.nbytes)
         dev.copyin(mem, np.ascontiguousarray(buf.host).reshape(-1))
         buf.dev = mem
@@ -299,17 +306,17 @@ def device_buffer(buf: Buffer, device: str) -> opencl_runtime.Buffer:
 def _transfer(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
     out = kernel.output_nodes[0]
     source = out.src[0]
-    host = numpy_backend.to_host(inputs[0])
+    host = cpu.to_host(inputs[0])
     if source.op is Op.VIEW and source not in kernel.input_nodes:
         v = source.arg
-        host = numpy_backend.view(host, v.shape, v.strides, v.offset, v.mask)  # type: ignore
+        host = cpu.view(host, v.shape, v.strides, v.offset, v.mask)  # type: ignore
     return [_upload(host, kernel.device, out)]
 
 
 def _random(kernel: Kernel, values: dict[Node, object]) -> list[Buffer]:
     node = kernel.output_nodes[0]
     kind, seed, counter, *extra = values.get(node, node.arg)  # type: ignore[misc]
-    values = numpy_backend.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
+    values = cpu.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
     return [_upload(values, kernel.device, node)]
 
 
@@ -330,7 +337,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     if kernel.kind == "rand":
         return _random(kernel, values)
     program, consts = program_for(kernel, values)
-    dev = opencl_runtime.get_device(device_index(kernel.device))
+    dev = opencl_device.get_device(device_index(kernel.device))
     plan = _plan(kernel)
     shared = plan.written_over
     outs = [
@@ -370,7 +377,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
 _flag_pending: set[int] = set()
 
 
-def check_index_errors(dev: opencl_runtime.CLDevice) -> None:
+def check_index_errors(dev: opencl_device.CLDevice) -> None:
     """Raise IndexError if a gather or scatter run on `dev` since the last check met a
     position outside its tensor (reading the flag only when such a kernel ran)."""
     if dev.index not in _flag_pending:
@@ -378,7 +385,7 @@ def check_index_errors(dev: opencl_runtime.CLDevice) -> None:
     _flag_pending.discard(dev.index)
     if dev.take_error_flag():
         raise IndexError(
-            f"{numpy_backend.INDEX_OUT_OF_BOUNDS} (a kernel on opencl:{dev.index} found it; "
+            f"{cpu.INDEX_OUT_OF_BOUNDS} (a kernel on opencl:{dev.index} found it; "
             "like a device-side assert, it shows at the next read from the device, and the "
             "kernel read 0 for that index and skipped writes to it)"
         )
@@ -388,9 +395,12 @@ def to_host(buf: Buffer) -> np.ndarray:
     """The flat host array of an OpenCL buffer (downloaded once, then kept). Raises the
     IndexError of an index out of bounds that kernels reported (see `check_index_errors`)."""
     if buf.host is None:
-        dev = opencl_runtime.get_device(device_index(buf.device))
+        dev = opencl_device.get_device(device_index(buf.device))
         check_index_errors(dev)
         out = np.empty(buf.numel, dtype=buf.dtype.np)
         dev.copyout(buf.dev, out)
         buf.host = out
     return buf.host
+
+
+on_download("opencl", to_host)

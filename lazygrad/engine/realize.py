@@ -1,4 +1,4 @@
-"""Runs schedules: the one place where the frontend meets the code generators.
+"""Runs schedules: the one place where the frontend meets the runtimes.
 
 Realized values are remembered per IR node (weakly), so a node computed once is
 never computed again and later graphs read its buffer instead.
@@ -18,14 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from . import live, recording
-from .buffer import Buffer
-from .debug import debug_level
-from .ir.cache_key import structural_key
-from .ir.node import Node, make, refresh_depth, settle
-from .ir.ops import Op
-from .ir.schedule import Kernel, Schedule, build_schedule
-from .tensor import Tensor, _LeafToken, is_leaf_token
+from .. import live, recording
+from ..buffer import Buffer
+from ..debug import debug_level
+from ..ir.cache_key import structural_key
+from ..ir.node import Node, make, refresh_depth, settle
+from ..ir.ops import Op
+from ..ir.schedule import Kernel, Schedule, build_schedule
+from ..runtime import backend_for, cpu, kernel_source
+from ..tensor import Tensor, _LeafToken, is_leaf_token
 
 
 class _Lookup:
@@ -117,17 +118,6 @@ class _LeafValues(_Lookup):
 
 # Called with (schedule, tensors) before each schedule runs: `lazygrad viz` captures graphs here.
 schedule_listeners: list[Callable[[Schedule, list[Tensor]], None]] = []
-
-
-def backend_for(device: str) -> Any:
-    """The code generator module for a device string."""
-    if device.startswith("opencl"):
-        from .backends import opencl_backend
-
-        return opencl_backend
-    from .backends import numpy_backend
-
-    return numpy_backend
 
 
 def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
@@ -424,10 +414,8 @@ def _program_of(sched: Schedule) -> Any:
         sched.program = _NOT_YET
         return None
     if sched.program is _NOT_YET:
-        from .backends import numpy_backend
-
-        fits = len(sched.kernels) > 1 and numpy_backend.Program.fits(sched)
-        sched.program = numpy_backend.Program(sched) if fits else False
+        fits = len(sched.kernels) > 1 and cpu.Program.fits(sched)
+        sched.program = cpu.Program(sched) if fits else False
     return sched.program or None
 
 
@@ -445,7 +433,7 @@ def _log_kernel(kernel: Kernel, seconds: float, level: int) -> None:
         file=sys.stderr,
     )
     if level >= 2:
-        print(kernel.source, file=sys.stderr)
+        print(kernel_source(kernel), file=sys.stderr)
 
 
 def to_host(t: Tensor) -> np.ndarray:

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from . import dtype as dt
-from .buffer import Buffer
-from .device import device, to_device
-from .ir.node import const, make
-from .ir.ops import Op
-from .movement import _sizes
-from .tensor import Tensor
+from .. import dtypes as dt
+from ..buffer import Buffer
+from ..device import device, to_device
+from ..ir.node import const, make
+from ..ir.ops import Op
+from ..size import sizes_of
+from ..tensor import Tensor
 
 _rng_state = {"seed": 0, "counter": itertools.count()}
 
@@ -154,7 +154,7 @@ def _size_args(size: tuple, kwargs_size: Any, fn: str) -> tuple[int, ...]:
         raise TypeError(f"{fn}() got multiple values for argument 'size'")
     if not size and kwargs_size is None:
         raise TypeError(f'{fn}() missing 1 required positional arguments: "size"')
-    sizes = _sizes(size if size else (kwargs_size,), fn, "size")
+    sizes = sizes_of(size if size else (kwargs_size,), fn, "size")
     negative = [s for s in sizes if s < 0]
     if negative:
         if fn == "zeros":

@@ -7,28 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import dtype as dt
-from .ir.node import make
-from .ir.ops import Op
-from .tensor import Tensor
+from .. import dtypes as dt
+from ..ir.node import make
+from ..ir.ops import Op
+from ..size import sizes_of
+from ..tensor import Tensor
 from .views import view_op
-
-
-def _sizes(args: tuple, fn: str = "reshape", arg: str = "shape") -> tuple[int, ...]:
-    """Sizes given as `*sizes` or as one tuple/list/Size; each must be an integer (a Python
-    int, a NumPy integer or a one-element integer tensor), else PyTorch's TypeError."""
-    if len(args) == 1 and isinstance(args[0], Sequence):
-        args = tuple(args[0])
-    out = []
-    for i, a in enumerate(args):
-        if isinstance(a, bool) or not hasattr(a, "__index__"):
-            raise TypeError(
-                f"{fn}(): argument '{arg}' failed to unpack the object at pos "
-                f'{i + 1} with error "type must be tuple of ints,but got '
-                f'{type(a).__name__}"'
-            )
-        out.append(int(a.__index__()))
-    return tuple(out)
 
 
 def _torch_type(x: Tensor) -> str:
@@ -50,7 +34,7 @@ def _movement(x: Tensor, op: Op, arg: object, name: str) -> Tensor:
 @view_op(may_copy=True)
 def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """The same elements in row-major order with a new shape (one size may be -1)."""
-    given = _sizes(shape)
+    given = sizes_of(shape)
     sizes = list(given)
     numel = x.numel()
     for i, s in enumerate(sizes):
@@ -83,7 +67,7 @@ def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
     """Reorder dimensions."""
     if not dims:
         raise TypeError('permute() missing 1 required positional arguments: "dims"')
-    order = _sizes(dims, "permute", "dims")
+    order = sizes_of(dims, "permute", "dims")
     if len(order) != x.ndim:
         raise RuntimeError(
             "permute(sparse_coo): number of dimensions in the tensor input does "
@@ -156,7 +140,7 @@ def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
 @view_op
 def expand(x: Tensor, *sizes: int | Sequence[int]) -> Tensor:
     """Broadcast to a larger shape without copying (-1 keeps a size)."""
-    target = list(_sizes(sizes, "expand", "size"))
+    target = list(sizes_of(sizes, "expand", "size"))
     if len(target) < x.ndim:
         raise RuntimeError(
             f"expand({_torch_type(x)}{{{list(x.shape)}}}, size={target}): the "
@@ -172,7 +156,7 @@ def expand(x: Tensor, *sizes: int | Sequence[int]) -> Tensor:
             raise RuntimeError(
                 f"The expanded size of the tensor ({want}) must match the existing "
                 f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: "
-                f"{list(_sizes(sizes, 'expand', 'size'))}.  Tensor sizes: "
+                f"{list(sizes_of(sizes, 'expand', 'size'))}.  Tensor sizes: "
                 f"{list(x.shape)}"
             )
     if any(n < 0 for n in target[:lead]):
@@ -313,7 +297,7 @@ def split(
             )
         sizes = [min(step, n - s) for s in range(0, n, step)] if n else [0]
     else:
-        sizes = list(_sizes((split_size_or_sections,), "split_with_sizes", "split_sizes"))
+        sizes = list(sizes_of((split_size_or_sections,), "split_with_sizes", "split_sizes"))
         if any(s < 0 for s in sizes):
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes have only non-negative "

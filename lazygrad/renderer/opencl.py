@@ -17,12 +17,11 @@ import string
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
-from ..dtype import DType, bool_, float32, float64, int32
+from ..dtypes import DType, bool_, float32, float64, int32
 from ..ir.node import Node
-from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
+from ..ir.ops import ELEMENTWISE, LOADED_LEAVES, OP_TABLE, REDUCE_OPS, Op
 from ..ir.view import View
 
-LEAF_OPS = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
 ALIAS_OPS = (Op.CONTIGUOUS, Op.DETACH)
 VECTOR_DTYPES = (float32, int32, bool_)
 _FLOAT_VECTOR_OPS = {
@@ -274,7 +273,7 @@ class Access:
     covered: tuple = ()  # keys of the dims this access indexes
 
 
-def view_of(node: Node, region: set[Node], inputs: Container[Node] = ()) -> tuple[Node, View]:
+def loaded_view(node: Node, region: set[Node], inputs: Container[Node] = ()) -> tuple[Node, View]:
     """The base a leaf node reads and the view it reads it through (a view that an earlier
     kernel wrote out is an input buffer of its own)."""
     if node.op is Op.VIEW and node.src[0] not in region and node not in inputs:
@@ -567,7 +566,7 @@ class Emitter:
 
     def load_flat(self, x: Node, index: str, prefix: str) -> Val:
         """Leaf `x` read at its logical row-major position `index` (a C expression)."""
-        base, view = view_of(x, self.ctx.region, self.ctx.inputs)
+        base, view = loaded_view(x, self.ctx.region, self.ctx.inputs)
         saved = self.names
         self.names = dict(saved)
         if view == View.contiguous(view.shape):  # the flat position is the buffer index
@@ -624,7 +623,7 @@ class CodeContext:
 
     def is_leaf(self, n: Node) -> bool:
         return (
-            n.op in LEAF_OPS
+            n.op in LOADED_LEAVES
             or n in self.inputs
             or (n.op is Op.VIEW and n.src[0] not in self.region)
         )

@@ -1,5 +1,5 @@
 """Kernel templates: elementwise and reduce kernels (with fused prologues and epilogues) and
-contractions, each rendered to an OpenCL `Program` plus its launch plan.
+contractions, each rendered to an `OpenCLProgram` plus its launch plan.
 
 Elementwise kernels run one work-item per element, or per `W` elements as explicit vectors.
 Reduce kernels iterate one space (kept dims x reduced dims) and compute their reductions in
@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..dtype import DType, bool_, int32
+from ..dtypes import DType, bool_, int32
 from ..ir.node import Node
 from ..ir.ops import REDUCE_OPS, Op
 from ..ir.schedule import Kernel
 from ..ir.view import View
-from .opencl_render import (
+from .opencl import (
     ERROR_FLAG,
     VECTOR_DTYPES,
     Access,
@@ -39,12 +39,12 @@ from .opencl_render import (
     identity,
     index_expr,
     kernel_function,
+    loaded_view,
     make_access,
     positions_inside,
     uses_fp64,
     val_type,
     vector_ok,
-    view_of,
 )
 
 # The dot product's accumulation may fuse `acc + a * b` into one rounding, as BLAS does; the
@@ -63,7 +63,7 @@ class Launch:
 
 
 @dataclass(frozen=True)
-class Program:
+class OpenCLProgram:
     """A rendered program: its source, launches in order, and the scratch buffers it needs.
 
     Every function takes the same arguments: outputs, inputs, temps, the error flag (see
@@ -211,7 +211,7 @@ class ReduceKernel:
         leaves = ctx.leaves(self.kernel.output_nodes)
         raw = {}
         for leaf in leaves:
-            base, view = view_of(leaf, region, ctx.inputs)
+            base, view = loaded_view(leaf, region, ctx.inputs)
             raw[leaf] = make_access(base, view, dims_keys(leaf.shape, self._positions(leaf)))
         outs = [
             make_access(None, View.contiguous(o.shape), dims_keys(o.shape, self._positions(o)))
@@ -251,7 +251,7 @@ class ReduceKernel:
     def _choose_stash(self) -> tuple[Node, int] | None:
         """A value the last stage reduces that the epilogue computes again (softmax's `exp`),
         with a full-space output of its dtype: the last stage stores the value there and the
-        epilogue reads it back instead of computing it twice (PoCL: softmax 2.2 -> 1.6 ms).
+        epilogue reads it back instead of computing it twice.
         Both loops visit the same elements in the same work-item, so each reads back only
         what it wrote."""
         if self.splits != 1 or self.rn == 1 or not self.stages:
@@ -313,7 +313,7 @@ class ReduceKernel:
         kind = "reduce" if self.stages else "elementwise"
         return f"{kind}_{shape}{self.layout if self.stages else ''}{suffix}"
 
-    def program(self) -> Program:
+    def program(self) -> OpenCLProgram:
         """Render the kernel's program and launch plan."""
         src = SourceBuilder(index_type(self.kernel))
         src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
@@ -334,7 +334,7 @@ class ReduceKernel:
             if full:
                 launches.append(self._function(src, sig, "_e", [], epilogue=True, loaded=reduces))
         temp_sizes = [self.rows * self.splits, self.rows] * len(reduces) if temps else []
-        return Program(
+        return OpenCLProgram(
             src.text(),
             tuple(launches),
             tuple(zip(temps, temp_sizes, strict=True)),
@@ -616,7 +616,7 @@ class DotKernel:
         full = self.dot.shape
         self.keys = [self._key(d) for d in range(len(full)) if full[d] != 1]
         for leaf in self.ctx.leaves(kernel.output_nodes):
-            base, view = view_of(leaf, self.ctx.region, self.ctx.inputs)
+            base, view = loaded_view(leaf, self.ctx.region, self.ctx.inputs)
             self.ctx.access[leaf] = make_access(base, view, self._dims(leaf.shape))
 
     def _key(self, d: int) -> object:
@@ -630,7 +630,7 @@ class DotKernel:
 
     def operand_access(self, x: Node, inner: str, outer: str) -> Access:
         """The access of operand `x` (..., rows, cols) with its last two dims named."""
-        base, view = view_of(x, self.ctx.region, self.ctx.inputs)
+        base, view = loaded_view(x, self.ctx.region, self.ctx.inputs)
         nd = len(x.shape)
         keys: list[object | None] = [f"b{d}" for d in range(nd - 2)] + [outer, inner]
         return make_access(
@@ -643,7 +643,7 @@ class DotKernel:
         decompose("b", [f"b{d}" for d in real], [self.batch[d] for d in real], names, lines, "")
         return names
 
-    def program(self) -> Program:
+    def program(self) -> OpenCLProgram:
         """Render the pack and multiply kernels (CPU) or the tiled kernel (GPU)."""
         src = SourceBuilder(index_type(self.kernel))
         src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
@@ -651,7 +651,7 @@ class DotKernel:
         if self.tiled:
             sig = signature(self.kernel, [], self.const_dtypes)
             launch = self._tiled(src, sig, f"dot_tiled_{shape}")
-            return Program(src.text(), (launch,), (), tuple(self.const_dtypes))
+            return OpenCLProgram(src.text(), (launch,), (), tuple(self.const_dtypes))
         rm, wn = self.RM, self.wn
         mp, np_ = -(-self.m // rm), -(-self.n // wn)
         temps = (
@@ -664,7 +664,7 @@ class DotKernel:
             self._pack_operand(src, sig, f"dot_pack_b_{shape}", 1, ("k", "n"), "n", wn),
             self._packed(src, sig, f"dot_{shape}", mp, np_),
         )
-        return Program(src.text(), launches, temps, tuple(self.const_dtypes))
+        return OpenCLProgram(src.text(), launches, temps, tuple(self.const_dtypes))
 
     def _vector_panels(self, x: Node, dims: tuple[str, str], var: str, block: int) -> Access | None:
         """The access of operand `x` when each of its panel rows (`block` consecutive indices

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .autograd_state import NO_GRAD, GradFn, enable_grad, is_grad_enabled, no_grad
-from .ir.autodiff import gradients
-from .ir.node import Node, const, make
-from .ir.ops import Op
-from .realize import updated
-from .tensor import Tensor
+from ..autograd_state import NO_GRAD, GradFn, enable_grad, is_grad_enabled, no_grad
+from ..engine.realize import updated
+from ..ir.node import Node, const, make
+from ..ir.ops import Op
+from ..ir.passes.autodiff import gradients
+from ..tensor import Tensor
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "is_grad_enabled"]
 

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import lru
 from ..buffer import MIN_SIZE_CLASS, size_class_for
 from ..debug import log
-from . import lru
 
 try:  # pyopencl is a hard dependency, but a broken install must not break `import lazygrad`.
     import pyopencl as cl
@@ -45,7 +45,7 @@ else:
     _CL_IMPORT_ERROR = None
 
 __all__ = [
-    "Buffer",
+    "DeviceAllocation",
     "CLDevice",
     "DeviceOutOfMemoryError",
     "InvalidDeviceError",
@@ -258,7 +258,7 @@ def get_device(index: int = 0) -> CLDevice:
 # --------------------------------------------------------------------------------------------
 
 
-class Buffer:
+class DeviceAllocation:
     """A device allocation handed out by a device's pool.
 
     Holds the ``pyopencl.Buffer`` (``cl_buffer``), the requested size (``nbytes``) and the pool
@@ -284,7 +284,7 @@ class Buffer:
     def cl_buffer(self) -> Any:
         """The underlying ``pyopencl.Buffer``; raises ``RuntimeError`` once freed."""
         if self._cl is None:
-            raise RuntimeError("use of a freed lazygrad OpenCL Buffer")
+            raise RuntimeError("use of a freed lazygrad OpenCL device allocation")
         return self._cl
 
     @property
@@ -300,7 +300,7 @@ class Buffer:
     def __repr__(self) -> str:
         state = "freed" if self.freed else "live"
         return (
-            f"Buffer(opencl:{self.device_index}, nbytes={self.nbytes}, "
+            f"DeviceAllocation(opencl:{self.device_index}, nbytes={self.nbytes}, "
             f"size_class={self.size_class}, {state})"
         )
 
@@ -345,7 +345,7 @@ class _BufferPool:
             "peak_bytes_in_use": 0,
         }
 
-    def alloc(self, nbytes: int) -> Buffer:
+    def alloc(self, nbytes: int) -> DeviceAllocation:
         cls = size_class_for(nbytes, self._max_alloc)
         with self._lock:
             self._drain()
@@ -356,7 +356,7 @@ class _BufferPool:
             self._counts["live_buffers"] += 1
             peak = max(self._counts["peak_bytes_in_use"], self._counts["bytes_in_use"])
             self._counts["peak_bytes_in_use"] = peak
-        return Buffer(self, cl_buffer, nbytes, cls, self._device_index)
+        return DeviceAllocation(self, cl_buffer, nbytes, cls, self._device_index)
 
     def _take_idle(self, cls: int) -> Any | None:
         free_list = self._idle.get(cls)
@@ -616,7 +616,7 @@ class CLDevice:
 
     # ---- memory -------------------------------------------------------------------------
 
-    def alloc(self, nbytes: int) -> Buffer:
+    def alloc(self, nbytes: int) -> DeviceAllocation:
         """Allocate ``nbytes`` (0 allowed) from this device's pool.
 
         Raises:
@@ -625,7 +625,7 @@ class CLDevice:
         """
         return self._pool.alloc(int(nbytes))
 
-    def free(self, buf: Buffer) -> None:
+    def free(self, buf: DeviceAllocation) -> None:
         """Return ``buf`` to the pool. Freeing an already freed buffer does nothing."""
         if buf.device_index != self.index:
             raise ValueError(f"{buf!r} belongs to opencl:{buf.device_index}, not {self!r}")
@@ -646,7 +646,7 @@ class CLDevice:
         """Start ``peak_bytes_in_use`` over from the bytes in use now (to measure one step)."""
         self._pool.reset_peak()
 
-    def copyin(self, buf: Buffer, host: np.ndarray) -> None:
+    def copyin(self, buf: DeviceAllocation, host: np.ndarray) -> None:
         """Copy a C-contiguous host array into ``buf`` (blocking)."""
         if not host.flags.c_contiguous:
             raise ValueError("copyin needs a C-contiguous host array")
@@ -654,7 +654,7 @@ class CLDevice:
         if host.nbytes:
             self._enqueue_copy(buf, dst=buf.cl_buffer, src=host)
 
-    def copyout(self, buf: Buffer, out: np.ndarray) -> np.ndarray:
+    def copyout(self, buf: DeviceAllocation, out: np.ndarray) -> np.ndarray:
         """Fill the C-contiguous, writeable host array ``out`` from ``buf`` and return it."""
         if not (out.flags.c_contiguous and out.flags.writeable):
             raise ValueError("copyout needs a C-contiguous, writeable host array")
@@ -663,7 +663,7 @@ class CLDevice:
             self._enqueue_copy(buf, dst=out, src=buf.cl_buffer)
         return out
 
-    def copy(self, dst: Buffer, src: Buffer, nbytes: int | None = None) -> None:
+    def copy(self, dst: DeviceAllocation, src: DeviceAllocation, nbytes: int | None = None) -> None:
         """Device-to-device copy of ``nbytes`` (default: all of ``src``), enqueued in order."""
         nbytes = src.nbytes if nbytes is None else nbytes
         self._check_fits(dst, nbytes, "copy")
@@ -671,11 +671,11 @@ class CLDevice:
         if nbytes:
             cl.enqueue_copy(self.queue, dst.cl_buffer, src.cl_buffer, byte_count=nbytes)
 
-    def _check_fits(self, buf: Buffer, nbytes: int, what: str) -> None:
+    def _check_fits(self, buf: DeviceAllocation, nbytes: int, what: str) -> None:
         if nbytes > buf.nbytes:
             raise ValueError(f"{what} of {nbytes} bytes does not fit {buf!r}")
 
-    def _enqueue_copy(self, buf: Buffer, dst: Any, src: Any) -> None:
+    def _enqueue_copy(self, buf: DeviceAllocation, dst: Any, src: Any) -> None:
         try:
             cl.enqueue_copy(self.queue, dst, src, is_blocking=True)
         except cl.Error as err:  # lazily-allocating drivers report OOM at first use

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from . import live, recording
-from .autograd_state import is_grad_enabled
-from .backends import lru
-from .ir.node import Node
-from .ir.ops import Op
+from .. import live, lru, recording
+from ..autograd_state import is_grad_enabled
+from ..ir.node import Node
+from ..ir.ops import Op
+from ..tensor import Tensor, is_leaf_token
+from ..view_registry import entangled, view_entries
 from .realize import (
     Realized,
     _buffer_of,
@@ -43,8 +44,6 @@ from .realize import (
     realize,
     realize_pending,
 )
-from .tensor import Tensor, is_leaf_token
-from .views import _view_entries, entangled
 
 # Where a tensor a plan reads or writes is found at each call: ("arg", index into the
 # call's tensor arguments), ("tensor", weak reference to a tensor that outlives calls) or
@@ -126,11 +125,11 @@ class _Stale(Exception):
     """A plan does not hold for this call (the caller records it again)."""
 
 
-_STALE = object()  # what `_Plan.replay` returns when its plan does not hold
+_STALE = object()  # what `_ReplayPlan.replay` returns when its plan does not hold
 
 
 @dataclass
-class _Plan:
+class _ReplayPlan:
     """How to replay one recorded call."""
 
     entry: _CachedSchedule | None  # None when the call computed nothing
@@ -305,7 +304,7 @@ def _children(obj: Any) -> list:
 
 
 class _Recorder:
-    """Turns one recorded call into a `_Plan` (or says why it cannot be replayed)."""
+    """Turns one recorded call into a `_ReplayPlan` (or says why it cannot be replayed)."""
 
     def __init__(
         self, fn: Callable, rec: recording.Recording, args: list[Tensor], buffers: list[int]
@@ -384,14 +383,14 @@ class _Recorder:
             self.together.append(whos)
         return whos[0]
 
-    def plan(self, result: Any) -> tuple[_Plan, Any]:
+    def plan(self, result: Any) -> tuple[_ReplayPlan, Any]:
         """Realize what the call returned and changed, as one schedule; returns the plan
         and the call's return value (tensors it made, detached)."""
         rec = self.rec
         returned: list[Tensor] = []
         template = _returned(result, returned)
         for t in returned:
-            if id(t) in rec.created and id(t) in _view_entries:
+            if id(t) in rec.created and id(t) in view_entries:
                 raise _NotReplayable("it returns a view (writes to it must reach its base)")
         changed = []
         for t, _, grad_fn, requires_grad in rec.changed.values():
@@ -439,7 +438,7 @@ class _Recorder:
             return ("same", self.who(t))
 
         sources = [self.source(n) for n in done.inputs] if done else []
-        plan = _Plan(
+        plan = _ReplayPlan(
             entry=done.entry if done else None,
             sources=sources,
             values=done.values if done else {},

@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 
-from ..dtype import DType
-from .node import Node, const, make, param_class
-from .ops import CONSTANT_LEAVES, ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Op
-from .view import View
+from ...dtypes import DType
+from ..node import Node, const, make, param_class
+from ..ops import CONSTANT_LEAVES, ELEMENTWISE, MOVEMENT_OPS, OP_TABLE, REDUCE_OPS, Op
+from ..view import View
 
 
 def const_value(node: Node) -> object | None:

@@ -32,11 +32,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .node import Node, toposort
-from .ops import CONSTANT_LEAVES, REDUCE_OPS, Op
-from .view import View
+from ..node import Node, toposort
+from ..ops import CONSTANT_LEAVES, LOADED_LEAVES, REDUCE_OPS, Op
+from ..view import View
 
-LEAVES = (Op.BUFFER, Op.CONST, Op.PARAM, Op.ARANGE)
 SPECIAL_ROOTS = {
     Op.CONTIGUOUS: "contiguous",
     Op.COPY: "copy",
@@ -127,7 +126,7 @@ def _touched(region: Region) -> set[Node]:
 
 
 def _computed(node: Node) -> bool:
-    return node.op not in LEAVES
+    return node.op not in LOADED_LEAVES
 
 
 class Partitioner:

@@ -18,9 +18,9 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from ..node import Node, _arg_key, make, toposort
+from ..ops import CONSTANT_LEAVES, Op
 from .grad_rules import _COMPOSITE_OPS, rule_for
-from .node import Node, _arg_key, make, toposort
-from .ops import CONSTANT_LEAVES, Op
 
 # Nodes created by the backward pass, so drawings can tell them apart.
 BACKWARD_NODES: weakref.WeakSet[Node] = weakref.WeakSet()

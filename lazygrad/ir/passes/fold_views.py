@@ -12,12 +12,12 @@ After this pass no RESHAPE/PERMUTE/EXPAND/PAD/SHRINK/FLIP nodes remain.
 
 from __future__ import annotations
 
-from ..dtype import DType, bool_
+from ...dtypes import DType, bool_
+from ..node import Node, const, make, toposort
+from ..ops import ELEMENTWISE, MOVEMENT_OPS, Op
+from ..rewrite import rebuild
+from ..view import View
 from .fuse import MEMORY_OPERANDS
-from .node import Node, const, make, toposort
-from .ops import ELEMENTWISE, MOVEMENT_OPS, Op
-from .rewrite import rebuild
-from .view import View
 
 Move = tuple[Op, object]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-from . import dtype as dt
-from .ir.node import make
-from .ir.ops import Op
+from .. import dtypes as dt
+from ..ir.node import make
+from ..ir.ops import Op
+from ..tensor import Tensor
 from .math_ops import broadcast_shapes, expand_node
-from .tensor import Tensor
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 
-from .node import Node, const, make
-from .ops import Op
+from ..node import Node, const, make
+from ..ops import Op
 
 Grads = tuple["Node | None", ...]
 Rule = Callable[[Node, Node], Grads]

@@ -8,13 +8,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import dtype as dt
-from . import recording
-from .autograd_state import is_grad_enabled
-from .ir import grad_rules
-from .ir.node import Node, const, make, param
-from .ir.ops import OP_TABLE, Op
-from .tensor import Scalar, Tensor
+from .. import dtypes as dt
+from .. import recording
+from ..autograd_state import is_grad_enabled
+from ..ir.node import Node, const, make, param
+from ..ir.ops import OP_TABLE, Op
+from ..ir.passes import grad_rules
+from ..tensor import Scalar, Tensor
 
 Operand = Tensor | Scalar
 
@@ -889,7 +889,3 @@ def log_softmax(x: Tensor, dim: int, dtype: object = None) -> Tensor:
     shifted = _shifted(x, d)
     total = sum(exp(shifted), d if x.ndim else None, keepdim=True)
     return _renamed(shifted - log(total), "LogSoftmaxBackward0")
-
-
-# Matrix products live in `linalg`; they are part of this module's interface too.
-from .linalg import matmul, mm  # noqa: E402, F401
