@@ -35,7 +35,17 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("lazygrad.engine",)),
     ("ops", ("lazygrad.frontend", "lazygrad.viz")),
     ("binding", ("lazygrad.frontend.methods",)),
-    ("libraries", ("lazygrad.nn", "lazygrad.optim", "lazygrad.serialization")),
+    (
+        "libraries",
+        (
+            "lazygrad.nn",
+            "lazygrad.optim",
+            "lazygrad.serialization",
+            "lazygrad.utils",
+            "lazygrad.cuda",
+            "lazygrad.accelerator",
+        ),
+    ),
     ("face", ("lazygrad", "lazygrad.__main__", "lazygrad.cli")),
 ]
 

@@ -10,7 +10,18 @@ from ..ir.ops import Op
 from ..ir.schedule import Schedule
 from ..tensor import Tensor
 from ..viz import Graph
-from . import autograd, creation, indexing, linalg, math_ops, movement, views
+from . import (
+    autograd,
+    creation,
+    indexing,
+    linalg,
+    math_ops,
+    movement,
+    pointwise,
+    reductions,
+    shapes,
+    views,
+)
 from .math_ops import binary, compare, is_operand
 
 
@@ -275,11 +286,18 @@ _ENGINE = {
 
 def bind() -> None:
     """Attach every method and operator to `Tensor`."""
+    extra = (pointwise, reductions, shapes)
     for name, fn in _ENGINE.items():
         setattr(Tensor, name, fn)
     for name, fn in {**_METHODS, **_OPERATORS}.items():
         setattr(Tensor, name, fn)
+    for module in extra:
+        for name, fn in module.METHODS.items():
+            setattr(Tensor, name, fn)
     for name, fn in _IN_PLACE.items():
         setattr(Tensor, name, _in_place(fn))
+    for module in extra:
+        for name, fn in module.IN_PLACE.items():
+            setattr(Tensor, name, _in_place(fn))
     Tensor.T = property(movement.T)  # type: ignore[attr-defined]
     Tensor.mT = property(lambda self: self.transpose(-2, -1))  # type: ignore[attr-defined]
