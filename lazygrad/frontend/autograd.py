@@ -13,10 +13,19 @@ from ..autograd_state import NO_GRAD, GradFn, enable_grad, is_grad_enabled, no_g
 from ..engine.realize import updated
 from ..ir.node import Node, const, make
 from ..ir.ops import Op
+from ..ir.passes import grad_rules
 from ..ir.passes.autodiff import gradients
 from ..tensor import Tensor
 
-__all__ = ["backward", "grad", "no_grad", "enable_grad", "is_grad_enabled"]
+__all__ = [
+    "Function",
+    "FunctionCtx",
+    "backward",
+    "grad",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+]
 
 # grad_fn names whose PyTorch nodes keep no tensors alive, so a second backward through
 # them works without retain_graph (as in PyTorch).
@@ -192,3 +201,126 @@ def grad(
             "the graph. Set allow_unused=True if this is the desired behavior."
         )
     return tuple(result)
+
+
+# ---- custom functions ------------------------------------------------------------------------
+class FunctionCtx:
+    """The `ctx` a custom Function's forward and backward share."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self._saved: tuple[Tensor | None, ...] = ()
+        self._non_differentiable: set[int] = set()
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep tensors for backward (read them back as `saved_tensors`)."""
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
+        return self._saved
+
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        """Outputs that get no gradient (indices, masks): they do not require grad."""
+        self._non_differentiable.update(id(t) for t in outputs)
+
+
+class _Identity:
+    """Gives a custom Function's output a node of its own (hashable by identity): its
+    backward must not be taken for an equal graph computed elsewhere."""
+
+    __slots__ = ("__weakref__",)
+
+    def __repr__(self) -> str:
+        return "function"
+
+
+class Function:
+    """A differentiable op with a hand-written backward, as `torch.autograd.Function`:
+    subclass with static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` and call
+    `apply`. The forward records lazy ops as usual (without autograd); the backward is
+    called while the backward graph is derived, so what it computes is lazy IR too and
+    fuses with the ops around it. The forward must compute its outputs from its inputs
+    with lazygrad ops (a path through `.numpy()` hides the inputs from autograd)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: object, **kwargs: object) -> object:
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grad_outputs: Tensor) -> object:
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD."
+        )
+
+    @classmethod
+    def apply(cls, *args: object) -> object:
+        """Run forward on `args`; outputs that need it get this function's backward."""
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = FunctionCtx(needs)
+        with no_grad():
+            result = cls.forward(ctx, *args)
+        many = isinstance(result, tuple)
+        outputs = result if many else (result,)
+        if not (any(needs) and is_grad_enabled()):
+            return result
+        inputs = [a for a in args if isinstance(a, Tensor)]
+        wrapped = tuple(
+            _differentiable(cls, ctx, args, inputs, outputs, i)
+            if isinstance(out, Tensor) and id(out) not in ctx._non_differentiable
+            else out
+            for i, out in enumerate(outputs)
+        )
+        return wrapped if many else wrapped[0]
+
+
+def _differentiable(
+    cls: type[Function],
+    ctx: FunctionCtx,
+    args: tuple[object, ...],
+    inputs: list[Tensor],
+    outputs: tuple[object, ...],
+    index: int,
+) -> Tensor:
+    """Output `index` as a tensor whose gradient is `cls.backward`'s."""
+    out = outputs[index]
+    assert isinstance(out, Tensor)
+    node = make(Op.DETACH, (out._node,), _Identity())  # simplified away before kernels
+
+    def rule(_: Node, g: Node) -> tuple[Node | None, ...]:
+        grads_out = [
+            Tensor._wrap(g, out.device)
+            if j == index
+            else (o.detach() * 0 if isinstance(o, Tensor) else None)
+            for j, o in enumerate(outputs)
+        ]
+        with no_grad():
+            returned = cls.backward(ctx, *grads_out)
+        returned = returned if isinstance(returned, tuple) else (returned,)
+        if len(returned) != len(args):
+            raise RuntimeError(
+                f"function {cls.__name__}Backward returned an incorrect number of gradients "
+                f"(expected {len(args)}, got {len(returned)})"
+            )
+        grads = []
+        for k, (arg, grad) in enumerate(zip(args, returned, strict=True)):
+            if not isinstance(arg, Tensor):
+                continue
+            if grad is None:
+                grads.append(None)
+                continue
+            if not isinstance(grad, Tensor) or grad.shape != arg.shape:
+                got = list(grad.shape) if isinstance(grad, Tensor) else type(grad).__name__
+                raise RuntimeError(
+                    f"Function {cls.__name__}Backward returned an invalid gradient at index "
+                    f"{k} - got {got} but expected shape compatible with {list(arg.shape)}"
+                )
+            grads.append(grad._node)
+        return tuple(grads)
+
+    grad_rules.composite(node, tuple(t._node for t in inputs), rule)
+    result = inputs[0]._result(node, f"{cls.__name__}Backward", tuple(inputs))
+    return result

@@ -62,6 +62,8 @@ def structural_key(
 def _structural_arg(node: Node) -> object:
     if node.op is Op.CONTIGUOUS and node.arg is not None:
         return "leaf"
+    if node.op is Op.DETACH and node.arg is not None:  # a custom Function's output
+        return "function"
     if node.op is Op.PARAM:
         return (type(node.arg).__name__, param_class(node.arg))
     if node.op is Op.RAND:  # the seed and counter are arguments; the distribution is not
