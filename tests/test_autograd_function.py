@@ -141,3 +141,34 @@ def test_wrong_gradients_raise_pytorchs_errors() -> None:
         WrongShape.apply(x).sum().backward()
     with pytest.raises(NotImplementedError):
         lg.autograd.Function.apply(x)
+
+
+def test_retain_grad_and_hooks_on_inner_tensors(device: str) -> None:
+    """PyTorch's order: tensor hooks change the gradient flowing on, and the retained
+    `.grad` is the gradient after them."""
+    x = lg.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    h = x * 2
+    other = x * 5
+    h.retain_grad()
+    handle = h.register_hook(lambda g: g * 10)
+    ((h**2).sum() + other.sum()).backward()
+    check(h.grad, 10 * 2 * np.float32([2, 4, 6]))
+    check(x.grad, 2 * 10 * 2 * np.float32([2, 4, 6]) + 5)
+    assert other.grad is None
+    handle.remove()
+    x.grad = None
+    h2 = x * 2
+    (h2**2).sum().backward()
+    check(x.grad, 2 * 2 * np.float32([2, 4, 6]))
+
+
+def test_leaf_hooks_run_before_accumulation(device: str) -> None:
+    x = lg.tensor([1.0, 2.0], device=device, requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().tolist()))
+    x.register_hook(lambda g: g + 1)
+    (x * 3).sum().backward()
+    assert seen == [[3.0, 3.0]]
+    check(x.grad, np.float32([4, 4]))
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        lg.ones(2).register_hook(lambda g: g)

@@ -7,7 +7,8 @@ an optimizer update that reads them) together fuses them into one schedule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 
 from ..autograd_state import NO_GRAD, GradFn, enable_grad, is_grad_enabled, no_grad
 from ..engine.realize import updated
@@ -129,7 +130,7 @@ def _derive(
         nodes = t._leaf_nodes() if t.is_leaf else [t._node]
         wrt += nodes
         owner += [i] * len(nodes)
-    raw = gradients([o._node for o in outputs], seeds, wrt)
+    raw = gradients([o._node for o in outputs], seeds, wrt, _inner_hooks())
     per_input: list[Node | None] = [None] * len(inputs)
     for i, g in zip(owner, raw, strict=True):
         if g is not None:
@@ -147,8 +148,98 @@ def _derive(
         g_tensor = Tensor._wrap(g, t.device, requires_grad=create_graph)
         if create_graph:
             g_tensor.grad_fn = GradFn("MulBackward0", tuple(_graph_functions(outputs)[1]))
-        result.append(g_tensor)
+        result.append(_run_hooks(t, g_tensor) if t.is_leaf else g_tensor)
     return result
+
+
+# ---- tensor hooks ------------------------------------------------------------------------
+Hook = Callable[[Tensor], "Tensor | None"]
+
+
+class _ByTensor:
+    """Per-tensor records, by identity (a tensor's `==` is elementwise), kept as long as
+    the tensor lives."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[Tensor], list[Hook], bool]] = {}
+
+    def entry(self, t: Tensor) -> tuple[list[Hook], bool]:
+        found = self._entries.get(id(t))
+        if found is None or found[0]() is not t:
+            key = id(t)
+            ref = weakref.ref(t, lambda _: self._entries.pop(key, None))
+            found = self._entries[key] = (ref, [], False)
+        return found[1], found[2]
+
+    def retain(self, t: Tensor) -> None:
+        hooks, _ = self.entry(t)
+        self._entries[id(t)] = (self._entries[id(t)][0], hooks, True)
+
+    def hooks_of(self, t: Tensor) -> list[Hook]:
+        found = self._entries.get(id(t))
+        return found[1] if found is not None and found[0]() is t else []
+
+    def items(self) -> list[tuple[Tensor, bool]]:
+        alive = ((ref(), retained) for ref, _, retained in list(self._entries.values()))
+        return [(t, retained) for t, retained in alive if t is not None]
+
+
+_hooked = _ByTensor()  # hooks per tensor, and which non-leaves keep `.grad`
+
+
+class RemovableHandle:
+    """What `register_hook` returns: `remove()` takes the hook away."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def register_hook(t: Tensor, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+    """Call `hook(grad)` whenever the gradient of `t` is computed; a tensor it returns
+    replaces the gradient (for a leaf: before it is accumulated into `.grad`)."""
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    hooks, _ = _hooked.entry(t)
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def retain_grad(t: Tensor) -> None:
+    """Keep this non-leaf tensor's gradient in `.grad` at the next backward (a no-op for
+    leaves, which keep theirs anyway)."""
+    if not t.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if not t.is_leaf:
+        _hooked.retain(t)
+
+
+def _run_hooks(t: Tensor, grad: Tensor) -> Tensor:
+    for hook in list(_hooked.hooks_of(t)):
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = replaced
+    return grad
+
+
+def _inner_hooks() -> dict[Node, Callable[[Node], Node]]:
+    """The hooks of non-leaf tensors, and the recording of retained gradients, by node."""
+    hooked: dict[Node, Callable[[Node], Node]] = {}
+    for t, retained in _hooked.items():
+        if t.is_leaf:
+            continue
+
+        def apply(g: Node, t: Tensor = t, retained: bool = retained) -> Node:
+            grad = _run_hooks(t, Tensor._wrap(g, t.device))
+            if retained:
+                t._grad = Tensor._wrap(make(Op.DETACH, (grad._node,)), t.device)
+            return grad._node
+
+        hooked[t._node] = apply
+    return hooked
 
 
 def backward(

@@ -275,6 +275,8 @@ def _backward(
 
 
 _ENGINE = {
+    "register_hook": autograd.register_hook,
+    "retain_grad": autograd.retain_grad,
     "__init__": _construct,
     "realize": _realize,
     "schedule": _schedule,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..node import Node, _arg_key, make, toposort
@@ -26,9 +27,18 @@ from .grad_rules import _COMPOSITE_OPS, rule_for
 BACKWARD_NODES: weakref.WeakSet[Node] = weakref.WeakSet()
 
 
-def gradients(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> list[Node | None]:
-    """d(sum of outputs·seeds)/d(leaf) for every leaf, as lazy IR nodes. A forward graph of a
-    structure derived before gets the same backward graph rebuilt over its own nodes."""
+def gradients(
+    outputs: list[Node],
+    seeds: list[Node],
+    leaves: list[Node],
+    hooks: Mapping[Node, Callable[[Node], Node]] | None = None,
+) -> list[Node | None]:
+    """d(sum of outputs·seeds)/d(leaf) for every leaf, as lazy IR nodes. `hooks` map inner
+    nodes to a function applied to their complete gradient before it flows on (tensor
+    hooks, `retain_grad`). A forward graph of a structure derived before gets the same
+    backward graph rebuilt over its own nodes (not with hooks, which may do anything)."""
+    if hooks:
+        return _derive(outputs, seeds, leaves, hooks)
     key, forward = _forward_structure(outputs, seeds, leaves)
     known = _derivations.get(key)
     if known is not None:
@@ -45,7 +55,12 @@ def gradients(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> lis
     return result
 
 
-def _derive(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> list[Node | None]:
+def _derive(
+    outputs: list[Node],
+    seeds: list[Node],
+    leaves: list[Node],
+    hooks: Mapping[Node, Callable[[Node], Node]] | None = None,
+) -> list[Node | None]:
     """The gradients by the rules, node by node in reverse topological order."""
     leaf_set = frozenset(leaves)
     order = toposort(outputs, stop=leaf_set)
@@ -60,6 +75,8 @@ def _derive(outputs: list[Node], seeds: list[Node], leaves: list[Node]) -> list[
         g = grads.get(node)
         if g is None or node in leaf_set or node not in relevant:
             continue
+        if hooks and node in hooks:
+            g = grads[node] = hooks[node](g)
         sources, rule = rule_for(node)
         if rule is None:
             continue
