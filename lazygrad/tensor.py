@@ -339,6 +339,31 @@ class Tensor:
         """This tensor on the CPU."""
         return self.to("cpu")
 
+    def cuda(self, device: int | str | None = None) -> Tensor:
+        """This tensor on the GPU ('cuda' is lazygrad's alias of its OpenCL GPU device)."""
+        if device is None:
+            return self.to("cuda")
+        return self.to(device if isinstance(device, str) else f"cuda:{device}")
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor off from the autograd graph, in place (it becomes a leaf that
+        does not require grad)."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def _set_data(self, value: Tensor) -> None:
+        """`t.data = value`: t holds value's data (not its history) from now on."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
+        if recording.active is not None:
+            recording.active.will_change(self)
+        node = value._node
+        if self._requires_grad and self.is_leaf:  # a leaf keeps a node of its own
+            node = make(Op.CONTIGUOUS, (node,), _LeafToken())
+        self._node = node
+        self._device = value._device
+
     def _cast(self, to: dt.DType) -> Tensor:
         if to == self.dtype:
             return self

@@ -19,6 +19,7 @@ class ViewEntry:
     chain: tuple[Replay, ...]
     layout: str | None = None  # "view", "overlapping" or "copy", decided at the first write
     may_copy: bool = False  # the chain has a reshape, which copies a non-contiguous input
+    data_alias: bool = False  # `root.data`: writes replace root's values, outside autograd
 
 
 view_entries: dict[int, ViewEntry] = {}  # id(view) -> entry

@@ -274,7 +274,33 @@ def _backward(
     autograd.backward(self, gradient, retain_graph, create_graph)
 
 
+def _layout(self: Tensor) -> tuple[tuple[int, ...], int]:
+    """(strides, storage offset) in elements, as PyTorch would lay `self` out: a view's
+    window in its base's storage, else row-major."""
+    window = views.window_in_root(self)
+    if window is not None:
+        return window
+    strides, step = [], 1
+    for n in reversed(self.shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides)), 0
+
+
+def _stride(self: Tensor, dim: int | None = None) -> tuple[int, ...] | int:
+    """The strides in elements (of one dim, or all)."""
+    strides = _layout(self)[0]
+    return strides if dim is None else strides[self._dim(dim)]
+
+
+def _storage_offset(self: Tensor) -> int:
+    """Where this tensor's first element is in its storage, in elements."""
+    return _layout(self)[1]
+
+
 _ENGINE = {
+    "stride": _stride,
+    "storage_offset": _storage_offset,
     "register_hook": autograd.register_hook,
     "retain_grad": autograd.retain_grad,
     "__init__": _construct,
@@ -302,4 +328,5 @@ def bind() -> None:
         for name, fn in module.IN_PLACE.items():
             setattr(Tensor, name, _in_place(fn))
     Tensor.T = property(movement.T)  # type: ignore[attr-defined]
+    Tensor.data = property(views.data_alias, Tensor._set_data)  # type: ignore[attr-defined]
     Tensor.mT = property(lambda self: self.transpose(-2, -1))  # type: ignore[attr-defined]

@@ -48,9 +48,11 @@ def snapshot(t: Tensor) -> Tensor:
     return old
 
 
-def register_view(out: Tensor, base: Tensor, replay: Replay, may_copy: bool = False) -> None:
+def register_view(
+    out: Tensor, base: Tensor, replay: Replay, may_copy: bool = False, data_alias: bool = False
+) -> None:
     """Record that `out` was made from `base` by `replay` (a view op; one that copies a
-    non-contiguous input, as reshape does, says `may_copy`)."""
+    non-contiguous input, as reshape does, says `may_copy`; `base.data` says `data_alias`)."""
     if _replaying[0] or out is base or not isinstance(out, Tensor):
         return
     parent = view_entries.get(id(base))
@@ -75,7 +77,11 @@ def register_view(out: Tensor, base: Tensor, replay: Replay, may_copy: bool = Fa
                 del views_of[root_key]
 
     view_entries[key] = ViewEntry(
-        weakref.ref(out, forget), root, chain + (replay,), may_copy=may_copy
+        weakref.ref(out, forget),
+        root,
+        chain + (replay,),
+        may_copy=may_copy,
+        data_alias=data_alias and parent is None,
     )
     views_of.setdefault(root_key, {})[key] = weakref.ref(out)
 
@@ -113,6 +119,23 @@ def _flat_positions(t: Tensor) -> Tensor:
     """The flat position of each of `t`'s elements in its own storage, shaped like `t`."""
     flat = arange(t.numel(), device=t.device)
     return Tensor._wrap(make(Op.RESHAPE, (flat._node,), tuple(t.shape)), t.device)
+
+
+def data_alias(t: Tensor) -> Tensor:
+    """`t.data`: t's values without autograd history; writes through it change t."""
+    out = t.detach()
+    register_view(out, t, Tensor.detach, data_alias=True)
+    return out
+
+
+def window_in_root(t: Tensor) -> tuple[tuple[int, ...], int] | None:
+    """(strides, offset) of a view `t` in its root's storage, when it is one strided window
+    of it (PyTorch's layout of the view); None for a tensor that is not such a view."""
+    entry = view_entries.get(id(t))
+    if entry is None or entry.ref() is not t:
+        return None
+    window = _window(_positions(entry))
+    return None if window is None else (tuple(window.strides), window.offset)
 
 
 def _positions(entry: ViewEntry) -> Tensor:
@@ -194,7 +217,7 @@ def write_target(t: Tensor) -> tuple[Tensor, Tensor]:
     """For an indexed write into `t`: the tensor that holds t's elements (t itself, or the
     root it is a view of) and, shaped like `t`, the flat positions of t's elements in it."""
     entry = _live_view(t)
-    if entry is not None:
+    if entry is not None and not entry.data_alias:  # an alias is written, then its root
         return entry.root, _positions(entry)
     return t, _flat_positions(t)
 
@@ -209,6 +232,8 @@ def before_in_place(t: Tensor, indexed: bool = False) -> None:
                 "a view of a leaf Variable that requires grad is being used in an "
                 "in-place operation."
             )
+        return
+    if entry.data_alias:  # `x.data` is written outside autograd, as in PyTorch
         return
     if entry.layout == "overlapping" and not indexed:
         raise RuntimeError(
@@ -227,7 +252,10 @@ def after_in_place(t: Tensor) -> None:
     """Propagate an in-place update of `t` to the root it views and to the root's views."""
     entry = _live_view(t)
     root = t
-    if entry is not None:
+    if entry is not None and entry.data_alias:
+        root = entry.root
+        root._set_data(t)
+    elif entry is not None:
         root = entry.root
         positions = _positions(entry).detach()
         node = make(Op.SCATTER, (root._node, positions._node, t._cast_node(root.dtype)), "set")
