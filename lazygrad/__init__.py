@@ -91,9 +91,9 @@ long = int64
 int = int32  # noqa: A001
 
 
-def pow(a, b):  # noqa: A001, ANN001, ANN201 - torch.pow
-    """a ** b elementwise."""
-    return a**b
+def pow(input, exponent):  # noqa: A001, ANN001, ANN201 - torch.pow
+    """input ** exponent elementwise (a number base too: lg.pow(2, t))."""
+    return input**exponent
 
 
 def devices() -> list[device]:

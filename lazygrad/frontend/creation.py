@@ -123,11 +123,13 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return buffer_tensor(_host_array(data, dtype), to_device(device), requires_grad)
 
 
-def from_numpy(arr: np.ndarray) -> Tensor:
+def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A CPU tensor with the array's values and dtype."""
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
-    return buffer_tensor(np.array(arr, dtype=dt.from_numpy_dtype(arr.dtype).np), to_device("cpu"))
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    return buffer_tensor(
+        np.array(ndarray, dtype=dt.from_numpy_dtype(ndarray.dtype).np), to_device("cpu")
+    )
 
 
 def full(
@@ -374,23 +376,23 @@ def _like(x: Tensor, dtype: Any, device: Any) -> tuple[tuple[int, ...], Any, Any
 
 
 def zeros_like(
-    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """Zeros with the shape (and, unless given, dtype and device) of `x`."""
-    shape, d, dev = _like(x, dtype, device)
+    shape, d, dev = _like(input, dtype, device)
     return full(shape, 0, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def ones_like(
-    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """Ones with the shape (and, unless given, dtype and device) of `x`."""
-    shape, d, dev = _like(x, dtype, device)
+    shape, d, dev = _like(input, dtype, device)
     return full(shape, 1, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def full_like(
-    x: Tensor,
+    input: Tensor,
     fill_value: Any,
     *,
     dtype: Any = None,
@@ -398,26 +400,26 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """`fill_value` with the shape (and, unless given, dtype and device) of `x`."""
-    shape, d, dev = _like(x, dtype, device)
+    shape, d, dev = _like(input, dtype, device)
     return full(shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def empty_like(x: Tensor, **kw: Any) -> Tensor:
+def empty_like(input: Tensor, **kw: Any) -> Tensor:
     """An uninitialized tensor like `x` (lazygrad fills it with zeros)."""
-    return zeros_like(x, **kw)
+    return zeros_like(input, **kw)
 
 
 def rand_like(
-    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """Uniform samples in [0, 1) with the shape of `x`."""
-    shape, d, dev = _like(x, dtype, device)
+    shape, d, dev = _like(input, dtype, device)
     return rand(shape, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def randn_like(
-    x: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    input: Tensor, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """Standard normal samples with the shape of `x`."""
-    shape, d, dev = _like(x, dtype, device)
+    shape, d, dev = _like(input, dtype, device)
     return randn(shape, dtype=d, device=dev, requires_grad=requires_grad)

@@ -12,33 +12,34 @@ from ..tensor import Tensor
 from .math_ops import broadcast_shapes, expand_node
 
 
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product with PyTorch's 1-D, batched and broadcasting rules (and its errors)."""
-    if not isinstance(b, Tensor):
+    if not isinstance(other, Tensor):
         raise TypeError(
-            f"matmul(): argument 'other' (position 1) must be Tensor, not {type(b).__name__}"
+            f"matmul(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}"
         )
-    a._check_device(b)
-    if a.ndim == 0 or b.ndim == 0:
+    input._check_device(other)
+    if input.ndim == 0 or other.ndim == 0:
         raise RuntimeError(
-            f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
+            "both arguments to matmul need to be at least 1D, but they are "
+            f"{input.ndim}D and {other.ndim}D"
         )
-    x, y = a._node, b._node
-    if a.ndim == 1:
+    x, y = input._node, other._node
+    if input.ndim == 1:
         x = make(Op.RESHAPE, (x,), (1,) + x.shape)
-    if b.ndim == 1:
+    if other.ndim == 1:
         y = make(Op.RESHAPE, (y,), y.shape + (1,))
-    batch = _check_matmul(a, b, x.shape, y.shape)
+    batch = _check_matmul(input, other, x.shape, y.shape)
     x = expand_node(x, batch + x.shape[-2:])
     y = expand_node(y, batch + y.shape[-2:])
     node = make(Op.DOT, (x, y))
-    out_shape = batch + (x.shape[-2],) * (a.ndim > 1) + (y.shape[-1],) * (b.ndim > 1)
+    out_shape = batch + (x.shape[-2],) * (input.ndim > 1) + (y.shape[-1],) * (other.ndim > 1)
     if node.shape != out_shape:
         node = make(Op.RESHAPE, (node,), out_shape)
     name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get(
-        (a.ndim, b.ndim), "BmmBackward0" if a.ndim == b.ndim == 3 else "MmBackward0"
+        (input.ndim, other.ndim), "BmmBackward0" if input.ndim == other.ndim == 3 else "MmBackward0"
     )
-    return a._result(node, name, (a, b))
+    return input._result(node, name, (input, other))
 
 
 def _check_matmul(
@@ -99,10 +100,10 @@ def _check_matmul(
     return broadcast_shapes(xs[:-2], ys[:-2])
 
 
-def mm(a: Tensor, b: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices (both must be 2-D)."""
-    if a.ndim != 2:
+    if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
-    if not isinstance(b, Tensor) or b.ndim != 2:
+    if not isinstance(mat2, Tensor) or mat2.ndim != 2:
         raise RuntimeError("mat2 must be a matrix")
-    return matmul(a, b)
+    return matmul(input, mat2)

@@ -333,24 +333,25 @@ def remainder(a: Operand, b: Operand) -> Tensor:
     return binary(Op.MOD, "RemainderBackward0", a, b)
 
 
-def pow(a: Operand, b: Operand) -> Tensor:  # noqa: A001 - torch.pow
-    """a ** b elementwise."""
-    if isinstance(a, Tensor) and a.dtype == dt.bool_ and isinstance(b, bool):
+def pow(input: Operand, exponent: Operand) -> Tensor:  # noqa: A001 - torch.pow
+    """input ** exponent elementwise."""
+    if isinstance(input, Tensor) and input.dtype == dt.bool_ and isinstance(exponent, bool):
         # PyTorch answers x ** True and x ** False without a (bool) pow kernel
-        return a.clone() if b else where(a, True, True)
-    return binary(Op.POW, "PowBackward0" if not isinstance(b, Tensor) else "PowBackward1", a, b)
+        return input.clone() if exponent else where(input, True, True)
+    name = "PowBackward0" if not isinstance(exponent, Tensor) else "PowBackward1"
+    return binary(Op.POW, name, input, exponent)
 
 
-def maximum(a: Tensor, b: Tensor) -> Tensor:
+def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise maximum of two tensors (NaN propagates)."""
-    _check_tensor_other("maximum", b)
-    return binary(Op.MAX, "MaximumBackward0", a, b)
+    _check_tensor_other("maximum", other)
+    return binary(Op.MAX, "MaximumBackward0", input, other)
 
 
-def minimum(a: Tensor, b: Tensor) -> Tensor:
+def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise minimum of two tensors (NaN propagates)."""
-    _check_tensor_other("minimum", b)
-    return binary(Op.MIN, "MinimumBackward0", a, b)
+    _check_tensor_other("minimum", other)
+    return binary(Op.MIN, "MinimumBackward0", input, other)
 
 
 def _check_tensor_other(fn: str, other: object) -> None:
@@ -373,16 +374,16 @@ def neg(x: Tensor) -> Tensor:
     return unary(Op.NEG, "NegBackward0", x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001
+def abs(input: Tensor) -> Tensor:  # noqa: A001
     """|x| elementwise (not for bool tensors)."""
-    if x.dtype == dt.bool_:
+    if input.dtype == dt.bool_:
         raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
-    return unary(Op.ABS, "AbsBackward0", x)
+    return unary(Op.ABS, "AbsBackward0", input)
 
 
 def _unary_function(op: Op, grad_name: str, doc: str) -> Callable[[Tensor], Tensor]:
-    def function(x: Tensor) -> Tensor:
-        return unary(op, grad_name, x)
+    def function(input: Tensor) -> Tensor:
+        return unary(op, grad_name, input)
 
     function.__doc__ = doc
     return function
@@ -400,14 +401,14 @@ reciprocal = _unary_function(
 )
 
 
-def log2(x: Tensor) -> Tensor:
+def log2(input: Tensor) -> Tensor:
     """Base-2 logarithm elementwise."""
-    return _renamed(log(x) * (1 / math.log(2)), "Log2Backward0")
+    return _renamed(log(input) * (1 / math.log(2)), "Log2Backward0")
 
 
-def rsqrt(x: Tensor) -> Tensor:
+def rsqrt(input: Tensor) -> Tensor:
     """1 / sqrt(x) elementwise."""
-    return _renamed(reciprocal(sqrt(x)), "RsqrtBackward0")
+    return _renamed(reciprocal(sqrt(input)), "RsqrtBackward0")
 
 
 def floor(x: Tensor) -> Tensor:
@@ -415,32 +416,32 @@ def floor(x: Tensor) -> Tensor:
     return x if not x.dtype.is_floating_point else unary(Op.FLOOR, "FloorBackward0", x)
 
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-x)) elementwise, differentiated from its output (finite everywhere)."""
-    x = _floatify(x)
-    out = reciprocal(exp(-x) + 1)
-    grad_rules.composite(out._node, (x._node,), grad_rules.sigmoid_grad)
-    return _as_one_op(out, "SigmoidBackward0", (x,))
+    input = _floatify(input)
+    out = reciprocal(exp(-input) + 1)
+    grad_rules.composite(out._node, (input._node,), grad_rules.sigmoid_grad)
+    return _as_one_op(out, "SigmoidBackward0", (input,))
 
 
-def relu(x: Tensor) -> Tensor:
+def relu(input: Tensor) -> Tensor:
     """max(x, 0) elementwise (not for bool tensors)."""
-    if x.dtype == dt.bool_:
+    if input.dtype == dt.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    zero = 0 if not x.dtype.is_floating_point else 0.0
-    return _renamed(binary(Op.MAX, "MaximumBackward0", x, zero), "ReluBackward0")
+    zero = 0 if not input.dtype.is_floating_point else 0.0
+    return _renamed(binary(Op.MAX, "MaximumBackward0", input, zero), "ReluBackward0")
 
 
-def sign(x: Tensor) -> Tensor:
+def sign(input: Tensor) -> Tensor:
     """-1, 0 or 1 by the sign of x (bools are returned as they are)."""
-    if x.dtype == dt.bool_:
-        return x
-    pos = compare(Op.CMPLT, 0, x)._cast(x.dtype)
-    neg_ = compare(Op.CMPLT, x, 0)._cast(x.dtype)
-    return _step_function(pos - neg_, (x,), "SignBackward0")
+    if input.dtype == dt.bool_:
+        return input
+    pos = compare(Op.CMPLT, 0, input)._cast(input.dtype)
+    neg_ = compare(Op.CMPLT, input, 0)._cast(input.dtype)
+    return _step_function(pos - neg_, (input,), "SignBackward0")
 
 
-def clamp(x: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:  # noqa: A002
+def clamp(input: Tensor, min: Operand | None = None, max: Operand | None = None) -> Tensor:  # noqa: A002
     """x limited to [min, max] (either bound may be None; max wins when min > max).
 
     Where min <= x <= max the result is x itself, so x gets the whole gradient there, bounds
@@ -448,33 +449,33 @@ def clamp(x: Tensor, min: Operand | None = None, max: Operand | None = None) -> 
     propagate and whose tensor bounds get the gradient where they are the result."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    limited, inside = x, None
+    limited, inside = input, None
     if min is not None:
         limited = binary(Op.MAX, "", limited, min)
-        inside = compare(Op.CMPLE, min, x)
+        inside = compare(Op.CMPLE, min, input)
     if max is not None:
         limited = binary(Op.MIN, "", limited, max)
-        below = compare(Op.CMPLE, x, max)
+        below = compare(Op.CMPLE, input, max)
         inside = below if inside is None else inside & below
     assert inside is not None
     tensor_bounds = isinstance(min, Tensor) or isinstance(max, Tensor)
     if tensor_bounds and min is not None and max is not None:
         # PyTorch's masks: min gets the gradient where x < min < max, max where x > max or
         # max < min; where x < min == max (and at NaN) no input gets it
-        to_min = compare(Op.CMPLT, x, min) & compare(Op.CMPLT, min, max)
-        to_max = compare(Op.CMPLT, max, x) | compare(Op.CMPLT, max, min)
+        to_min = compare(Op.CMPLT, input, min) & compare(Op.CMPLT, min, max)
+        to_max = compare(Op.CMPLT, max, input) | compare(Op.CMPLT, max, min)
         limited = where(to_min, min, where(to_max, max, limited.detach()))
-    out = where(inside, x, limited)
+    out = where(inside, input, limited)
     if tensor_bounds:
         bounds = tuple(b if isinstance(b, Tensor) else None for b in (min, max))
-        return _as_one_op(out, "ClampBackward0", (x, *bounds))
-    return _as_one_op(out, "ClampBackward1", (x,))
+        return _as_one_op(out, "ClampBackward0", (input, *bounds))
+    return _as_one_op(out, "ClampBackward1", (input,))
 
 
-def where(condition: Tensor, x: Operand, y: Operand) -> Tensor:
+def where(condition: Tensor, input: Operand, other: Operand) -> Tensor:
     """`x` where `condition` holds, else `y` (broadcast together)."""
-    ref = next(o for o in (x, y, condition) if isinstance(o, Tensor))
-    x, y = _as_tensor_like(x, ref, "where"), _as_tensor_like(y, ref, "where")
+    ref = next(o for o in (input, other, condition) if isinstance(o, Tensor))
+    input, other = _as_tensor_like(input, ref, "where"), _as_tensor_like(other, ref, "where")
     condition = _as_tensor_like(condition, ref, "where")  # type: ignore[assignment]
     if not isinstance(condition, Tensor) or condition.dtype != dt.bool_:
         got = (
@@ -485,16 +486,22 @@ def where(condition: Tensor, x: Operand, y: Operand) -> Tensor:
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor with dtype {got}"
         )
-    ctype = _operand_type([x, y])
-    shape = broadcast_shapes(*(o._node.shape for o in (condition, x, y) if isinstance(o, Tensor)))
+    ctype = _operand_type([input, other])
+    shape = broadcast_shapes(
+        *(o._node.shape for o in (condition, input, other) if isinstance(o, Tensor))
+    )
     srcs = [expand_node(condition._node, shape)]
-    for o in (x, y):
+    for o in (input, other):
         srcs.append(
             expand_node(o._cast_node(ctype), shape)
             if isinstance(o, Tensor)
             else param(o, ctype, shape)
         )
-    inputs = (None, x if isinstance(x, Tensor) else None, y if isinstance(y, Tensor) else None)
+    inputs = (
+        None,
+        input if isinstance(input, Tensor) else None,
+        other if isinstance(other, Tensor) else None,
+    )
     return ref._result(make(Op.WHERE, tuple(srcs)), "WhereBackward0", inputs)
 
 
@@ -557,35 +564,37 @@ def _accumulating(x: Tensor) -> Tensor:
 
 
 def sum(
-    x: Tensor,
+    input: Tensor,
     dim: Dims = None,
     keepdim: bool = False,  # noqa: A001
     dtype: object = None,
 ) -> Tensor:
     """Sum over `dim` (all dims by default); integers and bools accumulate in int64."""
-    x = _accumulating(x) if dtype is None else x._cast(dt.to_dtype(dtype))
-    return _reduce(x, Op.SUM, dim, keepdim, "SumBackward0" if dim is None else "SumBackward1")
+    input = _accumulating(input) if dtype is None else input._cast(dt.to_dtype(dtype))
+    return _reduce(input, Op.SUM, dim, keepdim, "SumBackward0" if dim is None else "SumBackward1")
 
 
-def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: object = None) -> Tensor:
+def prod(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, dtype: object = None
+) -> Tensor:
     """Product over one dim (or all elements); integers and bools accumulate in int64."""
     if dim is not None:
         _int_dim("prod", dim)
-    x = _accumulating(x) if dtype is None else x._cast(dt.to_dtype(dtype))
-    return _reduce(x, Op.PROD, dim, keepdim, "ProdBackward0")
+    input = _accumulating(input) if dtype is None else input._cast(dt.to_dtype(dtype))
+    return _reduce(input, Op.PROD, dim, keepdim, "ProdBackward0")
 
 
-def mean(x: Tensor, dim: Dims = None, keepdim: bool = False, dtype: object = None) -> Tensor:
+def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: object = None) -> Tensor:
     """Arithmetic mean over `dim` (floating dtypes only, unless `dtype` is given)."""
     if dtype is not None:
-        x = x._cast(dt.to_dtype(dtype))
-    if not x.dtype.is_floating_point:
+        input = input._cast(dt.to_dtype(dtype))
+    if not input.dtype.is_floating_point:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a "
-            f"floating point or complex dtype. Got: {x.dtype.torch_name}"
+            f"floating point or complex dtype. Got: {input.dtype.torch_name}"
         )
-    count = math.prod(x.shape[a] for a in reduce_axes(x, dim))
-    total = sum(x, dim, keepdim)
+    count = math.prod(input.shape[a] for a in reduce_axes(input, dim))
+    total = sum(input, dim, keepdim)
     out = total * (1.0 / count) if count else total / 0.0
     return _renamed(out, "MeanBackward0" if dim is None else "MeanBackward1")
 
@@ -703,54 +712,54 @@ def _picked(x: Tensor, index: Tensor, d: int, keepdim: bool, name: str) -> Tenso
     return x._result(node, name, (x,))
 
 
-def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
+def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
     """Max of all elements, `max(dim)` → (values, indices), or `max(other)` elementwise."""
     if isinstance(dim, Tensor):
-        return maximum(x, dim)
+        return maximum(input, dim)
     if dim is not None:
         _int_dim("max", dim)
-    _check_nonempty(x, "max", dim)
+    _check_nonempty(input, "max", dim)
     if dim is None:
-        return _max_values(x, dim, keepdim, "MaxBackward1")
-    if _picks_by_index(x):
-        index = argmax(x, dim, True, _bool_ok=True)
-        values = _picked(x, index, x._dim(dim), keepdim, "MaxBackward0")
+        return _max_values(input, dim, keepdim, "MaxBackward1")
+    if _picks_by_index(input):
+        index = argmax(input, dim, True, _bool_ok=True)
+        values = _picked(input, index, input._dim(dim), keepdim, "MaxBackward0")
     else:
-        values = _max_values(x, dim, keepdim, "MaxBackward0")
-    frozen = Tensor._wrap(x._node, x.device)  # x as it is now, should it change in place
+        values = _max_values(input, dim, keepdim, "MaxBackward0")
+    frozen = Tensor._wrap(input._node, input.device)  # x as it is now, should it change in place
     return MaxResult(values, lambda: argmax(frozen, dim, keepdim, _bool_ok=True))
 
 
-def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
+def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False):  # noqa: A001, ANN201
     """Min of all elements, `min(dim)` → (values, indices), or `min(other)` elementwise."""
     if isinstance(dim, Tensor):
-        return minimum(x, dim)
+        return minimum(input, dim)
     if dim is not None:
         _int_dim("min", dim)
-    _check_nonempty(x, "min", dim)
-    if dim is not None and _picks_by_index(x):
-        values = _picked(x, argmin(x, dim, True), x._dim(dim), keepdim, "MinBackward0")
+    _check_nonempty(input, "min", dim)
+    if dim is not None and _picks_by_index(input):
+        values = _picked(input, argmin(input, dim, True), input._dim(dim), keepdim, "MinBackward0")
     else:
-        flipped = _max_values(_flip_order(x), dim, keepdim, "")
+        flipped = _max_values(_flip_order(input), dim, keepdim, "")
         values = _renamed(_flip_order(flipped), "MinBackward1" if dim is None else "MinBackward0")
     if dim is None:
         return values
-    frozen = Tensor._wrap(x._node, x.device)  # x as it is now, should it change in place
+    frozen = Tensor._wrap(input._node, input.device)  # x as it is now, should it change in place
     return MinResult(values, lambda: argmin(frozen, dim, keepdim, _bool_ok=True))
 
 
 def argmax(
-    x: Tensor, dim: int | None = None, keepdim: bool = False, *, _bool_ok: bool = False
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, _bool_ok: bool = False
 ) -> Tensor:
     """Index of the first maximal element (over the flattened tensor when dim is None)."""
-    return _arg_extreme(x, dim, keepdim, "argmax", _bool_ok)
+    return _arg_extreme(input, dim, keepdim, "argmax", _bool_ok)
 
 
 def argmin(
-    x: Tensor, dim: int | None = None, keepdim: bool = False, *, _bool_ok: bool = False
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, _bool_ok: bool = False
 ) -> Tensor:
     """Index of the first minimal element (over the flattened tensor when dim is None)."""
-    return _arg_extreme(x.detach(), dim, keepdim, "argmin", _bool_ok)
+    return _arg_extreme(input.detach(), dim, keepdim, "argmin", _bool_ok)
 
 
 def _arg_extreme(x: Tensor, dim: int | None, keepdim: bool, fn: str, bool_ok: bool) -> Tensor:
@@ -797,7 +806,7 @@ def _var_args(
 
 
 def var(
-    x: Tensor,
+    input: Tensor,
     dim: Dims = None,
     unbiased: bool | None = None,
     keepdim: bool = False,
@@ -805,14 +814,14 @@ def var(
     correction: float | None = None,
 ) -> Tensor:
     """Variance with Bessel's correction by default (`correction=1`)."""
-    dim, correction = _var_args(x, dim, unbiased, correction)
-    n = math.prod(x.shape[a] for a in reduce_axes(x, dim))
-    centered = x - mean(x, dim, keepdim=True)
+    dim, correction = _var_args(input, dim, unbiased, correction)
+    n = math.prod(input.shape[a] for a in reduce_axes(input, dim))
+    centered = input - mean(input, dim, keepdim=True)
     total = sum(centered * centered, dim, keepdim)
     denom = n - correction
     if denom > 0:
         out = total * (1.0 / denom)
-    elif x.dtype == dt.float64:
+    elif input.dtype == dt.float64:
         out = total / 0.0
     else:  # PyTorch sums narrower floats in double: x / 0 is inf where the values differ,
         # though their squares underflow to a 0 sum here
@@ -822,7 +831,7 @@ def var(
 
 
 def std(
-    x: Tensor,
+    input: Tensor,
     dim: Dims = None,
     unbiased: bool | None = None,
     keepdim: bool = False,
@@ -830,23 +839,23 @@ def std(
     correction: float | None = None,
 ) -> Tensor:
     """Standard deviation: the square root of `var`."""
-    dim, correction = _var_args(x, dim, unbiased, correction)
-    v = var(x, dim, keepdim=keepdim, correction=correction)
+    dim, correction = _var_args(input, dim, unbiased, correction)
+    v = var(input, dim, keepdim=keepdim, correction=correction)
     # a zero variance reaches sqrt through a `where`, whose gradient there is 0 (PyTorch masks
     # std's gradient where std == 0) instead of g / 0 times the zero deviations, NaN
     return _renamed(sqrt(where(compare(Op.CMPEQ, v, 0), 0.0, v)), "StdBackward0")
 
 
-def logsumexp(x: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Tensor, dim: Dims, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over `dim`, shifted by the max for stability (-inf when empty)."""
-    x = _floatify(x)
-    axes = reduce_axes(x, dim, empty_means_all=False)
-    if math.prod(x.shape[a] for a in axes) and x.numel():
-        m = _reduce(x, Op.RMAX, axes, True, "").detach()
+    input = _floatify(input)
+    axes = reduce_axes(input, dim, empty_means_all=False)
+    if math.prod(input.shape[a] for a in axes) and input.numel():
+        m = _reduce(input, Op.RMAX, axes, True, "").detach()
         m = where(compare(Op.CMPEQ, abs(m), math.inf), 0.0, m)
     else:  # nothing to take the max of
         m = 0.0
-    out = log(sum(exp(x - m), axes, keepdim=True)) + m
+    out = log(sum(exp(input - m), axes, keepdim=True)) + m
     if not keepdim and axes:
         out = out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
     return _renamed(out, "LogsumexpBackward0")
@@ -872,20 +881,20 @@ def _shifted(x: Tensor, d: int) -> Tensor:
     return x - _reduce(x, Op.RMAX, d, True, "").detach()
 
 
-def softmax(x: Tensor, dim: int, dtype: object = None) -> Tensor:
+def softmax(input: Tensor, dim: int, dtype: object = None) -> Tensor:
     """exp(x) / sum(exp(x)) along `dim`, shifted by the max for stability."""
-    x, d = _softmax_input(x, dim, dtype, "softmax")
-    if not x.dtype.is_floating_point:  # empty: PyTorch returns it in its own dtype
-        return x.clone()
-    e = exp(_shifted(x, d))
-    return _renamed(e / sum(e, d if x.ndim else None, keepdim=True), "SoftmaxBackward0")
+    input, d = _softmax_input(input, dim, dtype, "softmax")
+    if not input.dtype.is_floating_point:  # empty: PyTorch returns it in its own dtype
+        return input.clone()
+    e = exp(_shifted(input, d))
+    return _renamed(e / sum(e, d if input.ndim else None, keepdim=True), "SoftmaxBackward0")
 
 
-def log_softmax(x: Tensor, dim: int, dtype: object = None) -> Tensor:
+def log_softmax(input: Tensor, dim: int, dtype: object = None) -> Tensor:
     """x - logsumexp(x) along `dim`."""
-    x, d = _softmax_input(x, dim, dtype, "log_softmax")
-    if not x.dtype.is_floating_point:  # empty: PyTorch returns it in its own dtype
-        return x.clone()
-    shifted = _shifted(x, d)
-    total = sum(exp(shifted), d if x.ndim else None, keepdim=True)
+    input, d = _softmax_input(input, dim, dtype, "log_softmax")
+    if not input.dtype.is_floating_point:  # empty: PyTorch returns it in its own dtype
+        return input.clone()
+    shifted = _shifted(input, d)
+    total = sum(exp(shifted), d if input.ndim else None, keepdim=True)
     return _renamed(shifted - log(total), "LogSoftmaxBackward0")

@@ -32,11 +32,11 @@ def _movement(x: Tensor, op: Op, arg: object, name: str) -> Tensor:
 
 
 @view_op(may_copy=True)
-def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
+def reshape(input: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """The same elements in row-major order with a new shape (one size may be -1)."""
     given = sizes_of(shape)
     sizes = list(given)
-    numel = x.numel()
+    numel = input.numel()
     for i, s in enumerate(sizes):
         if s < -1:
             raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {list(given)}")
@@ -57,41 +57,41 @@ def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
         sizes[sizes.index(-1)] = numel // known
     if math.prod(sizes) != numel:
         raise RuntimeError(f"shape '{list(given)}' is invalid for input of size {numel}")
-    if tuple(sizes) == x._node.shape:
-        return x
-    return _movement(x, Op.RESHAPE, tuple(sizes), "ViewBackward0")
+    if tuple(sizes) == input._node.shape:
+        return input
+    return _movement(input, Op.RESHAPE, tuple(sizes), "ViewBackward0")
 
 
 @view_op
-def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
+def permute(input: Tensor, *dims: int | Sequence[int]) -> Tensor:
     """Reorder dimensions."""
     if not dims:
         raise TypeError('permute() missing 1 required positional arguments: "dims"')
     order = sizes_of(dims, "permute", "dims")
-    if len(order) != x.ndim:
+    if len(order) != input.ndim:
         raise RuntimeError(
             "permute(sparse_coo): number of dimensions in the tensor input does "
             "not match the length of the desired ordering of dimensions i.e. "
-            f"input.dim() = {x.ndim} is not equal to len(dims) = {len(order)}"
+            f"input.dim() = {input.ndim} is not equal to len(dims) = {len(order)}"
         )
-    order = tuple(x._dim(d) for d in order)
+    order = tuple(input._dim(d) for d in order)
     if len(set(order)) != len(order):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    if order == tuple(range(x.ndim)):
-        return x
-    return _movement(x, Op.PERMUTE, order, "PermuteBackward0")
+    if order == tuple(range(input.ndim)):
+        return input
+    return _movement(input, Op.PERMUTE, order, "PermuteBackward0")
 
 
 @view_op
-def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions."""
-    if x.ndim == 0:
-        x._dim(dim0), x._dim(dim1)
-        return x
-    order = list(range(x.ndim))
-    a, b = x._dim(dim0), x._dim(dim1)
+    if input.ndim == 0:
+        input._dim(dim0), input._dim(dim1)
+        return input
+    order = list(range(input.ndim))
+    a, b = input._dim(dim0), input._dim(dim1)
     order[a], order[b] = order[b], order[a]
-    out = permute(x, order)
+    out = permute(input, order)
     if out.grad_fn is not None:
         out.grad_fn._name = "TransposeBackward0"
     return out
@@ -112,29 +112,29 @@ def T(x: Tensor) -> Tensor:  # noqa: N802 - torch's property name
 
 
 @view_op(may_copy=True)
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions start_dim..end_dim into one."""
-    if x.ndim == 0:
-        return reshape(x, 1)
-    s, e = x._dim(start_dim), x._dim(end_dim)
+    if input.ndim == 0:
+        return reshape(input, 1)
+    s, e = input._dim(start_dim), input._dim(end_dim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    shape = x.shape[:s] + (math.prod(x.shape[s : e + 1]),) + x.shape[e + 1 :]
-    return reshape(x, shape)
+    shape = input.shape[:s] + (math.prod(input.shape[s : e + 1]),) + input.shape[e + 1 :]
+    return reshape(input, shape)
 
 
 @view_op
-def unsqueeze(x: Tensor, dim: int) -> Tensor:
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dimension at `dim`."""
-    d = x._dim(dim, x.ndim + 1)
-    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+    d = input._dim(dim, input.ndim + 1)
+    return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
 
 
 @view_op
-def squeeze(x: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
+def squeeze(input: Tensor, dim: int | Sequence[int] | None = None) -> Tensor:
     """Remove size-1 dimensions (all, or those named)."""
-    dims = set(range(x.ndim)) if dim is None else set(_axes(x, dim))
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
+    dims = set(range(input.ndim)) if dim is None else set(_axes(input, dim))
+    return reshape(input, tuple(n for i, n in enumerate(input.shape) if not (i in dims and n == 1)))
 
 
 @view_op
@@ -278,13 +278,13 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 @view_op
 def split(
-    x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+    tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
 ) -> tuple[Tensor, ...]:
     """Pieces of `split_size` along `dim` (the last may be smaller), or of the given sizes."""
-    if x.ndim == 0:
+    if tensor.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
-    d = x._dim(dim)
-    n = x.shape[d]
+    d = tensor._dim(dim)
+    n = tensor.shape[d]
     if isinstance(split_size_or_sections, int | np.integer):
         step = int(split_size_or_sections)
         if step < 0:
@@ -311,20 +311,22 @@ def split(
             )
     out, start = [], 0
     for size in sizes:
-        bounds = tuple((start, start + size) if k == d else (0, m) for k, m in enumerate(x.shape))
-        out.append(shrink(x, bounds))
+        bounds = tuple(
+            (start, start + size) if k == d else (0, m) for k, m in enumerate(tensor.shape)
+        )
+        out.append(shrink(tensor, bounds))
         start += size
     return tuple(out)
 
 
 @view_op
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into `chunks` pieces of equal size (the last may be smaller)."""
-    if x.ndim == 0:
+    if input.ndim == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
-    n = x.shape[x._dim(dim)]
+    n = input.shape[input._dim(dim)]
     if n == 0:  # PyTorch gives `chunks` empty pieces
-        return split(x, [0] * chunks, dim)
-    return split(x, -(-n // chunks), dim)
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)
