@@ -4,6 +4,7 @@ detach_, cuda."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import check
 
 import lazygrad as lg
@@ -39,3 +40,11 @@ def test_detach_in_place_and_cuda_alias(device: str) -> None:
     check(y, np.full(2, 2.0, np.float32))
     if device != "cpu":
         assert lg.ones(2).cuda().device == lg.device("cuda")
+
+
+def test_format_specs_work_on_0d_tensors_as_in_pytorch(device: str) -> None:
+    loss = lg.tensor(1.23456, device=device)
+    assert f"{loss:.2f}" == "1.23" and f"{lg.tensor(7, device=device):03d}" == "007"
+    assert f"{lg.tensor([1.0, 2.0], device=device)}" == str(lg.tensor([1.0, 2.0], device=device))
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{lg.tensor([1.5], device=device):.2f}"  # PyTorch formats 0-d tensors only
