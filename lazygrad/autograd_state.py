@@ -20,22 +20,31 @@ def _set_grad_enabled(flag: bool) -> None:
 
 
 class _GradMode:
-    """A context manager and decorator that sets grad mode and restores it on exit."""
+    """A context manager and decorator that sets grad mode and restores it on exit
+    (a `mode` of None leaves grad mode as it is)."""
 
-    mode = True
+    mode: bool | None = True
 
     def __enter__(self) -> None:
         self._prev = is_grad_enabled()
-        _set_grad_enabled(self.mode)
+        if self.mode is not None:
+            _set_grad_enabled(self.mode)
 
     def __exit__(self, *exc: object) -> None:
         _set_grad_enabled(self._prev)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
+            prev = is_grad_enabled()
+            if mode is not None:
+                _set_grad_enabled(mode)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _set_grad_enabled(prev)
 
         return wrapper
 
@@ -50,6 +59,38 @@ class enable_grad(_GradMode):  # noqa: N801
     """Enable gradient recording inside the block or decorated function."""
 
     mode = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Turn gradient recording on or off now; used as a context manager or decorator, the
+    previous mode comes back on exit (as a decorator, nothing changes until a call)."""
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"enabled must be a bool (got {type(mode).__name__})")
+        self.mode = mode
+        self._prev = is_grad_enabled()
+        _set_grad_enabled(mode)
+
+    def __enter__(self) -> None:
+        pass  # the mode was set on construction; __exit__ restores the one before it
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        _set_grad_enabled(self._prev)
+        return super().__call__(fn)
+
+
+class inference_mode(_GradMode):  # noqa: N801
+    """No gradient recording inside the block or decorated function (`mode=False`: grad
+    mode is left as it is). lazygrad's inference tensors are ordinary tensors."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # bare `@inference_mode` on a function
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = False if mode else None
 
 
 class AccumulateGrad:

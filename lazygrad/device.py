@@ -76,9 +76,17 @@ def _bad_device_message(spec: str) -> str:
     )
 
 
+_chosen: list[device | None] = [None]  # set by `set_default_device`
+
+
 def default_device() -> device:
-    """The device named by LAZYGRAD_DEVICE, else the CPU."""
-    return to_device(os.environ.get("LAZYGRAD_DEVICE") or "cpu")
+    """The device `set_default_device` chose, else the one LAZYGRAD_DEVICE names, else the CPU."""
+    return _chosen[0] or to_device(os.environ.get("LAZYGRAD_DEVICE") or "cpu")
+
+
+def set_default_device(spec: str | device | None) -> None:
+    """Make `spec` the device of tensors made without a `device=` (None: back to the default)."""
+    _chosen[0] = None if spec is None else to_device(spec)
 
 
 _cache: dict[str, device] = {}

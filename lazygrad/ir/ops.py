@@ -34,6 +34,15 @@ class Op(Enum):
     TANH = "tanh"
     ABS = "abs"
     FLOOR = "floor"
+    RINT = "rint"  # round half to even
+    ASIN = "asin"
+    ACOS = "acos"
+    ATAN = "atan"
+    SINH = "sinh"
+    COSH = "cosh"
+    ERF = "erf"
+    EXPM1 = "expm1"
+    LOG1P = "log1p"
     NOT = "not"
     CAST = "cast"
     # binary
@@ -46,6 +55,8 @@ class Op(Enum):
     MAX = "max"
     MIN = "min"
     POW = "pow"
+    ATAN2 = "atan2"
+    FMOD = "fmod"  # remainder of the division truncated toward zero (C's fmod)
     CMPLT = "cmplt"
     CMPLE = "cmple"
     CMPEQ = "cmpeq"
@@ -76,6 +87,9 @@ class Op(Enum):
     CONTIGUOUS = "contiguous"
     DETACH = "detach"
     COPY = "copy"
+    # a collective over the processes of a distributed run (arg: what it does, and the
+    # call's number, which keeps two equal calls apart)
+    COLLECTIVE = "collective"
 
     def __repr__(self) -> str:
         return f"Op.{self.name}"
@@ -129,6 +143,15 @@ def _elementwise_rows() -> list[OpDef]:
         OpDef(Op.TANH, u, "np.tanh", "tanh({0})", float_only=True),
         OpDef(Op.ABS, u, "np.abs", "{absfn}({0})"),
         OpDef(Op.FLOOR, u, "np.floor", "floor({0})", float_only=True),
+        OpDef(Op.RINT, u, "np.rint", "rint({0})", float_only=True),
+        OpDef(Op.ASIN, u, "np.arcsin", "asin({0})", float_only=True),
+        OpDef(Op.ACOS, u, "np.arccos", "acos({0})", float_only=True),
+        OpDef(Op.ATAN, u, "np.arctan", "atan({0})", float_only=True),
+        OpDef(Op.SINH, u, "np.sinh", "sinh({0})", float_only=True),
+        OpDef(Op.COSH, u, "np.cosh", "cosh({0})", float_only=True),
+        OpDef(Op.ERF, u, "_erf", "erf({0})", float_only=True),  # NumPy has no erf ufunc
+        OpDef(Op.EXPM1, u, "np.expm1", "expm1({0})", float_only=True),
+        OpDef(Op.LOG1P, u, "np.log1p", "log1p({0})", float_only=True),
         OpDef(Op.NOT, u, "np.invert", "{notop}{0}"),
         OpDef(Op.CAST, u, None, "{cast}({0})", result="arg"),
         OpDef(Op.ADD, b, "np.add", "({0}+{1})"),
@@ -140,6 +163,8 @@ def _elementwise_rows() -> list[OpDef]:
         OpDef(Op.MAX, b, "np.maximum", "{maxfn}({0},{1})"),
         OpDef(Op.MIN, b, "np.minimum", "{minfn}({0},{1})"),
         OpDef(Op.POW, b, "np.power", "{pow}({0},{1})"),
+        OpDef(Op.ATAN2, b, "np.arctan2", "atan2({0},{1})", float_only=True),
+        OpDef(Op.FMOD, b, "np.fmod", "{fmod}({0},{1})"),
         OpDef(Op.CMPLT, b, "np.less", "({0}<{1})", result="bool"),
         OpDef(Op.CMPLE, b, "np.less_equal", "({0}<={1})", result="bool"),
         OpDef(Op.CMPEQ, b, "np.equal", "({0}=={1})", result="bool"),
@@ -168,6 +193,7 @@ def _other_rows() -> list[OpDef]:
         OpDef(Op.CONTIGUOUS, Kind.STRUCTURE),
         OpDef(Op.DETACH, Kind.STRUCTURE),
         OpDef(Op.COPY, Kind.STRUCTURE),
+        OpDef(Op.COLLECTIVE, Kind.STRUCTURE),
     ]
 
 

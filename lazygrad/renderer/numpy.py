@@ -38,6 +38,8 @@ def _literal(value: object, dtype: str) -> str:
     return f"np.{dtype}({text})"
 
 
+_ERF_HELPER = "_erf = np.frompyfunc(__import__('math').erf, 1, 1)"
+
 KEPT_BYTES = 16384  # scratch arrays up to this size stay with their kernel
 
 
@@ -58,6 +60,7 @@ class _Renderer:
         self.free: dict[tuple, list[str]] = {}
         self.count = 0
         self.index = 0
+        self.helpers: set[str] = set()  # module-level definitions the statements call
         self.sizes: dict[str, tuple[tuple[int, ...], str, int]] = {}  # slot -> shape, dtype, bytes
         self.donated = set(kernel.donated)  # dying inputs this kernel may write over
         # views rendered with size-1 dims where they broadcast: ufuncs broadcast those
@@ -119,6 +122,7 @@ class _Renderer:
             kept, body, pooled = self.place_slots(leaving)
         return "\n".join(
             [
+                *sorted(self.helpers),
                 *kept,
                 f"def kernel({params}):",
                 *(["    _scratch = []"] if pooled else []),
@@ -304,6 +308,10 @@ class _Renderer:
         elif op is Op.CAST:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")
+        elif op is Op.ERF:  # no NumPy ufunc: Python's math.erf over the elements
+            slot = self.new_slot(n, list(n.src))
+            self.helpers.add(_ERF_HELPER)
+            self.line(n, slot, f"{slot}[...] = _erf({a[0]})")
         else:
             fn = "np.logical_not" if op is Op.NOT and n.dtype.name == "bool" else OP_TABLE[op].np
             if op is Op.POW and n.dtype.category == 1:

@@ -35,6 +35,16 @@ _FLOAT_VECTOR_OPS = {
     Op.TANH,
     Op.ABS,
     Op.FLOOR,
+    Op.RINT,
+    Op.ASIN,
+    Op.ACOS,
+    Op.ATAN,
+    Op.SINH,
+    Op.COSH,
+    Op.ERF,
+    Op.EXPM1,
+    Op.LOG1P,
+    Op.ATAN2,
     Op.ADD,
     Op.SUB,
     Op.MUL,
@@ -133,7 +143,8 @@ _MACROS = {
 
 
 def _int_helpers(t: str, u: str) -> dict[str, str]:
-    """Floor division, Python-style modulo and power for C integer type `t` (unsigned `u`)."""
+    """Floor division, Python-style and C-style modulo and power for C integer type `t`
+    (unsigned `u`)."""
     return {
         f"lg_idiv_{t}": f"inline {t} lg_idiv_{t}({t} a, {t} b) {{\n"
         f"  if (b == 0) return 0;\n  if (b == -1) return ({t})(({u})0 - ({u})a);\n"
@@ -142,6 +153,8 @@ def _int_helpers(t: str, u: str) -> dict[str, str]:
         f"lg_mod_{t}": f"inline {t} lg_mod_{t}({t} a, {t} b) {{\n"
         f"  if (b == 0 || b == -1) return 0;\n  {t} r = a % b;\n"
         f"  if (r != 0 && ((r < 0) != (b < 0))) r += b;\n  return r;\n}}",
+        f"lg_fmod_{t}": f"inline {t} lg_fmod_{t}({t} a, {t} b) {{\n"
+        f"  return (b == 0 || b == -1) ? 0 : a % b;\n}}",
         f"lg_pow_{t}": f"inline {t} lg_pow_{t}({t} a, {t} b) {{\n"
         f"  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);\n"
         f"  {u} x = ({u})a, r = 1;\n"
@@ -233,6 +246,8 @@ def _placeholder(name: str, node: Node, d: DType, width: int, src: SourceBuilder
         return "!" if kind == "bool" and width == 1 else "~"
     if name in ("idiv", "mod"):
         return src.need(f"lg_{name}_{d.cl_name}")
+    if name == "fmod":
+        return "fmod" if kind == "float" else src.need(f"lg_fmod_{d.cl_name}")
     if name == "pow":
         return "pow" if kind == "float" else src.need(f"lg_pow_{d.cl_name}")
     if name == "cast":

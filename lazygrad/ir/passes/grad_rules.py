@@ -12,6 +12,7 @@ exp(-x) overflows where its derivative is tiny) registers a rule of its own with
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 
@@ -174,6 +175,32 @@ def _mod(node: Node, g: Node) -> Grads:
     return g, neg(mul(g, make(Op.FLOOR, (make(Op.DIV, (x, y)),))))
 
 
+def _one_over_root_of_one_minus_square(x: Node) -> Node:
+    """1 / sqrt(1 - x * x): inf at |x| = 1 and NaN beyond, as PyTorch's asin/acos grads."""
+    return make(Op.RECIP, (make(Op.SQRT, (make(Op.SUB, (_c(1, x), mul(x, x))),)),))
+
+
+def _erf(node: Node, g: Node) -> Grads:
+    x = node.src[0]
+    return (mul(g, mul(_c(2 / math.sqrt(math.pi), x), make(Op.EXP, (neg(mul(x, x)),)))),)
+
+
+def _atan2(node: Node, g: Node) -> Grads:
+    """PyTorch's atan2 rule: g * x / (x² + y²) for y and -g * y / (x² + y²) for x."""
+    y, x = node.src
+    recip = make(Op.RECIP, (add(mul(y, y), mul(x, x)),))
+    return mul(mul(g, x), recip), mul(mul(g, neg(y)), recip)
+
+
+def _fmod(node: Node, g: Node) -> Grads:
+    """g for the dividend; -g * trunc(x / y) for the divisor (PyTorch's rule)."""
+    x, y = node.src
+    q = make(Op.DIV, (x, y))
+    below = make(Op.CMPLT, (q, _c(0, q)))
+    truncated = where(below, neg(make(Op.FLOOR, (neg(q),))), make(Op.FLOOR, (q,)))
+    return g, neg(mul(g, truncated))
+
+
 def _cast(node: Node, g: Node) -> Grads:
     src = node.src[0]
     return (make(Op.CAST, (g,), src.dtype) if src.dtype.is_floating_point else None,)
@@ -211,6 +238,15 @@ GRAD_RULES: dict[Op, Rule] = {
     Op.TANH: lambda n, g: (mul(g, make(Op.SUB, (_c(1, n), mul(n, n)))),),
     Op.ABS: _abs,
     Op.FLOOR: lambda n, g: (_c(0, g),),  # a step function: zero, as in PyTorch
+    Op.RINT: lambda n, g: (_c(0, g),),
+    Op.ASIN: lambda n, g: (mul(g, _one_over_root_of_one_minus_square(n.src[0])),),
+    Op.ACOS: lambda n, g: (neg(mul(g, _one_over_root_of_one_minus_square(n.src[0]))),),
+    Op.ATAN: lambda n, g: (make(Op.DIV, (g, add(_c(1, n), mul(n.src[0], n.src[0])))),),
+    Op.SINH: lambda n, g: (mul(g, make(Op.COSH, (n.src[0],))),),
+    Op.COSH: lambda n, g: (mul(g, make(Op.SINH, (n.src[0],))),),
+    Op.ERF: _erf,
+    Op.EXPM1: lambda n, g: (mul(g, add(n, _c(1, n))),),
+    Op.LOG1P: lambda n, g: (make(Op.DIV, (g, add(n.src[0], _c(1, n)))),),
     Op.CAST: _cast,
     Op.ADD: lambda n, g: (g, g),
     Op.SUB: lambda n, g: (g, neg(g)),
@@ -220,6 +256,8 @@ GRAD_RULES: dict[Op, Rule] = {
     Op.MAX: _maximum,
     Op.MIN: _maximum,
     Op.POW: _pow,
+    Op.ATAN2: _atan2,
+    Op.FMOD: _fmod,
     Op.WHERE: lambda n, g: (None, where(n.src[0], g, _c(0, g)), _zero_where(n.src[0], g)),
     Op.SUM: lambda n, g: (make(Op.EXPAND, (g,), n.src[0].shape),),
     Op.RMAX: _reduce_max,
