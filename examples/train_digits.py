@@ -6,6 +6,12 @@ default, `LAZYGRAD_DEVICE=opencl` for OpenCL). Prints the test accuracy, steps/s
 kernels per step, and writes the SVG of one training step's graph next to this file.
 
     python examples/train_digits.py [--epochs 15] [--batch-size 32] [--lr 0.05] [--seed 0]
+
+Data-parallel over MPI (the `distributed` extra): each process trains on its share of every
+batch (`DistributedSampler`), `DistributedDataParallel` averages the gradients, and rank 0
+reports:
+
+    mpiexec -n 2 python examples/train_digits.py --distributed
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from sklearn.datasets import load_digits
 from tqdm import tqdm
 
 import lazygrad as lg
+import lazygrad.distributed as dist
 import lazygrad.nn as nn
 import lazygrad.nn.functional as F
 import lazygrad.optim as optim
 from lazygrad.device import default_device
 from lazygrad.engine.realize import schedule_listeners
+from lazygrad.nn.parallel import DistributedDataParallel
+from lazygrad.utils.data import DistributedSampler
 
 HERE = Path(__file__).resolve().parent
 SVG_PATH = HERE / "train_digits_step.svg"
@@ -85,16 +94,24 @@ def draw_step(tensors: list[lg.Tensor]) -> None:
 
 
 def train(args: argparse.Namespace) -> float:
-    """Train, report the figures, return the final test accuracy."""
-    lg.manual_seed(args.seed)
+    """Train, report the figures (rank 0 of a distributed run), return the final test
+    accuracy."""
+    rank, world = 0, 1
+    if args.distributed:
+        dist.init_process_group(backend="mpi")
+        rank, world = dist.get_rank(), dist.get_world_size()
+    lg.manual_seed(args.seed + rank)  # DistributedDataParallel takes rank 0's weights
     device = lg.device(args.device) if args.device else default_device()
     x_train, y_train, x_test, y_test = load_split(SPLIT_SEED, device)
     model = make_model().to(device)
     lg.realize(*model.parameters())  # the initial weights, once
-    optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True)
-    rng = np.random.default_rng(args.seed)
-    n, batch = x_train.shape[0], args.batch_size
-    steps_per_epoch = n // batch  # full batches only: every step has the same graph
+    net = DistributedDataParallel(model) if args.distributed else model
+    optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True)
+    n = x_train.shape[0]
+    batch = args.batch_size // world  # each process's share of a batch
+    sampler = DistributedSampler(range(n), world, rank, shuffle=True, seed=args.seed)
+    steps_per_epoch = len(sampler) // batch  # full batches only: every step has one graph
+    say = print if rank == 0 else (lambda *a, **k: None)
 
     kernels: list[int] = []
     drawing = {"wanted": False, "seconds": 0.0}
@@ -107,29 +124,34 @@ def train(args: argparse.Namespace) -> float:
             drawing["wanted"], drawing["seconds"] = False, time.perf_counter() - t0
 
     schedule_listeners.append(on_schedule)
-    print(
+    shares = f" ({world} processes x {batch})" if args.distributed else ""
+    say(
         f"lazygrad {lg.__version__} on {device}: {n} training and {x_test.shape[0]} test "
-        f"images, batch {batch}, {args.epochs} epochs"
+        f"images, batch {batch * world}{shares}, {args.epochs} epochs"
     )
-    print(model)
+    say(model)
     step_kernels: list[int] = []
     step_seconds = 0.0
     start = time.perf_counter()
-    bar = tqdm(range(args.epochs), desc="training", unit="epoch", file=sys.stdout)
+    bar = tqdm(
+        range(args.epochs), desc="training", unit="epoch", file=sys.stdout, disable=rank != 0
+    )
     for epoch in bar:
         # cosine learning-rate decay, one value per epoch
         optimizer.param_groups[0]["lr"] = (
             args.lr * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))
         )
-        perm = rng.permutation(n)
+        sampler.set_epoch(epoch)
+        perm = list(sampler)
         for s in range(steps_per_epoch):
             t0 = time.perf_counter()
             idx = lg.tensor(perm[s * batch : (s + 1) * batch], device=device)
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            loss = F.cross_entropy(net(x_train[idx]), y_train[idx])
             loss.backward()
             kernels.clear()
-            drawing["wanted"] = epoch == 0 and s == 1  # a steady step: momentum buffers exist
+            # a steady step (momentum buffers exist), drawn once
+            drawing["wanted"] = epoch == 0 and s == 1 and rank == 0
             optimizer.step()
             step_seconds += time.perf_counter() - t0 - drawing["seconds"]
             drawing["seconds"] = 0.0
@@ -143,12 +165,16 @@ def train(args: argparse.Namespace) -> float:
     schedule_listeners.remove(on_schedule)
     elapsed = time.perf_counter() - start
     steps = args.epochs * steps_per_epoch
-    print(f"test accuracy: {test_acc:.2%}")
-    print(f"time: {elapsed:.1f} s total, {steps} steps, {steps / step_seconds:.1f} steps/s")
-    print(
+    say(f"test accuracy: {test_acc:.2%}")
+    say(f"time: {elapsed:.1f} s total, {steps} steps, {steps / step_seconds:.1f} steps/s")
+    say(
         f"kernels per training step (forward + backward + SGD update): "
         f"{statistics.median(step_kernels):.0f}"
     )
+    if test_acc < 0.97:
+        say("warning: test accuracy below 97%")
+    if args.distributed:
+        dist.destroy_process_group()
     return test_acc
 
 
@@ -159,10 +185,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="default: LAZYGRAD_DEVICE or cpu")
+    parser.add_argument(
+        "--distributed", action="store_true", help="data-parallel over MPI (run with mpiexec)"
+    )
     args = parser.parse_args()
-    accuracy = train(args)
-    if accuracy < 0.97:
-        print("warning: test accuracy below 97%")
+    train(args)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def devices() -> list[device]:
     return [device(name) for name in valid_devices()]
 
 
-from . import accelerator, cuda, nn, opencl, optim, utils, viz  # noqa: E402
+from . import accelerator, cuda, distributed, nn, opencl, optim, utils, viz  # noqa: E402
 from .frontend import autograd  # noqa: E402
 from .frontend.pointwise import *  # noqa: E402, F403 - each module lists its names in __all__
 from .frontend.reductions import *  # noqa: E402, F403

@@ -42,6 +42,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "lazygrad.optim",
             "lazygrad.serialization",
             "lazygrad.utils",
+            "lazygrad.distributed",
             "lazygrad.cuda",
             "lazygrad.accelerator",
         ),

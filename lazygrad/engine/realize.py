@@ -169,6 +169,22 @@ def _stored_for(devices: dict[Node, str]) -> _Lookup:
     return _OnDevice(wanted.pop()) if len(wanted) == 1 else _realized
 
 
+# Tensors every realize computes too, whatever it was asked for: the collectives of a
+# distributed run, which every process must run, in the order they were called, even where
+# it never reads their result (`lazygrad.distributed` adds them).
+must_run: list[Tensor] = []
+
+
+def _must_run(pending: list[Tensor]) -> list[Tensor]:
+    """The tensors of `must_run` still pending on this realize's device (taken off it)."""
+    asked = {id(t) for t in pending}
+    device = str(pending[0].device)
+    waiting = [t for t in must_run if t._node.op is not Op.BUFFER and id(t) not in asked]
+    due = [t for t in waiting if str(t.device) == device]
+    must_run[:] = [t for t in waiting if str(t.device) != device]
+    return due
+
+
 def schedule(*tensors: Tensor) -> Schedule:
     """The kernels that realizing `tensors` would run, in order; nothing runs. Like
     realizing, it includes the live tensors whose pending work overlaps theirs."""
@@ -300,6 +316,7 @@ def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
         return done[-1]
     if not recording:
         pending = pending + _also_realized(pending)
+        pending = pending + _must_run(pending)
     nodes, devices = _targets(pending)
     stored = _LeafValues() if recording else _stored_for(devices)
     entry, inputs, params = _cached_schedule(nodes, devices, stored)

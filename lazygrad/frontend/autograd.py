@@ -263,6 +263,22 @@ def backward(
             total = make(Op.ADD, (leaf.grad._node, g._node))
             leaf.grad = Tensor._wrap(total, leaf.device, requires_grad=create_graph)
             updated(leaf.grad)
+    for callback in list(_after_backward):
+        method = callback()
+        if method is None:
+            _after_backward.remove(callback)
+        else:
+            method(leaves)
+
+
+# Bound methods called with the leaves after each `backward()` has accumulated their
+# gradients (weakly: DistributedDataParallel averages its parameters' gradients here).
+_after_backward: list[weakref.WeakMethod] = []
+
+
+def after_backward(method: Callable[[list[Tensor]], None]) -> None:
+    """Call the bound `method(leaves)` after every `backward()`, while its object lives."""
+    _after_backward.append(weakref.WeakMethod(method))  # type: ignore[arg-type]
 
 
 def grad(

@@ -66,6 +66,8 @@ def _structural_arg(node: Node) -> object:
         return "function"
     if node.op is Op.PARAM:
         return (type(node.arg).__name__, param_class(node.arg))
+    if node.op is Op.COLLECTIVE:  # the call's number is not part of the structure
+        return node.arg[:-1]  # type: ignore[index]
     if node.op is Op.RAND:  # the seed and counter are arguments; the distribution is not
         kind, _seed, _counter, *extra = node.arg  # type: ignore[misc]
         return (kind, *extra)

@@ -206,6 +206,12 @@ def infer(op: Op, src: tuple[Node, ...], arg: object) -> tuple[DType, Shape]:
         return src[0].dtype, src[1].shape
     if op in (Op.SCATTER, Op.CONTIGUOUS, Op.DETACH, Op.COPY):
         return src[0].dtype, src[0].shape
+    if op is Op.COLLECTIVE:  # see runtime.collective for the kinds
+        kind, parameter = arg[0], arg[1]  # type: ignore[index]
+        shape = src[0].shape
+        if kind == "all_gather":
+            return src[0].dtype, (parameter, *shape)  # type: ignore[return-value]
+        return src[0].dtype, shape[1:] if kind == "reduce_scatter" else shape
     raise AssertionError(f"no shape rule for {op}")
 
 

@@ -124,6 +124,7 @@ def _kind(region: Region) -> str:
     ops = {n.op for n in region.nodes}
     for op, kind in (
         (Op.COPY, "copy"),
+        (Op.COLLECTIVE, "collective"),
         (Op.RAND, "rand"),
         (Op.SCATTER, "scatter"),
         (Op.DOT, "dot"),

@@ -6,7 +6,7 @@ and nothing runs until something is realized (an optimizer step, `.item()`, ...)
 
 from __future__ import annotations
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import (
     ELU,
     GELU,
@@ -55,6 +55,7 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBas
 from .transformer import MultiheadAttention, TransformerEncoderLayer
 
 __all__ = [
+    "parallel",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",

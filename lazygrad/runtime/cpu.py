@@ -24,7 +24,8 @@ from ..ir.node import Node
 from ..ir.ops import Op
 from ..ir.schedule import Kernel, Schedule
 from ..ir.view import View
-from ..renderer.numpy import render
+from ..renderer import numpy as numpy_renderer
+from . import collective
 from .compiled import CompiledForms
 
 KernelFn = Callable[..., tuple[np.ndarray, ...]]
@@ -285,7 +286,7 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
     fn = _functions.get(kernel)
     if fn is not None:
         return fn  # type: ignore[no-any-return]
-    source = render(kernel)
+    source = numpy_renderer.render(kernel)
     body = source.split("\n", 1)[1]
     fn = lru.get(_compiled, body)
     if fn is None:
@@ -316,22 +317,36 @@ def _forget_source(filename: str, lines: list[str]) -> None:
         del linecache.cache[filename]
 
 
-def _copied_to_host(kernel: Kernel, source_buffer: object) -> np.ndarray:
-    """A transfer to the CPU: the source's values read through the kernel's view (if any),
-    as a new array this backend owns."""
-    out = kernel.output_nodes[0]
-    source = out.src[0]
+def render(kernel: Kernel) -> str:
+    """The Python source of a kernel (a collective says what it does instead)."""
+    if kernel.kind == "collective":
+        return f"# {kernel.name}: {collective.describe(kernel.output_nodes[0])}"
+    return numpy_renderer.render(kernel)
+
+
+def operand_on_host(kernel: Kernel, source_buffer: Buffer) -> np.ndarray:
+    """The one operand of a transfer or collective kernel on the host, read through the
+    kernel's view of it (if any)."""
+    source = kernel.output_nodes[0].src[0]
     host = to_host(source_buffer)
     if source.op is Op.VIEW and source not in kernel.input_nodes:
         v = source.arg
         host = view(host, v.shape, v.strides, v.offset, v.mask)  # type: ignore[union-attr]
-    return np.array(host, dtype=out.dtype.np).reshape(out.shape)
+    return host.reshape(source.shape)
+
+
+def _copied_to_host(kernel: Kernel, source_buffer: Buffer) -> np.ndarray:
+    """A transfer to the CPU, as a new array this backend owns."""
+    out = kernel.output_nodes[0]
+    return np.array(operand_on_host(kernel, source_buffer), dtype=out.dtype.np).reshape(out.shape)
 
 
 def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
     """Run `kernel` on CPU buffers with its scalar arguments; returns the output buffers."""
     if kernel.kind == "copy":
         arrays = [_copied_to_host(kernel, inputs[0])]
+    elif kernel.kind == "collective":
+        arrays = [collective.run(kernel.output_nodes[0], operand_on_host(kernel, inputs[0]))]
     else:
         with np.errstate(all="ignore"):
             typed = _typed(kernel.param_nodes, params)
@@ -356,6 +371,9 @@ def _pooled_buffer(node: Node, array: np.ndarray) -> Buffer:
     buf = Buffer("cpu", node.dtype, array.size, host=array.reshape(-1))
     buf.release = (pool.give, array)
     return buf
+
+
+_NOT_COMPILED = ("copy", "collective")  # kernels `run` carries out itself
 
 
 class Program:
@@ -404,7 +422,9 @@ class Program:
     @staticmethod
     def fits(sched: Schedule) -> bool:
         """Whether every kernel is a NumPy kernel (no transfers, no other device)."""
-        return all(k.device == "cpu" and k.kind != "copy" for k in sched.kernels)
+        return all(
+            k.device == "cpu" and k.kind not in ("copy", "collective") for k in sched.kernels
+        )
 
     def run(self, bindings: dict[Node, object], values: dict[Node, object]) -> dict | None:
         """Run with these input buffers and arguments; returns the buffer of each value the

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import lru
 from ..buffer import Buffer, on_download
+from ..debug import log
 from ..dtypes import DType, bool_, float32, float64, int32
 from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
@@ -48,7 +49,7 @@ from ..renderer.opencl_kernels import (
     signature,
     written_over,
 )
-from . import cpu, opencl_device
+from . import collective, cpu, opencl_device
 from .compiled import CompiledForms
 
 try:
@@ -277,6 +278,8 @@ def render(kernel: Kernel) -> str:
     """The OpenCL C source of `kernel` (transfers and random numbers run on the host)."""
     if kernel.kind == "copy":
         return f"// {kernel.name}: a host round trip to {kernel.device}, no kernel source"
+    if kernel.kind == "collective":
+        return f"// {kernel.name}: {collective.describe(kernel.output_nodes[0])}"
     if kernel.kind == "rand":
         return f"// {kernel.name}: generated on the host (Philox, as on cpu) and uploaded"
     return program_for(kernel)[0].source
@@ -304,12 +307,13 @@ def device_buffer(buf: Buffer, device: str) -> opencl_device.DeviceAllocation:
 
 
 def _transfer(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
+    """A copy onto this device, or a collective (which runs on host arrays: the operand
+    goes down and the result comes back up)."""
     out = kernel.output_nodes[0]
-    source = out.src[0]
-    host = cpu.to_host(inputs[0])
-    if source.op is Op.VIEW and source not in kernel.input_nodes:
-        v = source.arg
-        host = cpu.view(host, v.shape, v.strides, v.offset, v.mask)  # type: ignore
+    host = cpu.operand_on_host(kernel, inputs[0])
+    if kernel.kind == "collective":
+        log(f"{kernel.name}: {out.arg[0]} through host memory")  # type: ignore[index]
+        host = collective.run(out, host)
     return [_upload(host, kernel.device, out)]
 
 
@@ -332,7 +336,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     """Run `kernel` on its OpenCL device with its scalar arguments (`params`, one per
     `kernel.param_nodes`); returns one new buffer per output."""
     values = dict(zip(kernel.param_nodes, params, strict=True))
-    if kernel.kind == "copy":
+    if kernel.kind in ("copy", "collective"):
         return _transfer(kernel, inputs)
     if kernel.kind == "rand":
         return _random(kernel, values)

@@ -39,6 +39,7 @@ from ..view import View
 SPECIAL_ROOTS = {
     Op.CONTIGUOUS: "contiguous",
     Op.COPY: "copy",
+    Op.COLLECTIVE: "collective",
     Op.RAND: "random",
     Op.SCATTER: "scatter",
 }
@@ -46,6 +47,7 @@ SPECIAL_ROOTS = {
 # operands are written out by an earlier kernel
 MEMORY_OPERANDS = {
     Op.COPY: (1, "copy"),
+    Op.COLLECTIVE: (1, "collective"),
     Op.SCATTER: (3, "scatter"),
     Op.GATHER: (1, "gather source"),
     Op.DOT: (2, "contraction operand"),
