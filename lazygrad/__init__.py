@@ -15,6 +15,7 @@ from .engine.jit import jit
 from .engine.realize import realize, schedule
 from .frontend import methods as _methods
 from .frontend.creation import (
+    Generator,
     arange,
     empty,
     empty_like,

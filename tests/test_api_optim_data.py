@@ -704,3 +704,13 @@ def test_cuda_and_accelerator_answer_for_opencl_gpus() -> None:
     a = lg.rand(3).numpy()
     lg.cuda.manual_seed_all(4)
     np.testing.assert_array_equal(lg.rand(3).numpy(), a)
+
+
+def test_generator_seeds_the_data_utilities_reproducibly() -> None:
+    """`lg.Generator().manual_seed(s)`, as PyTorch programs pass to random_split."""
+    g = lg.Generator().manual_seed(42)
+    assert g.initial_seed() == 42 and isinstance(g.seed(), int)
+    split = [lg.utils.data.random_split(range(10), [0.7, 0.3], lg.Generator().manual_seed(1))]
+    again = lg.utils.data.random_split(range(10), [0.7, 0.3], lg.Generator().manual_seed(1))
+    assert [list(s) for s in split[0]] == [list(s) for s in again]
+    assert sorted(list(split[0][0]) + list(split[0][1])) == list(range(10))

@@ -841,9 +841,6 @@ class Gen:
         bound = spec.get("n", 0) if kind == "index" else 3.0 if dtype in FLOATS else 5.0
         meta = self.fresh_meta(shape, dtype, bound)
         meta.is_input = True
-        # Writes to index tensors are left out: with them, a long run found an int64 value
-        # read back as zeros (a program with cat and in-place writes), not yet minimised.
-        meta.writable = kind != "index"
         return self.add("input", (), {"k": k, "vid": len(self.metas)}, meta)
 
     def pick(self, pred: Callable[[Meta], bool], any_dtype: bool = False) -> int | None:

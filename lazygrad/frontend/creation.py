@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,30 @@ def manual_seed(seed: int) -> None:
     """Seed every random creation function (rand, randn, randint, dropout)."""
     _rng_state["seed"] = int(seed)
     _rng_state["counter"] = itertools.count()
+
+
+class Generator:
+    """`lg.Generator`: a seed, for the APIs that take a generator (`DataLoader`,
+    `random_split`, samplers), as PyTorch's `Generator(device).manual_seed(s)` is used.
+    lazygrad's random tensors come from one seeded stream (`lg.manual_seed`)."""
+
+    def __init__(self, device: object = "cpu") -> None:
+        self.device = to_device(device)
+        self._seed = 67280421310721  # PyTorch's default seed
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Set the seed; returns the generator (`g = lg.Generator().manual_seed(0)`)."""
+        self._seed = int(seed)
+        return self
+
+    def initial_seed(self) -> int:
+        """The seed it was given."""
+        return self._seed
+
+    def seed(self) -> int:
+        """A new nondeterministic seed, set and returned."""
+        self._seed = int.from_bytes(os.urandom(8), "little") >> 1
+        return self._seed
 
 
 def _finish(t: Tensor, requires_grad: bool) -> Tensor:
