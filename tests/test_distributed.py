@@ -127,3 +127,47 @@ def test_real_process_groups(processes: int) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert sorted(re.findall(r"rank (\d+) ok", done.stdout)) == [str(r) for r in range(processes)]
+
+
+def test_without_the_extra_import_works_and_init_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if mpi4py were not installed
+    assert not dist.is_available()
+    with pytest.raises(RuntimeError, match=r"pip install 'lazygrad\[distributed\]'"):
+        dist.init_process_group(backend="mpi")
+
+
+def test_ddp_under_jit_replays_with_its_collective(group: None) -> None:
+    """A jitted DDP training step (manual SGD update) records its bucket's all_reduce and
+    replays it."""
+    lg.manual_seed(1)
+    model = lg.nn.Linear(3, 2)
+    ddp = DistributedDataParallel(model)
+
+    @lg.jit
+    def step(x: lg.Tensor) -> lg.Tensor:
+        model.zero_grad()
+        loss = ddp(x).pow(2).sum()
+        loss.backward()
+        with lg.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        return loss
+
+    x = lg.randn(4, 3).realize()
+    w = model.weight.detach().numpy().copy()
+    b = model.bias.detach().numpy().copy()
+    for _ in range(4):
+        g = 2 * (x.numpy() @ w.T + b)
+        w, b = w - 0.1 * g.T @ x.numpy(), b - 0.1 * g.sum(0)
+        step(x)
+    check(model.weight.detach(), w.astype(np.float32), rtol=1e-4, atol=1e-5)
+    assert [type(p).__name__ for p in step.plans.values()] == ["_ReplayPlan"]  # replayed
+
+
+def test_collectives_are_drawn_like_kernels(group: None) -> None:
+    t = lg.arange(4.0) * 2
+    dist.all_reduce(t)
+    svg_source = (t + 1).graph().to_dot(kernels=True)
+    assert "collective" in svg_source

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from .. import recording
 from ..autograd_state import no_grad
 from ..engine import realize as realize_module
 from ..engine.realize import realize
@@ -179,7 +180,8 @@ def _recorded(t: Tensor, kind: str, parameter: object) -> Tensor:
     operand = make(Op.CONTIGUOUS, (t.detach()._node,))
     node = make(Op.COLLECTIVE, (operand,), (kind, parameter, next(_calls)))
     result = Tensor._wrap(node, t.device)
-    realize_module.must_run.append(result)  # runs at the next realize, read or not
+    if recording.active is None:  # a jit recording keeps what the step changes anyway
+        realize_module.must_run.append(result)  # runs at the next realize, read or not
     return result
 
 
