@@ -2,12 +2,16 @@
 recording the graph in Python is most of the cost) next to eager NumPy and, when they are
 installed, numexpr, torch (eager and torch.compile), jax.jit and tinygrad — in one process
 run, printing a Markdown table of medians and ratios against eager NumPy (higher is faster),
-first-call (compile) time and peak memory.
+first-call (compile) time and peak memory; and, against the limits of the hardware measured
+first (tools/limits.py: copy bandwidth, FMA / BLAS peak), the memory-bound workloads' GB/s
+and W4's GFLOP/s as fractions of those limits.
 
     python tools/bench.py            # full sizes (W1 on 3 x 2**24 float32, ...)
     python tools/bench.py --quick    # small sizes, for a smoke run
     python tools/bench.py --only W1,W4
     python tools/bench.py --only W8    # the plain training loop (see tools/loop_bench.py)
+    python tools/bench.py --no-limits  # skip measuring the limits (a few seconds)
+    python tools/bench.py --first-calls --only W1,W3  # also cold and warm first calls (slow)
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import argparse
 import functools
 import gc
 import importlib.util
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -28,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import limits  # noqa: E402
 import loop_bench  # noqa: E402
 
 import lazygrad as lg  # noqa: E402
@@ -59,8 +67,25 @@ class Workload:
     lazygrad_fn: Callable[[dict], list]  # returns tensors to realize
     per_op: int = 0  # report µs per op instead of ms (W6)
     jit: bool = False  # also run it under lg.jit (where recording the graph costs most)
-    flops: float = 0.0
+    flops: Callable[[dict], float] | None = None  # FLOPs one call does, from its inputs
+    memory_bound: bool = False  # reported against the memory bandwidth (at least one pass)
     peers: dict[str, Callable[[dict], Callable[[], object]]] = field(default_factory=dict)
+
+
+@dataclass
+class Work:
+    """The least one call of a workload must do at the sizes run."""
+
+    flops: float = 0.0  # floating-point operations (0: not counted)
+    nbytes: int = 0  # bytes moved: inputs read once + outputs written once (0: not counted)
+
+
+def least_work(w: Workload, inputs: dict) -> Work:
+    """`w`'s FLOPs (when it counts them) and, for a memory-bound workload, its least traffic
+    (the output sizes taken from one call of its NumPy version)."""
+    flops = w.flops(inputs) if w.flops else 0.0
+    nbytes = limits.min_traffic(inputs.values(), w.numpy_fn(inputs)) if w.memory_bound else 0
+    return Work(float(flops), nbytes)
 
 
 MIN_SECONDS = 0.5  # fast workloads repeat until this much was measured (at most 20x)
@@ -232,7 +257,12 @@ def _residual_lg(t: dict) -> list:
 
 WORKLOADS = [
     Workload(
-        "W1", "relu(exp(a*b+c)*0.5+sqrt(abs(a))), 3x2**24 f32", _chain_inputs, _chain_np, _chain_lg
+        "W1",
+        "relu(exp(a*b+c)*0.5+sqrt(abs(a))), 3x2**24 f32",
+        _chain_inputs,
+        _chain_np,
+        _chain_lg,
+        memory_bound=True,
     ),
     Workload(
         "W2",
@@ -240,15 +270,23 @@ WORKLOADS = [
         _bcast_inputs,
         lambda d: np.tanh(d["x"] * d["scale"] + d["bias"]),
         lambda t: [(t["x"] * t["scale"] + t["bias"]).tanh()],
+        memory_bound=True,
     ),
-    Workload("W3", "row softmax (4096,1024)", _softmax_inputs, _softmax_np, _softmax_lg),
+    Workload(
+        "W3",
+        "row softmax (4096,1024)",
+        _softmax_inputs,
+        _softmax_np,
+        _softmax_lg,
+        memory_bound=True,
+    ),
     Workload(
         "W4",
         "matmul 1024² f32",
         _matmul_inputs,
         lambda d: d["a"] @ d["b"],
         lambda t: [t["a"] @ t["b"]],
-        flops=2 * 1024**3,
+        flops=lambda d: 2 * d["a"].shape[0] * d["a"].shape[1] * d["b"].shape[1],
     ),
     Workload("W5", "MLP 784-512-10 train step, batch 256", _mlp_inputs, _mlp_np, _mlp_lg, jit=True),
     Workload(
@@ -261,7 +299,12 @@ WORKLOADS = [
         jit=True,
     ),
     Workload(
-        "W7", "grads of W1's sum wrt a, b, c", _chain_inputs, _chain_grads_np, _chain_grads_lg
+        "W7",
+        "grads of W1's sum wrt a, b, c",
+        _chain_inputs,
+        _chain_grads_np,
+        _chain_grads_lg,
+        memory_bound=True,
     ),
     Workload(
         "W9",
@@ -289,7 +332,9 @@ def _rebound(t: lg.Tensor) -> lg.Tensor:
     return lg.Tensor._wrap(node, t.device, t.requires_grad)
 
 
-def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int, jit: bool = False) -> Result:
+def lazygrad_step(w: Workload, inputs: dict, device: str, jit: bool = False) -> Callable[[], None]:
+    """One call of workload `w` in lazygrad on `device` (inputs uploaded now, not in the
+    call), returning once its results are computed."""
     tensors = {k: lg.tensor(v, device=device).realize() for k, v in inputs.items()}
     fn = lg.jit(w.lazygrad_fn) if jit else w.lazygrad_fn
 
@@ -301,6 +346,11 @@ def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int, jit: bool 
         if device != "cpu":  # kernels are queued: wait for them
             cl_device.get_device(lg.device(device).index).synchronize()
 
+    return step
+
+
+def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int, jit: bool = False) -> Result:
+    step = lazygrad_step(w, inputs, device, jit)
     median, first = _time(step, repeat)
     if device == "cpu":  # with an empty pool, a call allocates what later calls reuse
         cpu_runtime.pool.free.clear()
@@ -487,30 +537,194 @@ def _peer_tinygrad(w: Workload, inputs: dict) -> Callable[[], object] | None:
     return step
 
 
-def format_table(rows: list[tuple]) -> str:
-    lines = [
-        "| workload | implementation | median | ratio vs NumPy | first call | peak MiB |",
-        "|---|---|---|---|---|---|",
-    ]
+def limit_device(impl: str) -> str:
+    """The device whose limits a row is held against: lazygrad's own device, tinygrad's OpenCL
+    device ("tinygrad CL") on OpenCL, and everything else on the CPU."""
+    if impl.startswith("lazygrad "):
+        return impl.split()[1]
+    return "opencl" if impl.endswith(" CL") else "cpu"
+
+
+def _limit_cells(
+    impl: str, res: Result, work: Work, found: dict[str, limits.Limits]
+) -> tuple[str, str]:
+    """(rate, fraction of the limit): GFLOP/s against the compute peak where FLOPs are
+    counted, else GB/s against the memory bandwidth where bytes are; blank otherwise."""
+    lim = found.get(limit_device(impl))
+    if work.flops:
+        rate = work.flops / res.median_s
+        return f"{rate / 1e9:.0f} GFLOP/s", "" if lim is None else f"{rate / lim.flops:.0%} peak"
+    if work.nbytes:
+        rate = work.nbytes / res.median_s
+        share = "" if lim is None else f"{rate / lim.bandwidth:.0%} bw"
+        return f"{rate / 1e9:.1f} GB/s", share
+    return "", ""
+
+
+def format_table(
+    rows: list[tuple],
+    found: dict[str, limits.Limits] | None = None,
+    work: dict[str, Work] | None = None,
+) -> str:
+    """The Markdown table of `rows` ((workload, implementation, Result or None, NumPy's
+    Result)); with `found` limits, two more columns: the rate reached (GB/s for memory-bound
+    workloads, GFLOP/s for W4) and its fraction of that device's limit."""
+    work = work or {}
+    header = "| workload | implementation | median | ratio vs NumPy | first call | peak MiB |"
+    rule = "|---|---|---|---|---|---|"
+    if found is not None:
+        header += " GB/s or GFLOP/s | of limit |"
+        rule += "---|---|"
+    lines = [header, rule]
     for workload, impl, res, base in rows:
         if res is None:
-            lines.append(f"| {workload.name} | {impl} | skipped | | | |")
+            extra = " | |" if found is not None else ""
+            lines.append(f"| {workload.name} | {impl} | skipped | | | |{extra}")
             continue
+        done = work.get(workload.name, Work())
         if workload.per_op:
             median = f"{res.median_s / workload.per_op * 1e6:.2f} µs/op"
-        elif workload.flops:
-            median = (
-                f"{res.median_s * 1e3:.1f} ms ({workload.flops / res.median_s / 1e9:.0f} GFLOP/s)"
-            )
+        elif done.flops:
+            median = f"{res.median_s * 1e3:.1f} ms ({done.flops / res.median_s / 1e9:.0f} GFLOP/s)"
         else:
             median = f"{res.median_s * 1e3:.1f} ms"
         ratio = f"{base.median_s / res.median_s:.2f}x"
         peak = "" if res.peak_mb is None else f"{res.peak_mb:.0f}"
-        lines.append(
+        line = (
             f"| {workload.name} {workload.title} | {impl}{res.note} | {median} | {ratio} "
             f"| {res.first_s * 1e3:.0f} ms | {peak} |"
         )
+        if found is not None:
+            rate, share = _limit_cells(impl, res, done, found)
+            line += f" {rate} | {share} |"
+        lines.append(line)
     return "\n".join(lines)
+
+
+LIMITS_LEGEND = """
+GB/s: the bytes a workload must move at least (inputs read once, outputs written once) over
+its median; bw: that as a share of its device's copy bandwidth. GFLOP/s over the median; peak:
+that as a share of its device's compute peak (the limits table: FMA chains on opencl, NumPy's
+best BLAS matmul on cpu). Sizes that fit in cache (--quick) can pass 100% bw."""
+
+
+# ---- first calls in fresh processes ----------------------------------------------------------
+FIRST_CALL_TIMEOUT_S = 600.0
+
+
+@dataclass
+class FirstCall:
+    """One first call of a workload in a fresh process."""
+
+    first_s: float  # the first call itself (inputs already uploaded), as `first` in the table
+    process_s: float  # the whole process: interpreter, imports, inputs, first call
+    compiles: int = 0  # OpenCL programs compiled from source
+    disk_loads: int = 0  # OpenCL programs loaded from the on-disk cache
+
+
+def cache_env(root: Path) -> dict[str, str]:
+    """The environment variables that send every compilation cache under `root`: lazygrad's
+    (LAZYGRAD_CACHE_DIR), PoCL's (POCL_CACHE_DIR), and, through XDG_CACHE_HOME, pyopencl's
+    compiler and invoker caches (which follow platformdirs) and anything else that
+    follows the XDG convention."""
+    return {
+        "LAZYGRAD_CACHE_DIR": str(root / "lazygrad"),
+        "POCL_CACHE_DIR": str(root / "pocl"),
+        "XDG_CACHE_HOME": str(root / "xdg"),
+    }
+
+
+def first_call_child(name: str, device: str, jit: bool, quick: bool) -> dict:
+    """In a fresh process: the first call of workload `name` in lazygrad on `device`, with the
+    OpenCL build counters it moved (printed as JSON by `--first-call-child`)."""
+    w = next(w for w in WORKLOADS if w.name == name)
+    step = lazygrad_step(w, w.make_inputs(quick), device, jit)
+    before = _build_stats(device)
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    after = _build_stats(device)
+    return {"first_s": first, **{k: after[k] - before[k] for k in ("compiles", "disk_loads")}}
+
+
+def _build_stats(device: str) -> dict[str, int]:
+    if device == "cpu":
+        return {"compiles": 0, "disk_loads": 0}
+    return cl_device.get_device(lg.device(device).index).build_stats()
+
+
+def run_first_call(
+    name: str, device: str, jit: bool, quick: bool, env: dict[str, str]
+) -> FirstCall:
+    """Run `first_call_child` in a new interpreter with `env` added to the environment."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--first-call-child", name]
+    cmd += ["--devices", device] + (["--jit"] if jit else []) + (["--quick"] if quick else [])
+    start = time.perf_counter()
+    done = subprocess.run(
+        cmd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=FIRST_CALL_TIMEOUT_S,
+    )
+    process = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"exit status {done.returncode}: {done.stderr.strip()[-2000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return FirstCall(report["first_s"], process, report["compiles"], report["disk_loads"])
+
+
+def cold_and_warm(
+    name: str, device: str, jit: bool = False, quick: bool = False
+) -> tuple[FirstCall, FirstCall]:
+    """The first call in a fresh process with empty caches (cold), then in another fresh
+    process that finds the caches the first one filled (warm)."""
+    with tempfile.TemporaryDirectory(prefix="lazygrad-first-") as tmp:
+        env = cache_env(Path(tmp))
+        cold = run_first_call(name, device, jit, quick, env)
+        warm = run_first_call(name, device, jit, quick, env)
+    return cold, warm
+
+
+def format_first_calls(rows: list[tuple]) -> str:
+    """The Markdown table of (workload, implementation, cold FirstCall, warm FirstCall)."""
+    lines = [
+        "| workload | implementation | cold first call | warm first call | cold process "
+        "| warm process | OpenCL programs cold → warm |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w, impl, cold, warm in rows:
+        if cold is None:
+            lines.append(f"| {w.name} | {impl} | failed | | | | |")
+            continue
+        builds = ""
+        if cold.compiles or cold.disk_loads or warm.compiles or warm.disk_loads:
+            builds = (
+                f"{cold.compiles} compiled, {cold.disk_loads} from disk → "
+                f"{warm.compiles} compiled, {warm.disk_loads} from disk"
+            )
+        lines.append(
+            f"| {w.name} {w.title} | {impl} | {cold.first_s * 1e3:.0f} ms "
+            f"| {warm.first_s * 1e3:.0f} ms | {cold.process_s:.1f} s | {warm.process_s:.1f} s "
+            f"| {builds} |"
+        )
+    return "\n".join(lines)
+
+
+def first_call_rows(chosen: list[Workload], devices: list[str], quick: bool) -> list[tuple]:
+    """Cold and warm first calls of each workload on each device (and under lg.jit where the
+    main table has that row too)."""
+    rows: list[tuple] = []
+    for w in chosen:
+        for device, jit in [(d, j) for d in devices for j in (False, True) if w.jit or not j]:
+            impl = f"lazygrad {device}" + (" lg.jit" if jit else "")
+            try:
+                rows.append((w, impl, *cold_and_warm(w.name, device, jit, quick)))
+            except Exception as err:  # report and go on, as the main table does
+                print(f"{w.name} first calls with {impl} failed: {err}", file=sys.stderr)
+                rows.append((w, impl, None, None))
+        print(f"{w.name} first calls done", file=sys.stderr)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -519,12 +733,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--devices", default="cpu,opencl")
+    parser.add_argument(
+        "--limits",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure memory bandwidth and compute peak first (a few seconds) and report "
+        "W1-W3, W7 and W4 as fractions of them (default: on)",
+    )
+    parser.add_argument(
+        "--first-calls",
+        action="store_true",
+        help="also time each workload's first call in fresh processes, with empty caches "
+        "(cold) and with the caches the cold one filled (warm); slow",
+    )
+    parser.add_argument("--first-call-child", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.first_call_child:  # a fresh process of --first-calls: one first call, as JSON
+        report = first_call_child(args.first_call_child, args.devices, args.jit, args.quick)
+        print(json.dumps(report))
+        return
     chosen = [w for w in WORKLOADS if not args.only or w.name in args.only.split(",")]
     devices = [d for d in args.devices.split(",") if d != "opencl" or lg.opencl.is_available()]
+    found: dict[str, limits.Limits] | None = None
+    if args.limits and any(w.flops or w.memory_bound for w in chosen):
+        found = limits.measure(devices, args.quick)
+        print(f"{limits.format_limits(found)}\n")
     rows: list[tuple] = []
+    work: dict[str, Work] = {}
     for w in chosen:
         inputs = w.make_inputs(args.quick)
+        work[w.name] = least_work(w, inputs)
         base = run_numpy(w, inputs, args.repeat)
         rows.append((w, "eager NumPy", base, base))
         for device, jit in [(d, j) for d in devices for j in (False, True) if w.jit or not j]:
@@ -553,7 +792,11 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append((w, name, None, base))
         print(f"{w.name} done", file=sys.stderr)
     if rows:
-        print(format_table(rows))
+        print(format_table(rows, found, work))
+        if found is not None:
+            print(LIMITS_LEGEND)
+    if args.first_calls and chosen:
+        print(f"\n{format_first_calls(first_call_rows(chosen, devices, args.quick))}")
     if not args.only or "W8" in args.only.split(","):
         print(f"\n{loop_bench.table(300 if args.quick else 2000, devices)}")
     missing = [
