@@ -1,0 +1,301 @@
+"""`lg.export`: a function's program written as a module that needs only NumPy."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lazygrad as lg
+
+RNG = np.random.default_rng(7)
+
+# Runs an exported module where `import lazygrad` fails: arguments and results pass
+# through .npz files (positional arrays as a0, a1...; keywords as k_NAME).
+RUNNER = textwrap.dedent(
+    """
+    import importlib.util, sys
+    sys.modules["lazygrad"] = None  # any import of lazygrad fails
+    import numpy as np
+    module_path, name, args_path, out_path = sys.argv[1:]
+    spec = importlib.util.spec_from_file_location("exported", module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = np.load(args_path)
+    args = [data[f"a{i}"] for i in range(sum(k.startswith("a") for k in data.files))]
+    kwargs = {k[2:]: data[k].item() for k in data.files if k.startswith("k_")}
+    out = getattr(module, name)(*args, **kwargs)
+    out = out if isinstance(out, tuple) else (out,)
+    np.savez(out_path, *out)
+    """
+)
+
+
+def run_isolated(module: Path, name: str, *args: np.ndarray, **kwargs: float) -> list:
+    """Call `name` of the exported `module` in a fresh interpreter without lazygrad, from a
+    directory outside the repository."""
+    work = module.parent
+    np.savez(
+        work / "args.npz",
+        **{f"a{i}": a for i, a in enumerate(args)},
+        **{f"k_{k}": np.asarray(v) for k, v in kwargs.items()},
+    )
+    (work / "runner.py").write_text(RUNNER)
+    proc = subprocess.run(
+        [sys.executable, "runner.py", str(module), name, "args.npz", "out.npz"],
+        cwd=work,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    with np.load(work / "out.npz") as out:
+        return [out[f"arr_{i}"] for i in range(len(out.files))]
+
+
+def load(module: Path):  # noqa: ANN201
+    """Import an exported module in this process (it imports nothing of lazygrad)."""
+    spec = importlib.util.spec_from_file_location(f"exported_{module.stem}", module)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def arrays(*shapes: tuple[int, ...]) -> list[np.ndarray]:
+    return [RNG.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+def w1(a, b, c):  # noqa: ANN001, ANN201
+    return lg.relu(lg.exp(a * b + c) * 0.5 + lg.sqrt(lg.abs(a)))
+
+
+def row_softmax(x):  # noqa: ANN001, ANN201
+    return lg.softmax(x, dim=1)
+
+
+def matmul_chain(a, b, c):  # noqa: ANN001, ANN201
+    return (a @ b).tanh() @ c
+
+
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [
+        (w1, [(3, 5), (3, 5), (3, 5)]),
+        (row_softmax, [(6, 10)]),
+        (matmul_chain, [(4, 8), (8, 16), (16, 3)]),
+    ],
+)
+def test_matches_lazygrad_without_lazygrad(tmp_path: Path, fn, shapes) -> None:  # noqa: ANN001
+    values = arrays(*shapes)
+    expected = fn(*(lg.tensor(v) for v in values)).numpy()
+    path = lg.export(fn, *(lg.tensor(v) for v in values), path=tmp_path / "m.py")
+    (got,) = run_isolated(path, fn.__name__, *values)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    # other values than the example's
+    values = arrays(*shapes)
+    expected = fn(*(lg.tensor(v) for v in values)).numpy()
+    np.testing.assert_allclose(load(path).__dict__[fn.__name__](*values), expected, rtol=1e-6)
+
+
+def mlp_step(x, y, w1, b1, w2, b2, lr):  # noqa: ANN001, ANN201
+    """Forward, backward and a manual SGD update; returns the loss."""
+    hidden = lg.relu(x @ w1 + b1)
+    loss = lg.nn.functional.cross_entropy(hidden @ w2 + b2, y)
+    loss.backward()
+    with lg.no_grad():
+        for p in (w1, b1, w2, b2):
+            p -= lr * p.grad
+    return loss
+
+
+def mlp_data() -> list[np.ndarray]:
+    x, w1, w2 = arrays((16, 784), (784, 32), (32, 10))
+    y = RNG.integers(0, 10, 16)
+    return [x, y, w1 * 0.05, np.zeros(32, np.float32), w2 * 0.1, np.zeros(10, np.float32)]
+
+
+def lazygrad_step(data: list[np.ndarray], lr: float) -> list[np.ndarray]:
+    x, y, *params = data
+    weights = [lg.tensor(p, requires_grad=True) for p in params]
+    loss = mlp_step(lg.tensor(x), lg.tensor(y), *weights, lr)
+    return [loss.detach().numpy(), *(w.detach().numpy() for w in weights)]
+
+
+def export_step(tmp_path: Path, data: list[np.ndarray], lr: float = 0.05) -> Path:
+    x, y, *params = data
+    weights = [lg.tensor(p, requires_grad=True) for p in params]
+    return lg.export(mlp_step, lg.tensor(x), lg.tensor(y), *weights, lr, path=tmp_path / "s.py")
+
+
+def test_training_step(tmp_path: Path) -> None:
+    data = mlp_data()
+    path = export_step(tmp_path, data)
+    got = run_isolated(path, "mlp_step", *data)
+    expected = lazygrad_step(data, 0.05)
+    assert len(got) == 5  # the loss, then the four parameters updated in place
+    for g, e in zip(got, expected, strict=True):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    # a second step from the updated parameters
+    step = load(path).mlp_step
+    again = step(data[0], data[1], *got[1:])
+    expected = lazygrad_step([data[0], data[1], *expected[1:]], 0.05)
+    for g, e in zip(again, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_scalar_keyword_default_and_override(tmp_path: Path) -> None:
+    data = mlp_data()
+    path = export_step(tmp_path, data, lr=0.05)
+    text = path.read_text()
+    assert "def mlp_step(x, y, w1, b1, w2, b2, *, lr=0.05):" in text
+    step = load(path).mlp_step
+    for lr, kwargs in ((0.05, {}), (0.3, {"lr": 0.3}), (1.0, {"lr": 1.0})):
+        got = step(*data, **kwargs)
+        for g, e in zip(got, lazygrad_step(data, lr), strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_returned_parameters_keep_the_return_order(tmp_path: Path) -> None:
+    def step(x, w, lr):  # noqa: ANN001, ANN202
+        loss = (x @ w).square().mean()
+        loss.backward()
+        with lg.no_grad():
+            w -= lr * w.grad
+        return loss, w
+
+    x, w = arrays((5, 4), (4, 3))
+    path = lg.export(
+        step, lg.tensor(x), lg.tensor(w, requires_grad=True), 0.1, path=tmp_path / "r.py"
+    )
+    loss, new_w = load(path).step(x, w)
+    wt = lg.tensor(w, requires_grad=True)
+    expected = step(lg.tensor(x), wt, 0.1)
+    np.testing.assert_allclose(loss, expected[0].detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(new_w, wt.detach().numpy(), rtol=1e-6)
+
+
+def test_example_tensors_are_left_as_they_were(tmp_path: Path) -> None:
+    data = mlp_data()
+    x, y, *params = data
+    weights = [lg.tensor(p, requires_grad=True) for p in params]
+    lg.export(mlp_step, lg.tensor(x), lg.tensor(y), *weights, 0.05, path=tmp_path / "s.py")
+    for w, p in zip(weights, params, strict=True):
+        assert w.grad is None
+        np.testing.assert_array_equal(w.detach().numpy(), p)
+
+
+def test_wrong_shape_or_dtype_names_the_parameter(tmp_path: Path) -> None:
+    a, b, c = arrays((3, 5), (3, 5), (3, 5))
+    path = lg.export(w1, lg.tensor(a), lg.tensor(b), lg.tensor(c), path=tmp_path / "w.py")
+    fn = load(path).w1
+    with pytest.raises(ValueError, match=r"b: expected .*\(3, 5\).*float32.*got shape \(5, 3\)"):
+        fn(a, b.T.copy(), c)
+    with pytest.raises(ValueError, match=r"c: expected .*float32.*dtype float64"):
+        fn(a, b, c.astype(np.float64))
+
+
+def test_fixed_scalars_are_checked(tmp_path: Path) -> None:
+    def power(x, n):  # noqa: ANN001, ANN202
+        return x**n
+
+    x = arrays((4,))[0]
+    path = lg.export(power, lg.tensor(x), 3, path=tmp_path / "p.py")
+    fn = load(path).power
+    np.testing.assert_allclose(fn(x), x**3, rtol=1e-6)
+    with pytest.raises(ValueError, match="n=3"):
+        fn(x, n=2)
+
+
+def test_closure_tensors_become_constants(tmp_path: Path) -> None:
+    scale = lg.tensor(np.arange(100, dtype=np.float32))
+    small = lg.tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32))
+
+    def scaled(x):  # noqa: ANN001, ANN202
+        return (x * scale).reshape(4, 25).sum(1)[:3] + small
+
+    x = arrays((100,))[0]
+    path = lg.export(scaled, lg.tensor(x), path=tmp_path / "c.py")
+    (got,) = run_isolated(path, "scaled", x)
+    np.testing.assert_allclose(got, scaled(lg.tensor(x)).numpy(), rtol=1e-5)
+
+
+def test_only_used_helpers_are_written(tmp_path: Path) -> None:
+    a, b, c = arrays((3, 5), (3, 5), (3, 5))
+    text = lg.export(
+        w1, lg.tensor(a), lg.tensor(b), lg.tensor(c), path=tmp_path / "w.py"
+    ).read_text()
+    assert "def _take(" in text
+    assert "def _select(" not in text and "def _view(" not in text
+    assert "import lazygrad" not in text and "from lazygrad" not in text
+    assert "# elementwise_0_3x5: " in text  # the renderer's comment lines
+
+
+def test_written_module_is_ruff_clean(tmp_path: Path) -> None:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    data = mlp_data()
+    paths = [export_step(tmp_path, data)]
+    scale = lg.tensor(np.arange(100, dtype=np.float32))
+    paths.append(
+        lg.export(lambda x: x * scale, lg.tensor(arrays((100,))[0]), path=tmp_path / "k.py")
+    )
+    proc = subprocess.run(
+        [
+            ruff,
+            "check",
+            "--isolated",
+            "--select",
+            "E,F,W,B,UP,I",
+            "--ignore",
+            "E501",
+            *map(str, paths),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_opencl_is_not_exported_yet(tmp_path: Path) -> None:
+    a = lg.tensor(arrays((3,))[0])
+    with pytest.raises(NotImplementedError, match="OpenCL"):
+        lg.export(row_softmax, a, path=tmp_path / "o.py", device="opencl")
+
+
+def test_returning_something_else_than_tensors_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="must return a tensor"):
+        lg.export(lambda x: x.shape, lg.tensor(arrays((3,))[0]), path=tmp_path / "e.py")
+
+
+def test_reading_a_value_on_the_host_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="read on the host"):
+        lg.export(lambda x: x * x.sum().item(), lg.tensor(arrays((3,))[0]), path=tmp_path / "h.py")
+
+
+def test_random_draws_are_not_exported_yet(tmp_path: Path) -> None:
+    with pytest.raises(NotImplementedError, match="random"):
+        lg.export(lambda x: x + lg.rand(3), lg.tensor(arrays((3,))[0]), path=tmp_path / "r.py")
+
+
+def test_other_arguments_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="argument s is a str"):
+        lg.export(lambda x, s: x, lg.tensor(arrays((3,))[0]), "a", path=tmp_path / "a.py")
+
+
+def test_a_lambda_is_exported_as_program(tmp_path: Path) -> None:
+    x = arrays((3,))[0]
+    path = lg.export(lambda x, s: x * s, lg.tensor(x), 1.0, path=tmp_path / "l.py")
+    fn = load(path).program
+    np.testing.assert_allclose(fn(x), x)
+    np.testing.assert_allclose(fn(x, s=2.5), x * np.float32(2.5))
