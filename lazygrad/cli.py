@@ -26,6 +26,7 @@ from .viz import (
     Graph,
     RendererNotFoundError,
     find_renderer,
+    plural,
     render_dot,
 )
 
@@ -165,10 +166,8 @@ class _Drawings:
         if note:
             print(f"lazygrad: graph {number}: {note} (see --max-nodes)", file=sys.stderr)
         self.dots.append(graph.to_dot(self.kernels, self.backward))
-        kernels = len(graph.schedule.kernels)
-        self.summaries.append(
-            f"{graph.node_count(self.kernels)} nodes, {kernels} kernel{'' if kernels == 1 else 's'}"
-        )
+        nodes, kernels = graph.node_count(self.kernels), len(graph.schedule.kernels)
+        self.summaries.append(f"{plural(nodes, 'node')}, {plural(kernels, 'kernel')}")
 
     def listener(self, schedule: Any, tensors: list[Any]) -> None:
         # Rebuilt rather than `schedule`, which may come from the schedule cache: built for an

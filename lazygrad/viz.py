@@ -8,7 +8,9 @@ or a rendered file. Two views:
 - the kernels (`kernels=True`): the lowered graph that actually runs (after simplification and
   view folding), one cluster per fused kernel whose SVG tooltip is the kernel's generated source.
 
-With `backward=True`, nodes created by the autodiff pass are coloured. Graphs larger than
+An edge from one kernel into another is labelled with the fusion rule that keeps them apart
+(`fuse.RULES`: its short label on the edge, its explanation as the tooltip). With
+`backward=True`, nodes created by the autodiff pass are coloured. Graphs larger than
 `max_nodes`, or whose long edges would make `dot` slow, are drawn with one node per kernel.
 Rendering uses Graphviz's `dot` when it is on PATH, else the `graphviz-pure` executable that
 `pip install graphviz-pure` provides ($LAZYGRAD_DOT names another).
@@ -23,13 +25,14 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .ir.node import Node, toposort
 from .ir.ops import LEAF_OPS, MOVEMENT_OPS, REDUCE_OPS, Op
 from .ir.passes.autodiff import BACKWARD_NODES
+from .ir.passes.fuse import RULES, Rule
 from .ir.schedule import Kernel, Schedule, lower
 from .ir.view import View
 from .runtime import kernel_source
@@ -46,6 +49,7 @@ __all__ = [
     "RendererNotFoundError",
     "draw",
     "find_renderer",
+    "plural",
     "render_dot",
 ]
 
@@ -69,6 +73,7 @@ _FILL = {
 }
 _BACKWARD_FILL = "#ffd2a6"
 _CLUSTER_FILL = "#f7f7f7"
+_BOUNDARY_COLOR = "#a33b20"
 _FONT = "Helvetica"
 
 
@@ -94,12 +99,14 @@ class _Item:
 
 @dataclass
 class _Drawing:
-    """What one view draws: nodes, edges (source key, consumer key, label), a note."""
+    """What one view draws: nodes, edges (source key, consumer key, label), a note, and for
+    each edge that crosses a kernel boundary the fusion rule behind it (a key of `RULES`)."""
 
     items: list[_Item]
     edges: list[tuple[str, str, str]]
     clusters: bool
     note: str = ""
+    rules: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 # ---- names of the user's tensors ---------------------------------------------------------
@@ -170,6 +177,13 @@ def _param_nodes(tensors: list[Tensor]) -> set[Node]:
 # ---- labels ----------------------------------------------------------------------------
 
 
+def plural(count: int, word: str) -> str:
+    """`1 kernel`, `2 kernels`, `3 boundaries`."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
 def _compact(values: Iterable[object]) -> str:
     return "(" + ",".join(str(v) for v in values) + ")"
 
@@ -236,7 +250,8 @@ def _label(node: Node, name: str | None, role: str) -> str:
     """Name (or param/buffer for unnamed leaves), op, then shape and dtype."""
     if name is None and role in ("param", "buffer") and node.op is not Op.RAND:
         name = role
-    lines = [name, _op_text(node), f"{_shape_text(node.shape)} {node.dtype.name}"]
+    op = _op_text(node)
+    lines = [name if name != op else None, op, f"{_shape_text(node.shape)} {node.dtype.name}"]
     return "\n".join(line for line in lines if line)
 
 
@@ -281,7 +296,8 @@ class Graph:
     def to_networkx(self, kernels: bool | None = None) -> nx.DiGraph:
         """A DiGraph with one node per IR node (the lowered ones with `kernels=True`), with
         attributes op, shape, dtype, label, backward, kernel (name or None); edges run from
-        a source to its consumer and carry a `label`."""
+        a source to its consumer and carry a `label` and a `boundary`: the fusion rule that
+        keeps source and consumer in different kernels (a key of `fuse.RULES`), else None."""
         import networkx as nx
 
         drawing = self._drawing(self._pick(kernels, self.kernels), collapse=False)
@@ -298,7 +314,7 @@ class Graph:
                 kernel=kernel,
             )
         for src, dst, label in drawing.edges:
-            graph.add_edge(src, dst, label=label)
+            graph.add_edge(src, dst, label=label, boundary=drawing.rules.get((src, dst)))
         return graph
 
     def to_dot(self, kernels: bool | None = None, backward: bool | None = None) -> str:
@@ -400,7 +416,15 @@ class Graph:
             for n in self.nodes
         ]
         edges = [(keys[s], keys[n], _edge_label(n)) for n in self.nodes for s in n.src]
-        return _Drawing(items, edges, clusters=False)
+        drawing = _Drawing(items, edges, clusters=False)
+        writers = self._writers()
+        for n in self.nodes:
+            reader = kernel_of.get(self._lowering[n])
+            for s in n.src:
+                written = writers.get(self._lowering[s])
+                if written and reader is not None and written[0] != reader:
+                    drawing.rules[keys[s], keys[n]] = written[1]
+        return drawing
 
     def _kernel_index(self) -> dict[Node, int]:
         index: dict[Node, int] = {}
@@ -409,11 +433,20 @@ class Graph:
                 index.setdefault(n, i)
         return index
 
+    def _writers(self) -> dict[Node, tuple[int, str]]:
+        """Each kernel output: the kernel writing it and the rule that made it an output."""
+        return {
+            n: (i, reason)
+            for i, kernel in enumerate(self.schedule.kernels)
+            for n, reason in zip(kernel.output_nodes, kernel.reasons, strict=True)
+        }
+
     def _lowered(self) -> _Drawing:
         """The graph that runs: each kernel's nodes (a cluster, with the constants it inlines),
         plus the buffers the kernels read."""
         info = _LoweredInfo(self)
         drawing = _Drawing([], [], clusters=True)
+        writers = self._writers()
         producer: dict[Node, str] = {}
         outside: dict[Node, str] = {}
         for i, kernel in enumerate(self.schedule.kernels):
@@ -431,6 +464,8 @@ class Graph:
                             keys[s] = self._add(drawing, f"k{i}_{len(keys)}", s, i, info)
                     src_key = keys.get(s) or producer.get(s) or outside[s]
                     drawing.edges.append((src_key, keys[n], _edge_label(n)))
+                    if s not in keys and s in producer:
+                        drawing.rules[src_key, keys[n]] = writers[s][1]
             producer.update((out, keys[out]) for out in kernel.output_nodes)
         return drawing
 
@@ -462,6 +497,7 @@ class Graph:
         buffers it takes from outside the schedule (so no edge runs the whole drawing)."""
         info = _LoweredInfo(self)
         drawing = _Drawing([], [], clusters=False)
+        writers = self._writers()
         producer: dict[Node, str] = {}
         for i, kernel in enumerate(self.schedule.kernels[:count]):
             key = f"k{i}"
@@ -471,6 +507,8 @@ class Graph:
                     drawing, f"b{i}_{len(drawing.items)}", s, None, info
                 )
                 drawing.edges.append((src_key, key, _shape_text(s.shape)))
+                if s in producer:
+                    drawing.rules[src_key, key] = writers[s][1]
             drawing.items.append(_kernel_item(key, i, kernel, backward))
             producer.update((out, key) for out in kernel.output_nodes)
         return drawing
@@ -579,7 +617,7 @@ def _edge_label(consumer: Node) -> str:
 def _kernel_item(key: str, index: int, kernel: Kernel, backward: bool) -> _Item:
     ops = kernel.ops
     shown = ", ".join(ops[:6]) + (", ..." if len(ops) > 6 else "")
-    label = f"{kernel.name}\n{kernel.device}\n{len(ops)} ops: {shown}"
+    label = f"{kernel.name}\n{kernel.device}\n{plural(len(ops), 'op')}: {shown}"
     out = kernel.output_nodes[0]
     return _Item(
         key,
@@ -657,8 +695,23 @@ def _dot(drawing: _Drawing, kernels: list[Kernel], backward: bool) -> graphviz.D
     # but is placed less neatly: small drawings get the real thing.
     label_attr = "label" if layout_cost(drawing) <= EDGE_LABEL_COST else "xlabel"
     for src, dst, label in drawing.edges:
-        dot.edge(src, dst, **({label_attr: _text(label)} if label else {}))
+        attrs = _boundary_attrs(drawing.rules[src, dst]) if (src, dst) in drawing.rules else {}
+        label = "\n".join(part for part in (label, attrs.pop("label", "")) if part)
+        dot.edge(src, dst, **({label_attr: _text(label)} if label else {}), **attrs)
     return dot
+
+
+def _boundary_attrs(rule: str) -> dict[str, str]:
+    """An edge into another kernel: the rule's short label, its long form as the tooltip."""
+    label, explanation = RULES.get(rule) or Rule(rule, "")
+    tip = _text(f"kernel boundary, {rule}: {explanation}")
+    return {
+        "label": label,
+        "tooltip": tip,
+        "labeltooltip": tip,
+        "color": _BOUNDARY_COLOR,
+        "fontcolor": _BOUNDARY_COLOR,
+    }
 
 
 def _cluster(
@@ -678,7 +731,7 @@ def _cluster(
 
 
 def _title(drawing: _Drawing, kernels: list[Kernel], backward: bool) -> str:
-    parts = [f"lazygrad: {len(drawing.items)} nodes, {len(kernels)} kernels"]
+    parts = [f"lazygrad: {plural(len(drawing.items), 'node')}, {plural(len(kernels), 'kernel')}"]
     if drawing.note:
         parts.append(drawing.note)
     if backward:

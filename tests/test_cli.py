@@ -13,6 +13,7 @@ import pytest
 
 import lazygrad as lg
 import lazygrad.viz as viz
+from lazygrad.ir.passes import fuse
 from lazygrad.ir.passes.autodiff import BACKWARD_NODES
 from lazygrad.runtime import kernel_source
 
@@ -163,6 +164,19 @@ def test_viz_expression(tmp_path):
     svg = tmp_path / "lazygrad-graph.svg"
     assert len(groups(svg, "cluster")) == len(lg.schedule(tensor)) > 0
     assert len(groups(svg, "node")) == viz.Graph([tensor]).node_count(kernels=True)
+
+
+def test_viz_edges_into_another_kernel_say_why(tmp_path):
+    expression = "(lg.ones(4, 6) @ lg.ones(6, 3)).T + 1"
+    proc = run_cli(tmp_path, "viz", "-e", expression, "--kernels")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith(", 2 kernels)")
+    svg = tmp_path / "lazygrad-graph.svg"
+    links = [link for edge in groups(svg, "edge") for link in edge.iter(f"{SVG}a")]
+    titles = {link.get(XLINK_TITLE, "").replace("\xa0", " ") for link in links}
+    rule = fuse.RULES["view across elements"]
+    assert titles == {f"kernel boundary, view across elements: {rule.explanation}"}
+    assert any(rule.label == text.text for text in svg_texts(svg))
 
 
 def test_viz_numbers_one_file_per_schedule(tmp_path):

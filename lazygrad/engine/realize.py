@@ -401,12 +401,14 @@ def run_schedule(
             return produced
     produced = {}
     if level:
+        count = len(sched.kernels)
         print(
-            f"[lazygrad] schedule of {len(sched.kernels)} kernels (cache hits "
+            f"[lazygrad] schedule of {count} kernel{'' if count == 1 else 's'} (cache hits "
             f"{cache_stats['hits']}, misses {cache_stats['misses']})",
             file=sys.stderr,
         )
     for kernel, dead in zip(sched.kernels, sched.releases, strict=True):
+        builds = _builds(kernel.device) if level else None
         start = time.perf_counter()
         inputs = [bindings.get(n) or _input_buffer(n, produced) for n in kernel.input_nodes]
         params = [values.get(p, p.arg) for p in kernel.param_nodes]
@@ -417,7 +419,8 @@ def run_schedule(
         for node in dead:  # the last kernel to need it: its memory returns to the pool
             del produced[node]
         if level:
-            _log_kernel(kernel, time.perf_counter() - start, level)
+            seconds = time.perf_counter() - start
+            _log_kernel(kernel, seconds, level, _builds(kernel.device) != builds)
     return produced
 
 
@@ -442,11 +445,24 @@ def _input_buffer(node: Node, produced: dict[Node, Buffer]) -> Buffer:
     return produced[node]
 
 
-def _log_kernel(kernel: Kernel, seconds: float, level: int) -> None:
+def _builds(device: str) -> tuple[int, int] | None:
+    """OpenCL programs compiled and loaded from the disk cache so far on `device`."""
+    if not device.startswith("opencl"):
+        return None
+    from ..runtime import opencl, opencl_device
+
+    stats = opencl_device.get_device(opencl.device_index(device)).build_stats()
+    return stats["compiles"], stats["disk_loads"]
+
+
+def _log_kernel(kernel: Kernel, seconds: float, level: int, built: bool = False) -> None:
+    """One line per kernel run (`built`: its time includes building its OpenCL program)."""
+    ops = len(kernel.ops)
+    reasons = ", ".join(r if n == 1 else f"{r} (x{n})" for r, n in Counter(kernel.reasons).items())
     print(
-        f"[lazygrad] {kernel.name} on {kernel.device}: {len(kernel.ops)} ops "
-        f"({', '.join(kernel.ops)}); boundary: {', '.join(kernel.reasons)}; "
-        f"{seconds * 1e3:.3f} ms",
+        f"[lazygrad] {kernel.name} on {kernel.device}: {ops} op{'' if ops == 1 else 's'} "
+        f"({', '.join(kernel.ops)}); boundary: {reasons}; {seconds * 1e3:.3f} ms"
+        f"{' (includes compiling)' if built else ''}",
         file=sys.stderr,
     )
     if level >= 2:

@@ -199,7 +199,7 @@ def build_schedule(
             )
         )
         kind = _kind(region)
-        shape = max((n.shape for n in region.nodes), key=len, default=())
+        shape = region.roots[0].shape  # the first output's: `dot_2_3x3` writes a 3x3
         name = f"{kind}_{i}_{'x'.join(map(str, shape)) or 'scalar'}"
         kernels.append(
             Kernel(
