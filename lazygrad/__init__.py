@@ -10,7 +10,7 @@ from .autograd_state import enable_grad, is_grad_enabled, no_grad
 from .device import device
 from .dtypes import DType as dtype
 from .dtypes import bool_ as bool  # noqa: A001 - lg.bool like torch.bool
-from .dtypes import float32, float64, int32, int64
+from .dtypes import float16, float32, float64, int8, int16, int32, int64, set_default_dtype, uint8
 from .engine.jit import jit
 from .engine.realize import realize, schedule
 from .frontend import methods as _methods
@@ -88,8 +88,10 @@ _methods.bind()
 __version__ = "0.1.0"
 float = float32  # noqa: A001 - torch.float
 double = float64
+half = float16
 long = int64
 int = int32  # noqa: A001
+short = int16
 
 
 def pow(input, exponent):  # noqa: A001, ANN001, ANN201 - torch.pow
@@ -105,6 +107,8 @@ def devices() -> list[device]:
 
 
 from . import accelerator, cuda, distributed, nn, opencl, optim, utils, viz  # noqa: E402
+from .explain import explain  # noqa: E402
+from .export import export  # noqa: E402
 from .frontend import autograd  # noqa: E402
 from .frontend.pointwise import *  # noqa: E402, F403 - each module lists its names in __all__
 from .frontend.reductions import *  # noqa: E402, F403

@@ -11,22 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import dtypes
+
 PRECISION = 4
 THRESHOLD = 1000
 EDGEITEMS = 3
 LINEWIDTH = 80
 
 _PREFIX = "tensor("
-_DEFAULT_DTYPE = "float32"
-# Dtypes PyTorch leaves unnamed in the repr of a non-empty tensor.
-_IMPLIED_DTYPES = frozenset({"float32", "int64", "bool"})
-_NUMPY_DTYPES = {
-    "float32": np.float32,
-    "float64": np.float64,
-    "int32": np.int32,
-    "int64": np.int64,
-    "bool": np.bool_,
-}
+# Dtypes PyTorch leaves unnamed in the repr of a non-empty tensor: the default floating
+# dtype (float32 unless `set_default_dtype` changed it), int64 and bool.
+_IMPLIED_DTYPES = frozenset({"int64", "bool"})
 
 
 class _ValueFormatter:
@@ -151,7 +146,7 @@ def _append_suffixes(text: str, suffixes: Sequence[str]) -> str:
 def format_tensor(arr: np.ndarray, dtype_name: str, suffixes: list[str]) -> str:
     """Return the text PyTorch's ``repr`` prints for a tensor holding ``arr``.
 
-    ``dtype_name`` is a lazygrad dtype name (float32, float64, int32, int64 or bool); it is
+    ``dtype_name`` is a lazygrad dtype name (float32, uint8, bool, ...); it is
     shown as ``dtype=lazygrad.<name>`` wherever PyTorch would show ``dtype=torch.<name>``.
     ``suffixes`` are extra ``key=value`` items in PyTorch's order: ``device=...`` items are
     placed before the size and dtype items, all others (``requires_grad=True``,
@@ -159,7 +154,8 @@ def format_tensor(arr: np.ndarray, dtype_name: str, suffixes: list[str]) -> str:
     decides them for its own spelling (``torch.float64``), so the result is always PyTorch's
     repr with ``torch.`` replaced by ``lazygrad.``, even where that makes a line 83 characters.
     """
-    arr = np.asarray(arr, dtype=_NUMPY_DTYPES[dtype_name])
+    arr = np.asarray(arr, dtype=np.dtype(dtype_name))
+    default = dtypes.default_float.name
     dtype_item = f"dtype=lazygrad.{dtype_name}"
     leading = [s for s in suffixes if s.startswith("device=")]
     trailing = [s for s in suffixes if not s.startswith("device=")]
@@ -168,10 +164,10 @@ def format_tensor(arr: np.ndarray, dtype_name: str, suffixes: list[str]) -> str:
         body = "[]"
         if arr.ndim != 1:
             middle.append(f"size={tuple(arr.shape)}")
-        if dtype_name != _DEFAULT_DTYPE:
+        if dtype_name != default:
             middle.append(dtype_item)
     else:
         body = _body(arr)
-        if dtype_name not in _IMPLIED_DTYPES:
+        if dtype_name not in _IMPLIED_DTYPES and dtype_name != default:
             middle.append(dtype_item)
     return _append_suffixes(_PREFIX + body, [*leading, *middle, *trailing])

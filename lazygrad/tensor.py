@@ -93,7 +93,7 @@ class Tensor:
         return math.prod(self._node.shape)
 
     def is_floating_point(self) -> bool:
-        """Whether the dtype is float32 or float64."""
+        """Whether the dtype is a floating one (float16, float32 or float64)."""
         return self.dtype.is_floating_point
 
     @property
@@ -387,6 +387,22 @@ class Tensor:
     def float(self) -> Tensor:
         return self._cast(dt.float32)
 
+    def half(self) -> Tensor:
+        """This tensor as float16 (`torch.Tensor.half`)."""
+        return self._cast(dt.float16)
+
+    def byte(self) -> Tensor:
+        """This tensor as uint8 (values wrap around, as in PyTorch)."""
+        return self._cast(dt.uint8)
+
+    def char(self) -> Tensor:
+        """This tensor as int8 (values wrap around, as in PyTorch)."""
+        return self._cast(dt.int8)
+
+    def short(self) -> Tensor:
+        """This tensor as int16 (values wrap around, as in PyTorch)."""
+        return self._cast(dt.int16)
+
     def double(self) -> Tensor:
         return self._cast(dt.float64)
 
@@ -423,10 +439,5 @@ def is_leaf_token(node: Node) -> bool:
 
 
 def _torch_name(d: dt.DType) -> str:
-    return {
-        "float32": "Float",
-        "float64": "Double",
-        "int32": "Int",
-        "int64": "Long",
-        "bool": "Bool",
-    }[d.name]
+    """PyTorch's scalar-type name of `d` ('Float', 'Byte', 'Half', ...)."""
+    return d.torch_name

@@ -47,7 +47,10 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
             "lazygrad.accelerator",
         ),
     ),
-    ("face", ("lazygrad", "lazygrad.__main__", "lazygrad.cli")),
+    (
+        "face",
+        ("lazygrad", "lazygrad.__main__", "lazygrad.cli", "lazygrad.export", "lazygrad.explain"),
+    ),
 ]
 
 

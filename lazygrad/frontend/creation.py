@@ -81,16 +81,16 @@ def _host_array(data: Any, dtype: dt.DType | None) -> np.ndarray:
             raise TypeError("new(): invalid data type 'str'")
         if dtype is None:
             kind = arr.dtype.kind
-            if kind == "f":
-                arr = arr.astype(np.float32)
+            if kind == "f":  # Python floats: the default dtype, as in PyTorch
+                arr = arr.astype(dt.default_float.np)
             elif kind in "iu":
                 arr = arr.astype(np.int64)
             elif kind != "b" and arr.size:
                 raise TypeError(f"Could not infer dtype of {arr.dtype}")
             elif kind != "b":
-                arr = arr.astype(np.float32)
+                arr = arr.astype(dt.default_float.np)
     target = dt.to_dtype(dtype) if dtype is not None else dt.from_numpy_dtype(arr.dtype)
-    if arr.dtype.kind in "iu" and target.np.kind == "i" and arr.size:
+    if arr.dtype.kind in "iu" and target.np.kind in "iu" and arr.size:
         info = np.iinfo(target.np)
         if int(arr.max()) > info.max or int(arr.min()) < info.min:
             raise RuntimeError(
@@ -172,6 +172,10 @@ def full(
     if dtype is None:
         dtype = dt.result_type([], [], [fill_value])
     d = dt.to_dtype(dtype)
+    if d.category == 1 and isinstance(fill_value, int | np.integer):
+        info = np.iinfo(d.np)
+        if not info.min <= int(fill_value) <= info.max:
+            raise RuntimeError(f"value cannot be converted to type {d.name}_t without overflow")
     return _finish(Tensor._wrap(const(fill_value, d, shape), to_device(device)), requires_grad)
 
 
@@ -197,7 +201,9 @@ def zeros(
 ) -> Tensor:
     """A tensor of zeros."""
     shape = _size_args(size, kw.get("size"), "zeros")
-    return full(shape, 0, dtype=dtype or dt.float32, device=device, requires_grad=requires_grad)
+    return full(
+        shape, 0, dtype=dtype or dt.default_float, device=device, requires_grad=requires_grad
+    )
 
 
 def ones(
@@ -205,7 +211,9 @@ def ones(
 ) -> Tensor:
     """A tensor of ones."""
     shape = _size_args(size, kw.get("size"), "ones")
-    return full(shape, 1, dtype=dtype or dt.float32, device=device, requires_grad=requires_grad)
+    return full(
+        shape, 1, dtype=dtype or dt.default_float, device=device, requires_grad=requires_grad
+    )
 
 
 def empty(
@@ -213,7 +221,9 @@ def empty(
 ) -> Tensor:
     """An uninitialized tensor (lazygrad fills it with zeros)."""
     shape = _size_args(size, kw.get("size"), "empty")
-    return full(shape, 0, dtype=dtype or dt.float32, device=device, requires_grad=requires_grad)
+    return full(
+        shape, 0, dtype=dtype or dt.default_float, device=device, requires_grad=requires_grad
+    )
 
 
 def arange(
@@ -279,7 +289,7 @@ def linspace(
         raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    d = dt.to_dtype(dtype) if dtype is not None else dt.float32
+    d = dt.to_dtype(dtype) if dtype is not None else dt.default_float
     if d == dt.bool_:
         raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     index = np.arange(steps, dtype=np.float64)
@@ -319,7 +329,7 @@ def eye(
     cols = (
         arange(m, device=device).reshape(1, m) if m else zeros(1, 0, dtype=dt.int64, device=device)
     )
-    out = (rows == cols)._cast(dt.to_dtype(dtype) if dtype is not None else dt.float32)
+    out = (rows == cols)._cast(dt.to_dtype(dtype) if dtype is not None else dt.default_float)
     return _finish(out, requires_grad)
 
 
@@ -334,7 +344,7 @@ def rand(
 ) -> Tensor:
     """Uniform samples in [0, 1)."""
     shape = _size_args(size, kw.get("size"), "rand")
-    d = dt.to_dtype(dtype) if dtype is not None else dt.float32
+    d = dt.to_dtype(dtype) if dtype is not None else dt.default_float
     if not d.is_floating_point:
         raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{d.torch_name}'")
     return _finish(_random("uniform", shape, d, device), requires_grad)
@@ -345,7 +355,7 @@ def randn(
 ) -> Tensor:
     """Standard normal samples."""
     shape = _size_args(size, kw.get("size"), "randn")
-    d = dt.to_dtype(dtype) if dtype is not None else dt.float32
+    d = dt.to_dtype(dtype) if dtype is not None else dt.default_float
     if not d.is_floating_point:
         raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{d.torch_name}'")
     return _finish(_random("normal", shape, d, device), requires_grad)
@@ -387,7 +397,13 @@ def randint(
             f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         )
     d = dt.to_dtype(dtype) if dtype is not None else dt.int64
-    limits = {dt.bool_: (0, 1), dt.int32: (-(2**31), 2**31 - 1)}.get(d)
+    limits = {
+        dt.bool_: (0, 1),
+        dt.uint8: (0, 2**8 - 1),
+        dt.int8: (-(2**7), 2**7 - 1),
+        dt.int16: (-(2**15), 2**15 - 1),
+        dt.int32: (-(2**31), 2**31 - 1),
+    }.get(d)
     if limits is not None and not (limits[0] <= low and high - 1 <= limits[1]):
         bad = "from" if low < limits[0] else "to - 1"
         raise RuntimeError(f"{bad} is out of bounds for {d.c_name}")

@@ -11,7 +11,8 @@ import numpy as np
 from .. import dtypes as dt
 from .. import recording
 from ..autograd_state import is_grad_enabled
-from ..ir.node import Node, const, make, param
+from ..ir.node import Node, const, make
+from ..ir.node import param as _node_param
 from ..ir.ops import OP_TABLE, Op
 from ..ir.passes import grad_rules
 from ..tensor import Scalar, Tensor
@@ -97,6 +98,15 @@ def elementwise(
     ref = next(o for o in operands if isinstance(o, Tensor))
     operands = [_as_tensor_like(o, ref) for o in operands]
     return _record(op, name, operands, compute or _operand_type(operands))
+
+
+def param(value: Scalar, dtype: dt.DType, shape: tuple[int, ...] = ()) -> Node:
+    """A Python scalar operand as a PARAM node of the computation's dtype; an integer
+    beyond a narrow dtype wraps around as PyTorch casts it (`uint8_tensor + 256` adds 0)."""
+    try:
+        return _node_param(value, dtype, shape)
+    except OverflowError:
+        return _node_param(dt.wrap_scalar(value, dtype), dtype, shape)
 
 
 def _record(op: Op, name: str, operands: Sequence[Operand], ctype: dt.DType) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dtypes import float32
+from .. import dtypes
 from ..engine import realize
 from ..ir.ops import Op
 from ..ir.schedule import Schedule
@@ -237,14 +237,14 @@ _IN_PLACE = {
 
 # ---- what runs the engine: construction from data, realizing, reading, backward ------------
 def _construct(self: Tensor, *data: Any, device: Any = None) -> None:
-    """`Tensor(data)` holds float32 data; `Tensor(2, 3)` (ints) is an uninitialized
-    (here: zero) tensor of that size, as in PyTorch."""
+    """`Tensor(data)` holds data of the default float dtype; `Tensor(2, 3)` (ints) is an
+    uninitialized (here: zero) tensor of that size, as in PyTorch."""
     if data and all(isinstance(d, int) and not isinstance(d, bool) for d in data):
         t = creation.zeros(*data, device=device)
     elif len(data) > 1:
         raise TypeError("Tensor() takes one data argument or integer sizes")
     else:
-        t = creation.tensor(data[0] if data else [], dtype=float32, device=device)
+        t = creation.tensor(data[0] if data else [], dtype=dtypes.default_float, device=device)
     self._init(t._node, t._device)
 
 

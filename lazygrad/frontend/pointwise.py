@@ -429,7 +429,7 @@ def floor(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def get_default_dtype() -> dt.DType:
-    """The dtype of float tensors made without one (float32)."""
+    """The dtype of float tensors made without one (float32 unless `set_default_dtype`)."""
     return dt.default_float
 
 

@@ -38,6 +38,12 @@ def _literal(value: object, dtype: str) -> str:
     return f"np.{dtype}({text})"
 
 
+def _wide_accumulator(n: Node) -> str:
+    """The `dtype=` argument that makes a float16 sum, product or matmul accumulate in
+    float32 and round once at the end, as PyTorch does ('' for other dtypes)."""
+    return ", dtype=np.float32" if n.dtype.name == "float16" else ""
+
+
 _ERF_HELPER = "_erf = np.frompyfunc(__import__('math').erf, 1, 1)"
 
 KEPT_BYTES = 16384  # scratch arrays up to this size stay with their kernel
@@ -268,10 +274,11 @@ class _Renderer:
             if op is Op.RMAX and _short_rows(n.src[0].shape, n.arg):  # type: ignore[arg-type]
                 self.line(n, slot, f"_max_by_columns({a[0]}, {slot})")
             else:
-                self.line(n, slot, f"{fn}({a[0]}, axis={n.arg}, keepdims=True, out={slot})")
+                wide = _wide_accumulator(n) if op is not Op.RMAX else ""
+                self.line(n, slot, f"{fn}({a[0]}, axis={n.arg}, keepdims=True, out={slot}{wide})")
         elif op is Op.DOT:
             slot = self.new_slot(n, [])
-            self.line(n, slot, f"np.matmul({a[0]}, {a[1]}, out={slot})")
+            self.line(n, slot, f"np.matmul({a[0]}, {a[1]}, out={slot}{_wide_accumulator(n)})")
         elif op is Op.GATHER:
             slot = self.new_slot(n, [])
             self.line(n, slot, f"_gather({a[0]}.reshape(-1), {a[1]}, out={slot})")

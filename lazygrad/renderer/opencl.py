@@ -17,12 +17,15 @@ import string
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
-from ..dtypes import DType, bool_, float32, float64, int32
+import numpy as np
+
+from ..dtypes import DType, bool_, float16, float32, float64, int32, wrap_scalar
 from ..ir.node import Node
 from ..ir.ops import ELEMENTWISE, LOADED_LEAVES, OP_TABLE, REDUCE_OPS, Op
 from ..ir.view import View
 
 ALIAS_OPS = (Op.CONTIGUOUS, Op.DETACH)
+_ROUNDED_WHEN_DEFINED = frozenset((*REDUCE_OPS, Op.DOT))
 VECTOR_DTYPES = (float32, int32, bool_)
 _FLOAT_VECTOR_OPS = {
     Op.NEG,
@@ -92,8 +95,21 @@ class Target:
 
 
 # ---- types and literals -------------------------------------------------------------------
+# float16: OpenCL C has no arithmetic on `half` without cl_khr_fp16 (PoCL's CPU device lacks
+# it), so float16 values live in device memory as float32 (`storage_itemsize`), are computed
+# in float, and every float16 result is rounded to half precision (`lg_half`, round to
+# nearest even, as NumPy and PyTorch convert), so values match NumPy's float16 arithmetic.
+# Sums, products and matmuls accumulate in float and round once, as PyTorch's do.
+
+
+def storage_itemsize(d: DType) -> int:
+    """Bytes per element of a device buffer of dtype `d` (float16 is stored as float32)."""
+    return 4 if d is float16 else d.itemsize
+
+
 def buf_type(d: DType) -> str:
-    """The element type of a buffer of dtype `d` (bool is stored as one byte)."""
+    """The element type of a buffer of dtype `d` (bool is stored as one byte, float16 as a
+    float)."""
     return "uchar" if d == bool_ else d.cl_name
 
 
@@ -105,19 +121,23 @@ def val_type(d: DType, width: int = 1) -> str:
 
 
 def literal(value: object, d: DType) -> str:
-    """A C literal of dtype `d` (INFINITY/NAN macros, `f` suffix for float32)."""
+    """A C literal of dtype `d` (INFINITY/NAN macros, `f` suffix for float32 and float16,
+    whose values are rounded to half precision first; integers wrapped into `d`'s range)."""
     if d == bool_:
         return "true" if value else "false"
+    single = d.cl_name == "float"  # float32, and float16 computed in float
     if d.is_floating_point:
         v = float(value)  # type: ignore[arg-type]
+        if d is float16:
+            v = float(np.float16(v))
         if math.isnan(v):
             text = "NAN"
         elif math.isinf(v):
             text = "INFINITY" if v > 0 else "(-INFINITY)"
         else:
-            return f"{v!r}f" if d == float32 else f"{v!r}"
-        return text if d == float32 else f"((double){text})"
-    v = int(value)  # type: ignore[call-overload]
+            return f"{v!r}f" if single else f"{v!r}"
+        return text if single else f"((double){text})"
+    v = int(wrap_scalar(int(value), d))  # type: ignore[call-overload]
     if d.itemsize == 8:
         return f"({v + 1}L-1L)" if v == -(2**63) else f"{v}L"
     return f"({v + 1}-1)" if v == -(2**31) else str(v)
@@ -127,8 +147,10 @@ def identity(op: Op, d: DType) -> str:
     """The identity of a reduction in dtype `d` (the table's, or the integer minimum)."""
     text = OP_TABLE[op].identity or "0"
     if op is Op.RMAX and not d.is_floating_point:
-        return "false" if d == bool_ else ("LONG_MIN" if d.itemsize == 8 else "INT_MIN")
-    return text if d == float32 or not d.is_floating_point else f"(({d.cl_name}){text})"
+        if d == bool_:
+            return "false"
+        return "0" if not d.is_signed else literal(-(2 ** (8 * d.itemsize - 1)), d)
+    return text if d.cl_name == "float" or not d.is_floating_point else f"(({d.cl_name}){text})"
 
 
 # ---- helper functions the templates name ----------------------------------------------------
@@ -140,6 +162,18 @@ _MACROS = {
     "LG_AND": "#define LG_AND(a, b) ((a) & (b))",
     "LG_NZ": "#define LG_NZ(a) ((a) != 0)",
 }
+
+# A float rounded to the nearest float16 value (ties to even), kept as a float: inf and NaN
+# as they are, beyond 65504 (from 65520 up) infinity, below 2**-14 a multiple of 2**-24
+# (half's subnormals; scaling by powers of two is exact), else 10 mantissa bits kept.
+_HALF_ROUNDING = """inline float lg_half(float x) {
+  uint u = as_uint(x), a = u & 0x7fffffffu;
+  if (a >= 0x7f800000u) return x;
+  if (a >= 0x477ff000u) return copysign(INFINITY, x);
+  if (a < 0x38800000u) return rint(x * 16777216.0f) * 5.9604644775390625e-8f;
+  u += 0xfffu + ((u >> 13) & 1u);
+  return as_float(u & 0xffffe000u);
+}"""
 
 
 def _int_helpers(t: str, u: str) -> dict[str, str]:
@@ -178,6 +212,10 @@ def _float_helpers(t: str) -> dict[str, str]:
 
 
 _FUNCTIONS = {
+    "lg_half": _HALF_ROUNDING,
+    **_int_helpers("char", "uchar"),
+    **_int_helpers("uchar", "uchar"),
+    **_int_helpers("short", "ushort"),
     **_int_helpers("int", "uint"),
     **_int_helpers("long", "ulong"),
     **_float_helpers("float"),
@@ -465,6 +503,9 @@ class Emitter:
         return None
 
     def define(self, node: Node, val: Val) -> None:
+        if node.dtype is float16 and node.op in _ROUNDED_WHEN_DEFINED:
+            # a float16 sum, product or matmul accumulates in float: round the result once
+            val = Val(f"{self.src.need('lg_half')}({val.expr})", val.vec)
         self.scopes[-1][node] = val
 
     def open(self, header: str) -> None:
@@ -514,7 +555,10 @@ class Emitter:
                 for v, s in zip(ops, n.src, strict=True)
             ]
             width = self.width if vec else 1
-            self.define(n, self.var(n.dtype, vec, render_op(n, exprs, width, self.src)))
+            expr = render_op(n, exprs, width, self.src)
+            if n.dtype is float16:  # computed in float: every result rounded to half
+                expr = f"{self.src.need('lg_half')}({expr})"
+            self.define(n, self.var(n.dtype, vec, expr))
         else:
             raise AssertionError(f"cannot emit {n.op} here")
 
@@ -532,6 +576,8 @@ class Emitter:
             value = self.ctx.const_expr(base)
         elif base.op is Op.ARANGE:
             value = self.ctx.arange_expr(base, index)
+            if d is float16:
+                value = f"{self.src.need('lg_half')}({value})"
         else:
             arg = self.ctx.input_name(base)
             value = f"{arg}[{index}]"
@@ -551,7 +597,7 @@ class Emitter:
         directly: PoCL compiles vloadN/vstoreN to calls, plain vector accesses inline."""
         w = self.width
         return (
-            self.ctx.target.base_align >= w * d.itemsize
+            self.ctx.target.base_align >= w * storage_itemsize(d)
             and acc.offset % w == 0
             and all(s % w == 0 for k, s in acc.terms.items() if k != self.vkey)
         )
@@ -609,6 +655,8 @@ class Emitter:
         index, _ = index_expr(acc, self.names)
         if not vec:
             expr = f"(uchar)({val.expr})" if d == bool_ else val.expr
+            if d is float16 and not expr.startswith("lg_half("):  # every stored value a half
+                expr = f"{self.src.need('lg_half')}({expr})"
             self.lines.append(f"{out}[{index}] = {expr};")
             return
         w = self.width

@@ -42,6 +42,7 @@ from .opencl import (
     loaded_view,
     make_access,
     positions_inside,
+    storage_itemsize,
     uses_fp64,
     val_type,
     vector_ok,
@@ -612,7 +613,9 @@ class DotKernel:
         self.nb = math.prod(self.batch)
         self.m, self.k, self.n = a.shape[-2], a.shape[-1], b.shape[-1]
         self.acc_dtype = int32 if self.dot.dtype == bool_ else self.dot.dtype
-        self.wn = 64 // self.acc_dtype.itemsize
+        # lanes per panel row: 64 bytes, at most 16 (OpenCL's widest vector; 8-bit and 16-bit
+        # types pack 16 too)
+        self.wn = 64 // max(storage_itemsize(self.acc_dtype), 4)
         full = self.dot.shape
         self.keys = [self._key(d) for d in range(len(full)) if full[d] != 1]
         for leaf in self.ctx.leaves(kernel.output_nodes):

@@ -20,6 +20,7 @@ import numpy as np
 from .. import lru
 from ..buffer import MIN_SIZE_CLASS, Buffer, host_array, size_class_for
 from ..debug import log
+from ..dtypes import numpy_scalar
 from ..ir.node import Node
 from ..ir.ops import Op
 from ..ir.schedule import Kernel, Schedule
@@ -359,9 +360,10 @@ def run(kernel: Kernel, inputs: list, params: list | tuple = ()) -> list:
 
 
 def _typed(param_nodes: list[Node], values: list | tuple) -> list:
-    """Scalar arguments as NumPy scalars of their node's dtype (random draws' keys as is)."""
+    """Scalar arguments as NumPy scalars of their node's dtype (random draws' keys as is;
+    integers wrap around into narrow dtypes, as PyTorch casts scalar operands)."""
     return [
-        v if p.op is Op.RAND else p.dtype.np.type(v)
+        v if p.op is Op.RAND else numpy_scalar(v, p.dtype)
         for p, v in zip(param_nodes, values, strict=True)
     ]
 

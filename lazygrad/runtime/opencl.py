@@ -24,7 +24,7 @@ import numpy as np
 from .. import lru
 from ..buffer import Buffer, on_download
 from ..debug import log
-from ..dtypes import DType, bool_, float32, float64, int32
+from ..dtypes import DType, bool_, float16, float32, float64, int32, numpy_scalar
 from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
 from ..ir.schedule import Kernel
@@ -37,6 +37,7 @@ from ..renderer.opencl import (
     Target,
     kernel_function,
     positions_inside,
+    storage_itemsize,
     uses_fp64,
 )
 from ..renderer.opencl_kernels import (
@@ -152,6 +153,8 @@ class ScatterKernel:
             return f"atomic_add(o0 + p, {v});"
         if d == bool_:
             return f"o0[p] = (uchar)(o0[p] | ({v}));"
+        if d is float16:  # each addition rounded to half, as PyTorch's float16 index_add_
+            return f"o0[p] = {src.need('lg_half')}(o0[p] + ({v}));"
         return f"o0[p] += {v};"
 
     def _function(
@@ -286,11 +289,18 @@ def render(kernel: Kernel) -> str:
 
 
 # ---- running ------------------------------------------------------------------------------
+def _stored(host: np.ndarray, d: DType) -> np.ndarray:
+    """A flat host array of dtype `d` as device memory holds it (float16 as float32)."""
+    flat = np.ascontiguousarray(host).reshape(-1)
+    return flat.astype(np.float32) if d is float16 else flat
+
+
 def _upload(array: np.ndarray, device: str, node: Node) -> Buffer:
     dev = opencl_device.get_device(device_index(device))
     flat = np.ascontiguousarray(array, dtype=node.dtype.np).reshape(-1)
-    mem = dev.alloc(flat.nbytes)
-    dev.copyin(mem, flat)
+    stored = _stored(flat, node.dtype)
+    mem = dev.alloc(stored.nbytes)
+    dev.copyin(mem, stored)
     return Buffer(device, node.dtype, node.numel, host=flat, dev=mem)
 
 
@@ -300,8 +310,9 @@ def device_buffer(buf: Buffer, device: str) -> opencl_device.DeviceAllocation:
         if buf.host is None:
             raise RuntimeError(f"{buf!r} has neither host data nor a device allocation")
         dev = opencl_device.get_device(device_index(device))
-        mem = dev.alloc(buf.nbytes)
-        dev.copyin(mem, np.ascontiguousarray(buf.host).reshape(-1))
+        stored = _stored(buf.host, buf.dtype)
+        mem = dev.alloc(stored.nbytes)
+        dev.copyin(mem, stored)
         buf.dev = mem
     return buf.dev
 
@@ -324,12 +335,13 @@ def _random(kernel: Kernel, values: dict[Node, object]) -> list[Buffer]:
     return [_upload(values, kernel.device, node)]
 
 
-_SCALAR_TYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
-
-
 def _scalar(value: object, dtype: DType) -> np.generic:
-    """A constant argument as the NumPy scalar pyopencl passes by value."""
-    return _SCALAR_TYPES[dtype.name](value)
+    """A constant argument as the NumPy scalar pyopencl passes by value (a float16 value
+    rounded to half precision, passed as the float the kernel computes in; integers
+    wrapped into narrow types)."""
+    if dtype is float16:
+        return np.float32(np.float16(value))
+    return numpy_scalar(value, dtype)
 
 
 def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list[Buffer]:
@@ -345,7 +357,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     plan = _plan(kernel)
     shared = plan.written_over
     outs = [
-        inputs[shared[i]].dev if i in shared else dev.alloc(n.numel * n.dtype.itemsize)
+        inputs[shared[i]].dev if i in shared else dev.alloc(n.numel * storage_itemsize(n.dtype))
         for i, n in enumerate(kernel.output_nodes)
     ]
     result = [
@@ -354,7 +366,7 @@ def run(kernel: Kernel, inputs: list[Buffer], params: list | tuple = ()) -> list
     ]
     if all(n.numel == 0 for n in kernel.output_nodes):
         return result
-    temps = [dev.alloc(max(count, 1) * d.itemsize) for d, count in program.temps]
+    temps = [dev.alloc(max(count, 1) * storage_itemsize(d)) for d, count in program.temps]
     args = [m.cl_buffer for m in outs]
     args += [device_buffer(b, kernel.device).cl_buffer for b in inputs]
     args += [m.cl_buffer for m in temps]
@@ -401,9 +413,9 @@ def to_host(buf: Buffer) -> np.ndarray:
     if buf.host is None:
         dev = opencl_device.get_device(device_index(buf.device))
         check_index_errors(dev)
-        out = np.empty(buf.numel, dtype=buf.dtype.np)
+        out = np.empty(buf.numel, dtype=np.float32 if buf.dtype is float16 else buf.dtype.np)
         dev.copyout(buf.dev, out)
-        buf.host = out
+        buf.host = out.astype(np.float16) if buf.dtype is float16 else out
     return buf.host
 
 
