@@ -26,11 +26,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the browser test will be skipped"
 
 test: setup lint browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 bench: setup
 	$(PY) tools/bench.py
 
 # The differential fuzzer's long run: 20,000 random programs per test and device.
 fuzz: setup
-	LAZYGRAD_FUZZ_EXAMPLES=20000 $(PY) -m pytest tests/test_fuzz.py -q
+	LAZYGRAD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -n auto tests/test_fuzz.py -q
