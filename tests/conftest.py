@@ -234,3 +234,18 @@ def parity(count: int = CPU_EXAMPLES, /, **strategies: Any) -> Callable[[Callabl
         return test
 
     return decorate
+
+
+def finite_differences(fn: Callable[[lg.Tensor], lg.Tensor], a: np.ndarray, device: str):
+    """Central differences of sum(fn(x)) in float64."""
+
+    def value(v: np.ndarray) -> float:
+        return float(fn(lg.tensor(v, device=device)).sum().item())
+
+    out = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        plus, minus = a.copy(), a.copy()
+        plus[idx] += 1e-6
+        minus[idx] -= 1e-6
+        out[idx] = (value(plus) - value(minus)) / 2e-6
+    return out

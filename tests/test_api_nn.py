@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import check
+from conftest import check, finite_differences
 
 import lazygrad as lg
 import lazygrad.nn as nn
@@ -38,21 +38,6 @@ def load(module: nn.Module, **values: np.ndarray) -> None:
     module.load_state_dict(
         {k.replace("__", "."): lg.tensor(v) for k, v in values.items()}, strict=False
     )
-
-
-def finite_differences(fn: Callable[[lg.Tensor], lg.Tensor], a: np.ndarray, device: str):
-    """Central differences of sum(fn(x)) in float64."""
-
-    def value(v: np.ndarray) -> float:
-        return float(fn(lg.tensor(v, device=device)).sum().item())
-
-    out = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        plus, minus = a.copy(), a.copy()
-        plus[idx] += 1e-6
-        minus[idx] -= 1e-6
-        out[idx] = (value(plus) - value(minus)) / 2e-6
-    return out
 
 
 def grad_matches_fd(fn: Callable[[lg.Tensor], lg.Tensor], a: np.ndarray, device: str) -> None:

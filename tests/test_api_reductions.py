@@ -9,28 +9,13 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import check
+from conftest import check, finite_differences
 
 import lazygrad as lg
 
 NAN = float("nan")
 FD = {"rtol": 1e-6, "atol": 1e-8}  # what float64 central differences with h = 1e-6 resolve
 RNG = np.random.default_rng(16)
-
-
-def finite_differences(fn: Callable[[lg.Tensor], lg.Tensor], a: np.ndarray, device: str):
-    """Central differences of sum(fn(x)) in float64."""
-
-    def value(v: np.ndarray) -> float:
-        return float(fn(lg.tensor(v, device=device)).sum().item())
-
-    out = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        plus, minus = a.copy(), a.copy()
-        plus[idx] += 1e-6
-        minus[idx] -= 1e-6
-        out[idx] = (value(plus) - value(minus)) / 2e-6
-    return out
 
 
 def grad_of(fn: Callable[[lg.Tensor], lg.Tensor], a: np.ndarray, device: str) -> lg.Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from conftest import check
+from conftest import check, finite_differences
 
 import lazygrad as lg
 
@@ -23,21 +23,6 @@ def grad_of(fn: Callable[[lg.Tensor], lg.Tensor], values, device: str, dtype=lg.
     fn(x).sum().backward()
     assert x.grad is not None
     return x.grad
-
-
-def finite_differences(fn: Callable[[lg.Tensor], lg.Tensor], a: np.ndarray, device: str):
-    """Central differences of sum(fn(x)) in float64."""
-
-    def value(v: np.ndarray) -> float:
-        return float(fn(lg.tensor(v, device=device)).sum().item())
-
-    out = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        plus, minus = a.copy(), a.copy()
-        plus[idx] += 1e-6
-        minus[idx] -= 1e-6
-        out[idx] = (value(plus) - value(minus)) / 2e-6
-    return out
 
 
 # ---- 1. stable gradients of saturating functions ----------------------------------------------
