@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import runpy
 import sys
 import traceback
@@ -175,14 +176,57 @@ class _Drawings:
         self.add(Graph(tensors, max_nodes=self.max_nodes))
 
     def write(self, out: str | None, fmt: str) -> None:
+        if out is not None and len(self.dots) > 1 and fmt in ("svg", "dot") and not _is_dir(out):
+            self._write_one(Path(out), fmt)
+            return
         paths = output_paths(out, len(self.dots), fmt)
         for dot, path, summary in zip(self.dots, paths, self.summaries, strict=True):
-            try:
-                data = render_dot(dot, fmt)
-            except RuntimeError as err:
-                raise CLIError(f"rendering failed: {_one_line(str(err))}") from None
-            _write(path, data)
+            _write(path, self._rendered(dot, fmt))
             print(f"wrote {path} ({summary})")
+
+    def _write_one(self, path: Path, fmt: str) -> None:
+        """Several schedules into exactly `path`: one graph after another (DOT files may
+        hold several), or one SVG with each schedule's drawing below the last."""
+        if fmt == "dot":
+            data = "\n".join(self.dots).encode()
+        else:
+            data = stack_svgs([self._rendered(dot, fmt) for dot in self.dots])
+        _write(path, data)
+        print(f"wrote {path} ({len(self.dots)} schedules: {'; '.join(self.summaries)})")
+
+    @staticmethod
+    def _rendered(dot: str, fmt: str) -> bytes:
+        try:
+            return render_dot(dot, fmt)
+        except RuntimeError as err:
+            raise CLIError(f"rendering failed: {_one_line(str(err))}") from None
+
+
+def _is_dir(out: str) -> bool:
+    return out.endswith(("/", os.sep)) or Path(out).is_dir()
+
+
+_SVG_SIZE = re.compile(rb'<svg\b[^>]*?\bwidth="([\d.]+)pt"[^>]*?\bheight="([\d.]+)pt"', re.S)
+
+
+def stack_svgs(drawings: list[bytes]) -> bytes:
+    """One SVG holding each drawing below the last (each keeps its own <svg> element,
+    titled "schedule N", so its tooltips and links still work)."""
+    parts, width, top = [], 0.0, 0.0
+    for number, svg in enumerate(drawings, 1):
+        start = svg.index(b"<svg")
+        size = _SVG_SIZE.search(svg, start)
+        assert size is not None, "graphviz SVG without a size in points"
+        w, h = float(size.group(1)), float(size.group(2))
+        inner = svg[start:].replace(b"<svg", f'<svg x="0" y="{top}"'.encode(), 1)
+        parts.append(f"<g><title>schedule {number}</title>".encode() + inner + b"</g>")
+        width, top = max(width, w), top + h
+    head = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+        f'<svg width="{width}pt" height="{top}pt" viewBox="0 0 {width} {top}" '
+        'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">\n'
+    )
+    return head.encode() + b"\n".join(parts) + b"\n</svg>\n"
 
 
 def _check_renderer() -> None:
@@ -306,8 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--output",
         metavar="OUT",
-        help="output file, or a directory (existing, or ending with /) for "
-        f"numbered files (default: {DEFAULT_STEM}.svg, numbered when several)",
+        help="output file (several schedules go into it, one below the other, for svg and "
+        "dot), or a directory (existing, or ending with /) for numbered files (default: "
+        f"{DEFAULT_STEM}.svg, numbered when several)",
     )
     viz.add_argument("--backward", action="store_true", help="colour backward-pass nodes")
     viz.add_argument(

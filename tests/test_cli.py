@@ -193,8 +193,22 @@ def test_viz_numbers_one_file_per_schedule(tmp_path):
         "lazygrad-graph-1.svg",
         "lazygrad-graph-2.svg",
     ]
+
+
+def test_viz_writes_exactly_the_file_asked_for(tmp_path):
+    """-o FILE holds every schedule: one SVG with a drawing per schedule (each titled), or
+    one DOT file with a graph per schedule."""
+    (tmp_path / "two.py").write_text(TWO_SCHEDULES)
+    proc = run_cli(tmp_path, "viz", "two.py", "-o", "one.svg")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.svg")) == ["one.svg"]
+    root = ET.parse(tmp_path / "one.svg").getroot()
+    drawings = root.findall(f"{SVG}g")
+    assert [g.find(f"{SVG}title").text for g in drawings] == ["schedule 1", "schedule 2"]
+    assert all(g.find(f"{SVG}svg") is not None for g in drawings)
     assert run_cli(tmp_path, "viz", "two.py", "-o", "g.dot").returncode == 0
-    assert (tmp_path / "g-2.dot").read_text().startswith("digraph lazygrad {")
+    assert not (tmp_path / "g-2.dot").exists()
+    assert (tmp_path / "g.dot").read_text().count("digraph lazygrad {") == 2
 
 
 def test_viz_collapses_large_graphs_and_says_so(tmp_path):
