@@ -281,3 +281,30 @@ def test_errors_are_one_line(tmp_path, case):
     assert lines[0].startswith("lazygrad: ") and expected in lines[0]
     if case == "script raises":
         assert proc.returncode == 1 and lines[0].endswith("bad.py:5)")
+
+
+def test_the_readme_picture_is_what_the_readme_command_draws(tmp_path):
+    """docs/training-step.svg can never go stale: the README's command, run now, draws the
+    same kernels and nodes (regenerate it with that command when this fails)."""
+    root = Path(__file__).resolve().parent.parent
+    proc = run_cli(
+        root,
+        "viz",
+        "docs/training_step.py",
+        "--kernels",
+        "--backward",
+        "-o",
+        str(tmp_path / "fresh.svg"),
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    def drawn(path: Path) -> tuple[list[str], int]:
+        svg = ET.parse(path).getroot()
+        clusters = [g for g in svg.iter(f"{SVG}g") if g.get("class") == "cluster"]
+        labels = sorted(" ".join(t.text or "" for t in g.iter(f"{SVG}text")) for g in clusters)
+        return labels, len([g for g in svg.iter(f"{SVG}g") if g.get("class") == "node"])
+
+    assert drawn(root / "docs" / "training-step.svg") == drawn(tmp_path / "fresh.svg"), (
+        "regenerate: lazygrad viz docs/training_step.py --kernels --backward "
+        "-o docs/training-step.svg"
+    )
