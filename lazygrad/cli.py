@@ -157,7 +157,7 @@ class _Drawings:
 
     def __init__(self, args: argparse.Namespace):
         self.kernels, self.backward = args.kernels, args.backward
-        self.max_nodes = args.max_nodes
+        self.max_nodes = 2**62 if args.nodes else args.max_nodes
         self.dots: list[str] = []
         self.summaries: list[str] = []
 
@@ -271,7 +271,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
     drawings = _Drawings(args)
     if args.expression is not None:
         tensors = _evaluate(args.expression)
-        drawings.add(Graph(tensors, max_nodes=args.max_nodes, names={}))
+        drawings.add(Graph(tensors, max_nodes=drawings.max_nodes, names={}))
     else:
         run_script(args.script, args.args, _guarded(drawings.listener))
         if not drawings.dots:
@@ -369,6 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_NODES,
         metavar="N",
         help="above N nodes draw one node per kernel (default: %(default)s)",
+    )
+    viz.add_argument(
+        "--nodes",
+        action="store_true",
+        help="always draw every node (no kernel-level view, whatever the size)",
     )
     _add_script(viz, required=False)
     viz.set_defaults(run=cmd_viz)

@@ -53,7 +53,7 @@ __all__ = [
     "render_dot",
 ]
 
-DEFAULT_MAX_NODES = 400
+DEFAULT_MAX_NODES = 200
 # Above max_nodes * this many nodes plus virtual nodes of long edges, `dot` (graphviz-pure
 # especially) takes many seconds: such drawings show one node per kernel instead.
 LAYOUT_COST_PER_NODE = 6
@@ -617,7 +617,12 @@ def _edge_label(consumer: Node) -> str:
 def _kernel_item(key: str, index: int, kernel: Kernel, backward: bool) -> _Item:
     ops = kernel.ops
     shown = ", ".join(ops[:6]) + (", ..." if len(ops) > 6 else "")
-    label = f"{kernel.name}\n{kernel.device}\n{plural(len(ops), 'op')}: {shown}"
+    ins = ", ".join(map(repr, kernel.inputs[:4])) + (", ..." if len(kernel.inputs) > 4 else "")
+    outs = ", ".join(map(repr, kernel.outputs[:4])) + (", ..." if len(kernel.outputs) > 4 else "")
+    label = (
+        f"{kernel.name}\n{kernel.device}\n{plural(len(ops), 'op')}: {shown}"
+        f"\nin: {ins or '-'}\nout: {outs}"
+    )
     out = kernel.output_nodes[0]
     return _Item(
         key,

@@ -308,3 +308,19 @@ def test_the_readme_picture_is_what_the_readme_command_draws(tmp_path):
         "regenerate: lazygrad viz docs/training_step.py --kernels --backward "
         "-o docs/training-step.svg"
     )
+
+
+def test_viz_kernel_view_names_inputs_and_outputs_and_nodes_draws_everything(tmp_path):
+    (tmp_path / "deep.py").write_text(DEEP)
+    proc = run_cli(tmp_path, "viz", "deep.py", "--kernels", "--max-nodes", "50")
+    assert proc.returncode == 0, proc.stderr
+    texts = [
+        t.text or "" for t in ET.parse(tmp_path / "lazygrad-graph.svg").getroot().iter(f"{SVG}text")
+    ]
+    assert any(t.startswith("in: ") for t in texts) and any(
+        t.startswith("out: float32[") for t in texts
+    )
+    proc = run_cli(tmp_path, "viz", "deep.py", "--kernels", "--max-nodes", "50", "--nodes")
+    assert proc.returncode == 0, proc.stderr
+    assert "each kernel drawn as one node" not in proc.stderr
+    assert len(groups(tmp_path / "lazygrad-graph.svg", "node")) >= 50
