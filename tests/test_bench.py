@@ -86,3 +86,15 @@ def test_first_calls_opencl_cold_compiles_and_warm_loads() -> None:
     assert _positive(cold.first_s) and _positive(warm.first_s)
     assert cold.compiles > 0 and cold.disk_loads == 0  # the caches start empty
     assert warm.compiles == 0 and warm.disk_loads == cold.compiles  # and the second finds them
+
+
+def test_exported_modules_compute_the_workloads() -> None:
+    """The `lg.export` rows time a module that gives the workload's values."""
+    w1 = next(w for w in bench.WORKLOADS if w.name == "W1")
+    inputs = w1.make_inputs(True)
+    call = bench._exported(w1, inputs)
+    assert call is not None
+    (out,) = call()  # the workload returns a list of one tensor
+    np.testing.assert_allclose(out, w1.numpy_fn(inputs), rtol=1e-5)
+    w3 = next(w for w in bench.WORKLOADS if w.name == "W3")
+    assert bench._exported(w3, w3.make_inputs(True)) is None  # only EXPORTED ones

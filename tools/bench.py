@@ -364,6 +364,29 @@ def run_lazygrad(w: Workload, inputs: dict, device: str, repeat: int, jit: bool 
     return Result(median, first, (dev.pool_stats()["peak_bytes_in_use"] - before) / 2**20)
 
 
+EXPORTED = ("W1", "W5")  # workloads also timed as a module written by lg.export
+
+
+def _exported(w: Workload, inputs: dict) -> Callable[[], object] | None:
+    """The workload's program written out by `lg.export` (a module that imports only
+    NumPy), imported and called on the NumPy inputs."""
+    if w.name not in EXPORTED:
+        return None
+    keys = list(inputs)
+
+    def program(*tensors: lg.Tensor) -> list:
+        return w.lazygrad_fn(dict(zip(keys, tensors, strict=True)))
+
+    path = Path(tempfile.mkdtemp(prefix="lazygrad-export-")) / f"{w.name.lower()}_module.py"
+    lg.export(program, *[lg.tensor(inputs[k]) for k in keys], path=path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    arrays = [inputs[k].copy() for k in keys]
+    return lambda: module.program(*arrays)
+
+
 def _peer_numexpr(w: Workload, inputs: dict) -> Callable[[], object] | None:
     if w.name != "W1" or importlib.util.find_spec("numexpr") is None:
         return None
@@ -774,6 +797,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{w.name} with {impl} failed: {type(err).__name__}: {err}", file=sys.stderr)
                 rows.append((w, impl, None, base))
         for name, build in (
+            ("lg.export NumPy module", functools.partial(_exported, w, inputs)),
             ("numexpr", functools.partial(_peer_numexpr, w, inputs)),
             ("torch eager", functools.partial(_peer_torch, w, inputs, False)),
             ("torch.compile", functools.partial(_peer_torch, w, inputs, True)),
