@@ -83,6 +83,13 @@ def _kernel_length() -> tuple[lg.Tensor, ...]:
     return (t,)
 
 
+def _kernel_size() -> tuple[lg.Tensor, ...]:
+    t = _matrix(4, 4)
+    for i in range(fuse.KERNEL_OPS + 10):
+        t = t * 1.001 if i % 2 else t + 0.001
+    return (t,)
+
+
 def _kernel_arguments() -> tuple[lg.Tensor, ...]:
     total = lg.zeros(8)
     for i in range(fuse.KERNEL_ARGUMENTS + 10):
@@ -122,6 +129,7 @@ CASES: dict[str, tuple[Callable[[], tuple[lg.Tensor, ...]], list[str]]] = {
     "view across elements": (_view_across_elements, ["view across elements"]),
     "other reduce space": (_other_reduce_space, ["other reduce space"] * 3),
     "kernel length": (_kernel_length, ["kernel length"]),
+    "kernel size": (_kernel_size, ["kernel size"]),
     "kernel arguments": (_kernel_arguments, ["kernel arguments"]),
     "shared reduce": (_shared_reduce, ["shared reduce"]),
     "shared expensive value": (_shared_expensive_value, ["shared expensive value"]),

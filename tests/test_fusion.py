@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import check
+from conftest import check, use_device
 
 import lazygrad as lg
 from lazygrad.ir.passes import fuse
@@ -648,3 +648,29 @@ def test_shared_value_limit_is_sixteen_nodes(device: str) -> None:
     a, c = _np_sin_cos(x.numpy(), 16), _np_sin_cos(z.numpy(), 17)
     for got, want in zip(outs, [a.sum(0), a.sum(1), c.sum(0), c.sum(1)], strict=True):
         check(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("device", ["cpu", "opencl"])
+def test_a_long_chain_is_cut_into_kernels_that_share_a_program(device: str) -> None:
+    """A chain longer than KERNEL_OPS is cut (a device compiler's time grows with a kernel's
+    length); the repeating pieces are one program, built once."""
+    use_device(device)
+    steps = 4 * fuse.KERNEL_OPS + 3
+    values = np.linspace(0, 1, 64, dtype=np.float32)
+    x = lg.tensor(values, device=device).realize()
+    want = values.copy()
+    for i in range(steps):
+        x = x * np.float32(1.0001) if i % 2 else x + np.float32(0.0001)
+        want = want * np.float32(1.0001) if i % 2 else want + np.float32(0.0001)
+    kernels = lg.schedule(x).kernels
+    assert [len(k.ops) for k in kernels] == [fuse.KERNEL_OPS] * 4 + [3]
+    if device == "opencl":
+        dev = cl_device.get_device(0)
+        before = dev.build_stats()
+        x.realize()
+        after = dev.build_stats()
+        built = sum(after[k] - before[k] for k in ("compiles", "disk_loads"))
+        # the middle 1000-op kernels (which write over the input they read) share one
+        # program; the first (whose input is the caller's) and the 3-op tail are others
+        assert built <= 3
+    np.testing.assert_allclose(x.numpy(), want, rtol=1e-5)

@@ -17,6 +17,7 @@ Rules, in the order they apply; each materialized node records the rule that mad
   other reduce space
                 a kernel iterates one space (full shape, reduced axes); a reduce over
                 another space is computed by an earlier kernel
+  kernel size   the 1,000th op of a kernel (compile time grows with a kernel's length)
   kernel length the input of the 17th reduction a kernel would compute one after
                 another (each stage recomputes what it reads: code grows with the
                 square of the stages)
@@ -58,6 +59,10 @@ RECOMPUTE_LIMIT = 16
 # reductions one kernel computes one after another (a chain of `y + y.mean(0)`): a kernel
 # recomputes the elementwise work each stage reads, so its code grows with their square
 REDUCE_STAGES = 16
+# ops one kernel computes at most: a device compiler's time grows with a kernel's length
+# (PoCL took 25 s for one 20,000-op chain); a longer chain is cut into kernels of this
+# length, which share one compiled program where the chain repeats itself
+KERNEL_OPS = 1000
 # arrays and scalars one kernel may take: OpenCL guarantees only 1,024 bytes of kernel
 # arguments (PoCL's CPU device has no more), 8 bytes per array
 KERNEL_ARGUMENTS = 96
@@ -143,6 +148,13 @@ RULES: dict[str, Rule] = {
         "over another shape or other axes is computed by an earlier kernel; it would fuse "
         "if both reduced the same axes of the same shape",
     ),
+    "kernel size": Rule(
+        "too many ops",
+        f"a kernel computes at most {KERNEL_OPS} ops (a device compiler's time grows with "
+        "a kernel's length), so a longer chain is cut and the value at the cut is written "
+        "out (kernels cut from one repeating chain share a compiled program); it would fuse "
+        "if the chain were shorter",
+    ),
     "kernel length": Rule(
         "too many reductions",
         f"a kernel computes at most {REDUCE_STAGES} reductions one after another (each "
@@ -219,6 +231,15 @@ def _arguments(region: Region) -> set[Node]:
         for s in n.src
         if s not in inside and s.op not in (Op.CONST, Op.ARANGE)
     }
+
+
+def _work_nodes(region: Region) -> list[Node]:
+    """The nodes a kernel of `region` computes (not the loads and views), in order."""
+    return [n for n in region.nodes if n.op is not Op.VIEW and n.op not in LOADED_LEAVES]
+
+
+def _work(region: Region) -> int:
+    return len(_work_nodes(region))
 
 
 def _stages(region: Region) -> int:
@@ -315,6 +336,9 @@ class Partitioner:
                     changed |= self.mark(r, "other reduce space")
         if len(reduces) > REDUCE_STAGES:  # each stage of a kernel recomputes what it reads
             changed |= self.force_input(reduces[REDUCE_STAGES].src[0], "kernel length")
+        work = _work_nodes(region)
+        if len(work) > KERNEL_OPS:
+            changed |= self.mark(work[KERNEL_OPS - 1], "kernel size")
         if len(_arguments(region)) > KERNEL_ARGUMENTS:
             changed |= self.split_arguments(region)
         region.signature = self.signature(region, dots, reduces)
@@ -386,6 +410,7 @@ class Partitioner:
                     for i in near
                     if self.one_space(merged[i], region)
                     and _stages(merged[i]) + _stages(region) <= REDUCE_STAGES
+                    and _work(merged[i]) + _work(region) <= KERNEL_OPS
                     and len(_arguments(merged[i]) | _arguments(region)) <= KERNEL_ARGUMENTS
                     and self.related(merged[i], region)
                     and not self.depends(merged[i], region, kernel_of)
