@@ -96,18 +96,6 @@ def _arange(start, step, count, dtype):
         return (np.arange(count, dtype=np.float64) * step + start).astype(dtype)
     return np.arange(start, start + count * step, step, dtype=dtype)[:count]
 ''',
-    "_int_power": '''
-def _int_power(base, exponent, out):
-    """Integer power: a negative exponent gives 0 (1 for the base 1, +-1 for the base -1)."""
-    b = np.broadcast_to(base, out.shape)
-    e = np.broadcast_to(exponent, out.shape)
-    np.power(b, np.maximum(e, 0), out=out)
-    negative = e < 0
-    if negative.any():
-        bn, en = b[negative], e[negative]
-        out[negative] = np.where(bn == 1, 1, np.where(bn == -1, 1 - 2 * (en % 2), 0))
-    return out
-''',
     "_select": '''
 def _select(cond, x, y, out):
     """where(cond, x, y) written into `out` (which may be x's or y's array)."""
@@ -142,6 +130,10 @@ def _scatter(flat, positions, values, add):
     "inf": "\ninf = np.inf\n",
     "nan": "\nnan = np.nan\n",
 }
+# the runtime's own integer power needs nothing but NumPy: written out as it is
+_HELPER_SOURCES["_int_power"] = "\n" + inspect.getsource(cpu.int_power).replace(
+    "def int_power(", "def _int_power(", 1
+)
 
 _CHECK_SOURCE = '''
 def _check(name, value, shape, dtype):

@@ -177,6 +177,8 @@ must_run: list[Tensor] = []
 
 def _must_run(pending: list[Tensor]) -> list[Tensor]:
     """The tensors of `must_run` still pending on this realize's device (taken off it)."""
+    if not must_run:  # the common case: no distributed run
+        return []
     asked = {id(t) for t in pending}
     device = str(pending[0].device)
     waiting = [t for t in must_run if t._node.op is not Op.BUFFER and id(t) not in asked]

@@ -737,7 +737,10 @@ def scaled_dot_product_attention(
 
 
 # ---- losses ---------------------------------------------------------------------------------
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
+def _reduce(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tensor:
+    """The elementwise `loss` (times `weight`, if given) reduced as `reduction` says."""
+    if weight is not None:
+        loss = loss * weight
     if reduction == "none":
         return loss
     if reduction == "mean":
@@ -817,9 +820,7 @@ def huber_loss(
     diff = input - target
     size = diff.abs()
     loss = where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
-    if weight is not None:
-        loss = loss * weight
-    return _renamed(_reduce(loss, reduction), "HuberLossBackward0")
+    return _renamed(_reduce(loss, reduction, weight), "HuberLossBackward0")
 
 
 def binary_cross_entropy(
@@ -841,9 +842,7 @@ def binary_cross_entropy(
     log_p = math_ops.clamp(input.log(), min=-100.0)
     log_q = math_ops.clamp((1.0 - input).log(), min=-100.0)
     loss = -(target * log_p + (1.0 - target) * log_q)
-    if weight is not None:
-        loss = loss * weight
-    return _renamed(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
+    return _renamed(_reduce(loss, reduction, weight), "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(
@@ -866,9 +865,7 @@ def binary_cross_entropy_with_logits(
     if pos_weight is not None:
         softplus_neg = (1.0 + (pos_weight - 1.0) * target) * softplus_neg
     loss = (1.0 - target) * input + softplus_neg
-    if weight is not None:
-        loss = loss * weight
-    return _renamed(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
+    return _renamed(_reduce(loss, reduction, weight), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 def kl_div(

@@ -75,8 +75,80 @@ class Linear(Module):
         )
 
 
-class Conv2d(Module):
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: checked arguments, a weight (out_channels,
+    in_channels // groups, *kernel_size) and bias with PyTorch's initialization, the repr.
+    Subclasses say how sizes are given (`size`) and which functional op runs (`convolve`)."""
+
+    size: Any  # F._single or F._pair: an int or a tuple as a tuple of the right length
+    convolve: Any  # F.conv1d or F.conv2d
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        device: Any,
+        dtype: Any,
+    ) -> None:
+        super().__init__()
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode != "zeros":
+            raise NotImplementedError("only padding_mode='zeros' is supported")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = self.size(kernel_size, "kernel_size")
+        self.stride = self.size(stride, "stride")
+        self.padding = padding if isinstance(padding, str) else self.size(padding, "padding")
+        self.dilation = self.size(dilation, "dilation")
+        self.padding_mode = padding_mode
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight = Parameter(empty(shape, **_factory(device, dtype)))
+        if bias:
+            self.bias = Parameter(empty(out_channels, **_factory(device, dtype)))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default initialization (see `_reset_weight_and_bias`)."""
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self.convolve(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        dims = len(self.kernel_size)
+        if self.padding != (0,) * dims:
+            text += f", padding={self.padding!r}"
+        if self.dilation != (1,) * dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over (N, C, H, W) input, as im2col + matmul."""
+
+    size = staticmethod(F._pair)
+    convolve = staticmethod(F.conv2d)
 
     def __init__(
         self,
@@ -92,49 +164,19 @@ class Conv2d(Module):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__()
-        if in_channels % groups:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups:
-            raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise NotImplementedError("only padding_mode='zeros' is supported")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = F._pair(kernel_size, "kernel_size")
-        self.stride = F._pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding")
-        self.dilation = F._pair(dilation, "dilation")
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(empty(shape, **_factory(device, dtype)))
-        if bias:
-            self.bias = Parameter(empty(out_channels, **_factory(device, dtype)))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """PyTorch's default initialization (see `_reset_weight_and_bias`)."""
-        _reset_weight_and_bias(self.weight, self.bias)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != (0, 0):
-            text += f", padding={self.padding!r}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
 
 
 class Embedding(Module):
@@ -285,9 +327,12 @@ class AvgPool2d(_Pool2d):
     pool = staticmethod(F.avg_pool2d)
 
 
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     """1-D convolution (cross-correlation) over (N, C, L) input; weight
     (out_channels, in_channels // groups, kernel_size)."""
+
+    size = staticmethod(F._single)
+    convolve = staticmethod(F.conv1d)
 
     def __init__(
         self,
@@ -303,50 +348,19 @@ class Conv1d(Module):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__()
-        if in_channels % groups:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups:
-            raise ValueError("out_channels must be divisible by groups")
-        if padding_mode != "zeros":
-            raise NotImplementedError("only padding_mode='zeros' is supported")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = F._single(kernel_size, "kernel_size")
-        self.stride = F._single(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else F._single(padding, "padding")
-        self.dilation = F._single(dilation, "dilation")
-        self.padding_mode = padding_mode
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(empty(shape, **_factory(device, dtype)))
-        if bias:
-            self.bias = Parameter(empty(out_channels, **_factory(device, dtype)))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """PyTorch's default initialization (see `_reset_weight_and_bias`)."""
-        _reset_weight_and_bias(self.weight, self.bias)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.conv1d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != (0,):
-            text += f", padding={self.padding!r}"
-        if self.dilation != (1,):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
 
 
 class _BatchNorm(Module):

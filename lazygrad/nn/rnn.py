@@ -123,6 +123,13 @@ class RNNBase(Module):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         return tuple(self._parameters.get(f"{n}_l{layer}{suffix}") for n in names)
 
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(output, h_n) of a network whose state is one tensor (RNN, GRU; LSTM has its own)."""
+        seq, h0, unbatched = self._prepare(input, hx)
+        output, finals = self._run(seq, [h0[i] for i in range(h0.shape[0])])
+        h_n = stack(finals)
+        return self._finish(output, unbatched), h_n.squeeze(1) if unbatched else h_n
+
     def _step(self, x: Tensor, state: Any, weights: tuple[Tensor | None, ...]) -> Any:
         raise NotImplementedError
 
@@ -239,12 +246,6 @@ class RNN(RNNBase):
     def _step(self, x: Tensor, state: Tensor, weights: tuple[Tensor | None, ...]) -> Tensor:
         return _rnn_step(x, state, *weights, relu=self.nonlinearity == "relu")
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        seq, h0, unbatched = self._prepare(input, hx)
-        output, finals = self._run(seq, [h0[i] for i in range(h0.shape[0])])
-        h_n = stack(finals)
-        return self._finish(output, unbatched), h_n.squeeze(1) if unbatched else h_n
-
     def extra_repr(self) -> str:
         text = super().extra_repr()
         return text + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
@@ -281,12 +282,6 @@ class GRU(RNNBase):
 
     def _step(self, x: Tensor, state: Tensor, weights: tuple[Tensor | None, ...]) -> Tensor:
         return _gru_step(x, state, *weights)
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        seq, h0, unbatched = self._prepare(input, hx)
-        output, finals = self._run(seq, [h0[i] for i in range(h0.shape[0])])
-        h_n = stack(finals)
-        return self._finish(output, unbatched), h_n.squeeze(1) if unbatched else h_n
 
 
 class LSTM(RNNBase):

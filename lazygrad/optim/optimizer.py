@@ -23,6 +23,14 @@ class _Required:
 required = _Required()
 
 
+def check_non_negative(**values: float) -> None:
+    """PyTorch's ValueError for the first negative hyper-parameter, in the order given."""
+    for name, value in values.items():
+        if value < 0.0:
+            what = {"lr": "learning rate", "eps": "epsilon value"}.get(name, f"{name} value")
+            raise ValueError(f"Invalid {what}: {value}")
+
+
 class Optimizer:
     """Base class: subclasses define `defaults` and `_update(param, grad, group, state)`.
 

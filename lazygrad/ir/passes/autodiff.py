@@ -15,10 +15,10 @@ the remembered one without applying a rule.
 from __future__ import annotations
 
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ... import lru
 from ..node import Node, _arg_key, make, toposort
 from ..ops import CONSTANT_LEAVES, Op
 from .grad_rules import _COMPOSITE_OPS, rule_for
@@ -40,18 +40,15 @@ def gradients(
     if hooks:
         return _derive(outputs, seeds, leaves, hooks)
     key, forward = _forward_structure(outputs, seeds, leaves)
-    known = _derivations.get(key)
+    known = lru.get(_derivations, key)
     if known is not None:
-        _derivations.move_to_end(key)
         derivation_stats["hits"] += 1
         return known.rebuild(forward)
     derivation_stats["misses"] += 1
     result = _derive(outputs, seeds, leaves)
     remembered = _Derivation.of(result, forward)
     if remembered is not None:
-        _derivations[key] = remembered
-        if len(_derivations) > DERIVATIONS_KEPT:
-            _derivations.popitem(last=False)
+        lru.put(_derivations, key, remembered, DERIVATIONS_KEPT)
     return result
 
 
@@ -184,4 +181,4 @@ class _Derivation:
 
 
 # forward structure -> its derivation, least recently used first
-_derivations: OrderedDict[tuple, _Derivation] = OrderedDict()
+_derivations: dict[tuple, _Derivation] = {}
