@@ -147,7 +147,7 @@ def test_every_runtime_offers_the_backend_protocol() -> None:
     from lazygrad.runtime import Backend, backend_for
 
     wanted = [name for name in vars(Backend) if not name.startswith("_")]
-    assert sorted(wanted) == ["render", "run", "to_host"]
+    assert sorted(wanted) == ["prepare", "render", "run", "to_host"]
     for device in ("cpu", "opencl:0"):
         runtime = backend_for(device)
         assert all(callable(getattr(runtime, name, None)) for name in wanted), device

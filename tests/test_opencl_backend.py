@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lazygrad as lg
-from lazygrad.renderer.opencl import Target
+from lazygrad.renderer.opencl import SourceParts, Target
 from lazygrad.renderer.opencl_kernels import Launch, OpenCLProgram
 from lazygrad.runtime import kernel_source
 from lazygrad.runtime import opencl as cl_runtime
@@ -82,11 +82,11 @@ def test_float_arithmetic_rounds_as_numpy_does() -> None:
     )  # BLAS fuses too
     assert "#pragma OPENCL FP_CONTRACT ON" in product
     dev = cl_device.get_device(0)
-    built = {  # the kernels lazygrad generated (not its probe, nor tools/limits.py's)
-        options
-        for _, options, name in dev._kernels
-        if name != "lazygrad_probe" and not name.startswith("limits_")
+    generated = {p.source for p in cl_runtime._programs.values()}
+    built = {  # the kernels lazygrad generated (not its probe, other tests' or tools' kernels)
+        options for source, options, _ in dev._kernels if source in generated
     }
+    assert built
     exact = "-cl-fp32-correctly-rounded-divide-sqrt"
     assert all((exact in options) == dev.rounds_divide_sqrt_exactly for options in built)
 
@@ -489,7 +489,7 @@ def test_build_failure_reports_source_and_log(monkeypatch: pytest.MonkeyPatch) -
     bad = "__kernel void broken(__global float *o0) { o0[0] = undefined_name; }"
 
     def build(kernel, slots, tgt):  # noqa: ANN001, ANN202
-        return OpenCLProgram(bad, (Launch("broken", (1,), (1,)),))
+        return OpenCLProgram(SourceParts(False, "int", (), (bad,)), (Launch("broken", (1,), (1,)),))
 
     monkeypatch.setattr(cl_runtime, "_programs", {})
     monkeypatch.setattr(cl_runtime, "build_program", build)

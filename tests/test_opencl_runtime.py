@@ -350,3 +350,74 @@ def test_disk_cache_across_processes(tmp_path):
 
     fourth = build_in_subprocess(source, cache_dir)  # the rewritten file loads again
     assert (fourth["compiles"], fourth["disk_loads"]) == (0, 1)
+
+
+# ---- building a schedule's programs together ------------------------------------------------
+
+
+def test_a_schedule_builds_its_kernels_as_one_program(dev):
+    import lazygrad as lg
+
+    n, m = 40 + uuid.uuid4().int % 500, 7  # a size no other test uses: nothing built yet
+    x = np.random.default_rng(0).standard_normal((n, m)).astype(np.float32)
+    t = lg.tensor(x, device="opencl:0")
+    rows, gram, top = (t.exp() * 2).sum(1), (t.T @ t).relu(), t.max(0).values
+    sched = lg.schedule(rows, gram, top)
+    assert len([k for k in sched.kernels if k.kind != "copy"]) >= 3
+    before = dev.build_stats()
+    lg.realize(rows, gram, top)
+    assert stats_delta(before, dev.build_stats())["compiles"] == 1
+    np.testing.assert_allclose(rows.numpy(), (np.exp(x) * 2).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(gram.numpy(), np.maximum(x.T @ x, 0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(top.numpy(), x.max(0))
+
+
+def test_joined_source_defines_each_helper_once_under_each_index_type():
+    from lazygrad.renderer.opencl import SourceParts, joined_source
+
+    helper = ("LG_NZ", "#define LG_NZ(a) ((a) != 0)")
+    one = SourceParts(False, "int", (helper,), ("__kernel void f(void) {}",))
+    two = SourceParts(True, "long", (helper,), ("__kernel void f(void) {}",))
+    text = joined_source([(one, {}), (two, {"f": "f_j1"})])
+    assert text.count(helper[1]) == 1 and text.startswith("#pragma OPENCL EXTENSION cl_khr_fp64")
+    assert text.index("#define idx_t int") < text.index("void f") < text.index("#define idx_t long")
+    assert text.index("#define idx_t long") < text.index("#define f f_j1") < text.rindex("void f")
+    assert text.rstrip().endswith("#undef f")
+
+
+def test_programs_whose_function_names_clash_are_renamed_when_built_together(dev):
+    from lazygrad.renderer.opencl import SourceParts, joined_source
+    from lazygrad.renderer.opencl_kernels import Launch, OpenCLProgram
+    from lazygrad.runtime import opencl
+
+    def program(value: int) -> OpenCLProgram:
+        body = f"__kernel void f(__global int *x) {{ x[0] = {value}; }}"
+        return OpenCLProgram(SourceParts(False, "int", (), (body,)), (Launch("f", (1,), None),))
+
+    programs = [program(1), program(2), program(3)]
+    suffixes = opencl._suffixes(programs)
+    assert suffixes == ["", "_j1", "_j2"]
+    pairs = [
+        (p.parts, {"f": "f" + s} if s else {}) for p, s in zip(programs, suffixes, strict=True)
+    ]
+    sources = [(p.source, s) for p, s in zip(programs, suffixes, strict=True)]
+    options = opencl.build_options(dev)
+    before = dev.build_stats()
+    dev.build_joined(sources, joined_source(pairs) + f"// {uuid.uuid4().hex}", options)
+    for value, p in enumerate(programs, 1):
+        out = dev.alloc(4)
+        dev.kernel(p.source, "f", options)(dev.queue, (1,), None, out.cl_buffer)
+        host = np.zeros(1, np.int32)
+        dev.copyout(out, host)
+        assert host[0] == value
+    assert stats_delta(before, dev.build_stats())["compiles"] == 1
+
+
+def test_a_joined_build_that_fails_leaves_each_source_to_report_its_own_error(dev):
+    good = add_source()
+    bad = "__kernel void broken(__global float *x) {\n    x[0] = undefined_symbol_xyz;\n}\n"
+    dev.build_joined([(good, ""), (bad, "")], good + bad, ())
+    assert not dev.is_built(good, ()) and not dev.is_built(bad, ())
+    run_add(dev, good)
+    with pytest.raises(cl_device.KernelBuildError, match="undefined_symbol_xyz"):
+        dev.build(bad)

@@ -396,6 +396,8 @@ def run_schedule(
     level = debug_level()
     bindings = bindings or {}
     values = values or {}
+    if sched.program is None:  # its first run (or every run while debugging)
+        _prepare(sched)
     program = None if level else _program_of(sched)
     if program is not None:
         produced = program.run(bindings, values)
@@ -424,6 +426,23 @@ def run_schedule(
             seconds = time.perf_counter() - start
             _log_kernel(kernel, seconds, level, _builds(kernel.device) != builds)
     return produced
+
+
+def _prepare(sched: Schedule) -> None:
+    """Let each backend make ready what the schedule's kernels need (see `Backend.prepare`)."""
+    by_device: dict[str, list[Kernel]] = {}
+    for kernel in sched.kernels:
+        by_device.setdefault(kernel.device, []).append(kernel)
+    for device, kernels in by_device.items():
+        builds = _builds(device)
+        start = time.perf_counter()
+        backend_for(device).prepare(kernels)
+        if debug_level() and _builds(device) != builds:
+            print(
+                f"[lazygrad] built the programs of {len(kernels)} kernels on {device} "
+                f"together: {(time.perf_counter() - start) * 1e3:.3f} ms",
+                file=sys.stderr,
+            )
 
 
 _NOT_YET = "not yet"

@@ -223,6 +223,46 @@ _FUNCTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class SourceParts:
+    """A program's source in pieces: whether it needs doubles, its index type, the helpers
+    (name, definition) it uses and its kernel functions. Kept apart so that the programs of
+    several kernels can be built as one (see `joined_source`)."""
+
+    fp64: bool
+    index_type: str
+    helpers: tuple[tuple[str, str], ...]
+    functions: tuple[str, ...]
+
+    def text(self) -> str:
+        """The whole program: extensions, index type, helpers, then the kernels."""
+        head = [FP64_PRAGMA] if self.fp64 else []
+        head += [CONTRACT_OFF, f"typedef {self.index_type} idx_t;"]
+        return "\n".join(head + [h for _, h in self.helpers] + [""] + list(self.functions))
+
+
+FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable"
+# no fused multiply-add behind the user's back: `a * b + c` rounds twice, as in NumPy
+CONTRACT_OFF = "#pragma OPENCL FP_CONTRACT OFF"
+
+
+def joined_source(programs: list[tuple[SourceParts, dict[str, str]]]) -> str:
+    """One source holding the kernels of all `programs`, each given with the new names of
+    those of its functions that must be renamed (a name another program also uses): each
+    under its own index type, every helper defined once, each computing what it computes
+    alone."""
+    lines = [FP64_PRAGMA] if any(p.fp64 for p, _ in programs) else []
+    defined: set[str] = set()
+    for p, renames in programs:
+        lines += [CONTRACT_OFF, "#undef idx_t", f"#define idx_t {p.index_type}"]
+        lines += [h for name, h in p.helpers if name not in defined]
+        defined.update(name for name, _ in p.helpers)
+        lines += [f"#define {old} {new}" for old, new in renames.items()]
+        lines += ["", *p.functions]
+        lines += [f"#undef {old}" for old in renames]
+    return "\n".join(lines)
+
+
 class SourceBuilder:
     """Collects the helper definitions a program uses and its kernel functions."""
 
@@ -246,13 +286,10 @@ class SourceBuilder:
                 raise KeyError(name)
         return name
 
-    def text(self) -> str:
-        """The whole program: extensions, index type, helpers, then the kernels."""
-        head = ["#pragma OPENCL EXTENSION cl_khr_fp64 : enable"] if self.fp64 else []
-        # no fused multiply-add behind the user's back: `a * b + c` rounds twice, as in NumPy
-        head.append("#pragma OPENCL FP_CONTRACT OFF")
-        head.append(f"typedef {self.index_type} idx_t;")
-        return "\n".join(head + list(self.helpers.values()) + [""] + self.functions)
+    def parts(self) -> SourceParts:
+        """What was collected, frozen."""
+        helpers = tuple(self.helpers.items())
+        return SourceParts(self.fp64, self.index_type, helpers, tuple(self.functions))
 
 
 def _placeholders(template: str) -> set[str]:

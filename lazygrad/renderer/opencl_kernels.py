@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..dtypes import DType, bool_, int32
 from ..ir.node import Node
@@ -28,6 +29,7 @@ from .opencl import (
     CodeContext,
     Emitter,
     SourceBuilder,
+    SourceParts,
     Space,
     Target,
     Val,
@@ -70,10 +72,15 @@ class OpenCLProgram:
     Every function takes the same arguments: outputs, inputs, temps, the error flag (see
     `checks_indices`), then constants."""
 
-    source: str
+    parts: SourceParts
     launches: tuple[Launch, ...]
     temps: tuple[tuple[DType, int], ...] = ()
     const_dtypes: tuple[DType, ...] = ()
+
+    @cached_property
+    def source(self) -> str:
+        """The program's OpenCL C."""
+        return self.parts.text()
 
 
 def written_over(kernel: Kernel) -> dict[int, int]:
@@ -336,7 +343,7 @@ class ReduceKernel:
                 launches.append(self._function(src, sig, "_e", [], epilogue=True, loaded=reduces))
         temp_sizes = [self.rows * self.splits, self.rows] * len(reduces) if temps else []
         return OpenCLProgram(
-            src.text(),
+            src.parts(),
             tuple(launches),
             tuple(zip(temps, temp_sizes, strict=True)),
             tuple(self.const_dtypes),
@@ -654,7 +661,7 @@ class DotKernel:
         if self.tiled:
             sig = signature(self.kernel, [], self.const_dtypes)
             launch = self._tiled(src, sig, f"dot_tiled_{shape}")
-            return OpenCLProgram(src.text(), (launch,), (), tuple(self.const_dtypes))
+            return OpenCLProgram(src.parts(), (launch,), (), tuple(self.const_dtypes))
         rm, wn = self.RM, self.wn
         mp, np_ = -(-self.m // rm), -(-self.n // wn)
         temps = (
@@ -667,7 +674,7 @@ class DotKernel:
             self._pack_operand(src, sig, f"dot_pack_b_{shape}", 1, ("k", "n"), "n", wn),
             self._packed(src, sig, f"dot_{shape}", mp, np_),
         )
-        return OpenCLProgram(src.text(), launches, temps, tuple(self.const_dtypes))
+        return OpenCLProgram(src.parts(), launches, temps, tuple(self.const_dtypes))
 
     def _vector_panels(self, x: Node, dims: tuple[str, str], var: str, block: int) -> Access | None:
         """The access of operand `x` when each of its panel rows (`block` consecutive indices

@@ -25,6 +25,11 @@ class Backend(Protocol):
         """The kernel's generated source."""
         ...
 
+    def prepare(self, kernels: Sequence[Kernel]) -> None:
+        """Make ready ahead what running these kernels needs (OpenCL: build their programs
+        together)."""
+        ...
+
     def run(self, kernel: Kernel, inputs: list[Buffer], params: Sequence[object] = ()) -> list:
         """Run the kernel on these input buffers and arguments; its output buffers."""
         ...

@@ -12,7 +12,7 @@ import linecache
 import math
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -316,6 +316,11 @@ def _forget_source(filename: str, lines: list[str]) -> None:
     entry = linecache.cache.get(filename)
     if entry is not None and entry[2] is lines:
         del linecache.cache[filename]
+
+
+def prepare(kernels: Sequence[Kernel]) -> None:
+    """Nothing to do ahead: a kernel's NumPy source compiles when it first runs, in far less
+    time than a launch takes."""
 
 
 def render(kernel: Kernel) -> str:

@@ -17,6 +17,7 @@ Scatters (indexed writes) have their template here; the others are in `opencl_ke
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -35,6 +36,7 @@ from ..renderer.opencl import (
     Emitter,
     SourceBuilder,
     Target,
+    joined_source,
     kernel_function,
     positions_inside,
     storage_itemsize,
@@ -63,6 +65,7 @@ MAX_PROGRAMS = 1024  # rendered programs kept (the least recently used go first)
 BUILD_OPTIONS = ("-w",)
 EXACT_DIVIDE_SQRT = "-cl-fp32-correctly-rounded-divide-sqrt"  # float32 `/` and sqrt as NumPy's
 _programs: dict[tuple, OpenCLProgram] = {}
+HOST_KINDS = ("copy", "collective", "rand")  # kernels that run on the host, no program
 _targets: dict[int, Target] = {}
 
 
@@ -141,7 +144,7 @@ class ScatterKernel:
             em.lines.append("}")
         name = f"scatter_{self.node.arg}_{idx.numel}_{dst.numel}"
         write = self._function(src, sig, name, em.lines, 0 if serial else idx.numel)
-        return OpenCLProgram(src.text(), (copy, write), (), tuple(self.const_dtypes))
+        return OpenCLProgram(src.parts(), (copy, write), (), tuple(self.const_dtypes))
 
     def _write(self, src: SourceBuilder, d: DType, v: str) -> str:
         if self.node.arg != "add":
@@ -286,6 +289,46 @@ def render(kernel: Kernel) -> str:
     if kernel.kind == "rand":
         return f"// {kernel.name}: generated on the host (Philox, as on cpu) and uploaded"
     return program_for(kernel)[0].source
+
+
+def prepare(kernels: Sequence[Kernel]) -> None:
+    """Build the programs of `kernels` that are not built yet as one OpenCL program per
+    device: a build's cost is mostly fixed (PoCL: 8 small kernels take ~1.5 s one by one,
+    ~0.5 s as one program), so a schedule's first run compiles once rather than once per
+    kernel."""
+    pending: dict[int, dict[str, OpenCLProgram]] = {}
+    for kernel in kernels:
+        if kernel.kind in HOST_KINDS:
+            continue
+        program = program_for(kernel)[0]
+        index = device_index(kernel.device)
+        dev = opencl_device.get_device(index)
+        if not dev.is_built(program.source, build_options(dev)):
+            pending.setdefault(index, {})[program.source] = program
+    for index, programs in pending.items():
+        if len(programs) > 1:
+            dev = opencl_device.get_device(index)
+            suffixes = _suffixes(list(programs.values()))
+            joined = joined_source(
+                [
+                    (p.parts, {f.name: f.name + suffix for f in p.launches} if suffix else {})
+                    for p, suffix in zip(programs.values(), suffixes, strict=True)
+                ]
+            )
+            sources = list(zip(programs, suffixes, strict=True))
+            dev.build_joined(sources, joined, build_options(dev))
+
+
+def _suffixes(programs: list[OpenCLProgram]) -> list[str]:
+    """What to append to each program's function names so that no two programs share one:
+    nothing for a program whose names are new, else `_j` and its position."""
+    seen: set[str] = set()
+    suffixes = []
+    for i, p in enumerate(programs):
+        names = {launch.name for launch in p.launches}
+        suffixes.append(f"_j{i}" if names & seen else "")
+        seen |= names
+    return suffixes
 
 
 # ---- running ------------------------------------------------------------------------------

@@ -555,6 +555,10 @@ def _write_atomically(path: Path, data: bytes) -> bool:
 _TRIVIAL_KERNEL = "__kernel void lazygrad_probe(__global float *x) { x[get_global_id(0)] = 0; }"
 
 
+def _options(options: tuple[str, ...] | str) -> tuple[str, ...]:
+    return (options,) if isinstance(options, str) else tuple(options)
+
+
 class CLDevice:
     """One OpenCL device with its own context, in-order queue, buffer pool and program cache.
 
@@ -589,7 +593,9 @@ class CLDevice:
             ) from err
         self._pool = _BufferPool(self.context, self.name, index, self.max_mem_alloc_size)
         self._build_lock = threading.RLock()
-        self._programs: dict[tuple[str, tuple[str, ...]], Any] = {}
+        # (source, options) -> (program, suffix): a source built with others (`build_joined`)
+        # may have had its function names suffixed there
+        self._programs: dict[tuple[str, tuple[str, ...]], tuple[Any, str]] = {}
         self._kernels: dict[tuple[str, tuple[str, ...], str], Any] = {}
         self._build_counts = {
             "compiles": 0,
@@ -721,26 +727,52 @@ class CLDevice:
         Raises:
             KernelBuildError: when compilation fails (message has numbered source and log).
         """
-        options = (options,) if isinstance(options, str) else tuple(options)
+        return self._built(source, _options(options))[0]
+
+    def _built(self, source: str, options: tuple[str, ...]) -> tuple[Any, str]:
+        """`build`'s program and the suffix its function names carry in it."""
         key = (source, options)
         with self._build_lock:
-            program = lru.get(self._programs, key)
-            if program is not None:
+            built = lru.get(self._programs, key)
+            if built is not None:
                 self._build_counts["memory_hits"] += 1
-                return program
-            program = self._build_with_disk_cache(source, options)
-            self._remember(self._programs, key, program, PROGRAMS_KEPT, "program")
-            return program
+                return built
+            built = (self._build_with_disk_cache(source, options), "")
+            self._remember(self._programs, key, built, PROGRAMS_KEPT, "program")
+            return built
+
+    def is_built(self, source: str, options: tuple[str, ...]) -> bool:
+        """Whether `build(source, options)` would find the program in memory."""
+        with self._build_lock:
+            return (source, options) in self._programs
+
+    def build_joined(
+        self, sources: list[tuple[str, str]], joined: str, options: tuple[str, ...]
+    ) -> None:
+        """Build `joined` (one source holding the functions of each of `sources`, given as
+        (source, suffix appended to its function names)) and keep it as the program of each
+        source, so that `kernel(source, name)` finds it: one compiler run (and disk cache
+        entry) instead of one per source. A joined build that fails is dropped: each source
+        then builds alone and reports its own error."""
+        with self._build_lock:
+            try:
+                program = self._build_with_disk_cache(joined, options)
+            except KernelBuildError:
+                return
+            for source, suffix in sources:
+                built = (program, suffix)
+                self._remember(self._programs, (source, options), built, PROGRAMS_KEPT, "program")
 
     def kernel(self, source: str, name: str, options: tuple[str, ...] | str = ()) -> Any:
         """Return the cached ``pyopencl.Kernel`` ``name`` from ``build(source, options)`` (the
         ``KERNELS_KEPT`` used last stay cached)."""
-        options = (options,) if isinstance(options, str) else tuple(options)
+        options = _options(options)
         key = (source, options, name)
         with self._build_lock:
             knl = lru.get(self._kernels, key)
             if knl is None:
-                knl = cl.Kernel(self.build(source, options), name)
+                program, suffix = self._built(source, options)
+                knl = cl.Kernel(program, name + suffix)
                 dropped = self._remember(self._kernels, key, knl, KERNELS_KEPT, "kernel")
                 for _, _, dropped_name in dropped:  # (another kernel of that name, if
                     _forget_invoker(dropped_name)  # any, merely shows no invoker source)
