@@ -179,13 +179,157 @@ def test_an_optimizer_step_runs_as_usual(momentum: float) -> None:
     assert len(calls) == 3
 
 
+# Each returns a function and its arguments for one reason a call is not replayed.
+def _reads_on_the_host() -> tuple:
+    return (lambda x: x * x.sum().item()), [lg.ones(2)]
+
+
+def _checks_values() -> tuple:
+    return (lambda a, b: a // b), [lg.tensor([4, 4]), lg.tensor([2, 1])]
+
+
+def _returns_an_array() -> tuple:
+    return (lambda x: (x * 2, np.zeros(1))), [lg.ones(2)]
+
+
+def _returns_a_view() -> tuple:
+    return (lambda x: x[0]), [lg.ones(2, 2)]
+
+
+def _updates_with_history() -> tuple:
+    w = lg.zeros(2)
+    return (lambda x: w.mul_(x) is None), [lg.ones(2, requires_grad=True)]
+
+
+def _updates_a_base_of_views() -> tuple:
+    base = lg.zeros(2, 3)
+    row = base[1]  # a view that outlives the call
+
+    def add(v: lg.Tensor) -> lg.Tensor:
+        base.add_(v)
+        return row.sum()
+
+    return add, [lg.ones(2, 3)]
+
+
+def _sets_a_gradient_with_history() -> tuple:
+    p = lg.zeros(2, requires_grad=True).realize()
+    return (lambda x: setattr(p, "grad", x * 2)), [lg.ones(2, requires_grad=True)]
+
+
+def _updates_a_gradient_it_read() -> tuple:
+    q = lg.zeros(2, requires_grad=True).realize()
+    q.grad = lg.ones(2).realize()
+    return (lambda: q.grad.mul_(0.5) is None), []
+
+
+def _returns_a_gradient_reached_otherwise() -> tuple:
+    r = lg.zeros(2, requires_grad=True).realize()
+    g = lg.ones(2).realize()
+    r.grad = g
+    return (lambda: [r.grad, g][0]), []
+
+
+def _reads_python_data() -> tuple:
+    return (lambda x: x + lg.tensor([1.0, 2.0])), [lg.ones(2)]
+
+
+def _draws_random_numbers() -> tuple:
+    return (lambda x: x + lg.rand(2)), [lg.ones(2)]
+
+
+def _keeps_a_tensor() -> tuple:
+    kept: list = []
+    return (lambda x: kept.append(x * 2) or x), [lg.ones(2)]
+
+
+def _keeps_a_gradient_it_set() -> tuple:
+    s = lg.tensor([1.0, 2.0], requires_grad=True)
+    kept: list = []
+    return (lambda x: (s * x).sum().backward() or kept.append(s.grad)), [lg.ones(2)]
+
+
+def _reads_a_lazy_outside_tensor() -> tuple:
+    lazy = lg.ones(2) * 3
+    return (lambda x: x + lazy), [lg.ones(2)]
+
+
+def _gets_an_argument_with_history() -> tuple:
+    return (lambda x: x * 2), [lg.ones(2, requires_grad=True) * 3]
+
+
+def _gets_a_view() -> tuple:
+    return (lambda x: x * 2), [lg.ones(2, 2)[0]]
+
+
+_FALLBACKS = [
+    (_reads_on_the_host, "runs as usual: a value was read on the host"),
+    (_checks_values, "runs as usual: an op checked the values of a tensor"),
+    (_returns_an_array, "runs as usual: it returns a ndarray"),
+    (_returns_a_view, "runs as usual: it returns a view"),
+    (_updates_with_history, "runs as usual: it updates a tensor that has autograd history"),
+    (_updates_a_base_of_views, "runs as usual: it updates a tensor that is a view or has"),
+    (_sets_a_gradient_with_history, "runs as usual: it sets a gradient that has autograd"),
+    (_updates_a_gradient_it_read, "runs as usual: it uses a gradient it read as a tensor"),
+    (_returns_a_gradient_reached_otherwise, "runs as usual: it uses a gradient it can also"),
+    (_reads_python_data, "runs as usual: it reads a tensor made inside the call from Python"),
+    (_draws_random_numbers, "runs as usual: it draws random numbers"),
+    (_keeps_a_tensor, "runs as usual: it keeps a tensor it made"),
+    (_keeps_a_gradient_it_set, "runs as usual: it keeps a tensor it made"),
+    (_reads_a_lazy_outside_tensor, "records again at the next call: it read lazy tensors"),
+    (_gets_an_argument_with_history, "for this call: an argument has autograd history"),
+    (_gets_a_view, "runs as usual for this call: an argument is a view or has views"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "said"), _FALLBACKS, ids=[case.__name__.strip("_") for case, _ in _FALLBACKS]
+)
 def test_the_debug_log_says_why_a_call_runs_as_usual(
+    case, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    fn, args = case()
+    monkeypatch.setenv("LAZYGRAD_DEBUG", "1")
+    lg.jit(fn)(*args)
+    said_lines = [line for line in capsys.readouterr().err.splitlines() if " jit: " in line]
+    assert len(said_lines) == 1 and said_lines[0].startswith(f"[lazygrad] jit: {fn.__name__} ")
+    assert said in said_lines[0]
+
+
+def test_the_debug_log_is_silent_about_calls_that_replay(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("LAZYGRAD_DEBUG", "1")
-    f = lg.jit(lambda x: x * x.sum().item())
-    f(lg.ones(2))
-    assert "runs as usual: a value was read on the host" in capsys.readouterr().err
+    f = lg.jit(lambda x: x * 2)
+    for _ in range(3):
+        f(lg.ones(2))
+    assert " jit: " not in capsys.readouterr().err
+
+
+def test_a_second_recording_that_fails_again_runs_as_usual_for_good(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A call that realized lazy outside tensors gets one more recording; when that one
+    meets lazy tensors again, the signature runs as usual (and says so once)."""
+    holder = {"w": lg.ones(2) * 3}
+    calls: list = []
+
+    @lg.jit
+    def add(x: lg.Tensor) -> lg.Tensor:
+        calls.append(1)
+        return x + holder["w"]
+
+    monkeypatch.setenv("LAZYGRAD_DEBUG", "1")
+    for k in (3.0, 4.0, 5.0):
+        holder["w"] = lg.ones(2) * k  # lazy at each call
+        assert add(lg.ones(2)).tolist() == [k + 1] * 2
+    said = [line for line in capsys.readouterr().err.splitlines() if " jit: " in line]
+    why = "it read lazy tensors from outside its arguments"
+    assert said == [
+        f"[lazygrad] jit: add records again at the next call: {why}",
+        f"[lazygrad] jit: add runs as usual: {why}",
+    ]
+    assert len(calls) == 3
 
 
 def test_a_jit_inside_another_is_part_of_its_recording() -> None:

@@ -31,7 +31,7 @@ from .. import live, lru, recording
 from ..autograd_state import is_grad_enabled
 from ..ir.node import Node
 from ..ir.ops import Op
-from ..tensor import Tensor, is_leaf_token
+from ..tensor import Tensor
 from ..view_registry import entangled, view_entries
 from .realize import (
     Realized,
@@ -105,11 +105,14 @@ def _returned(obj: Any, tensors: list[Tensor]) -> Any:
 
 
 def _rebuild(template: Any, tensors: list[Tensor]) -> Any:
+    """`template` (see `_returned`) with each `_Slot` replaced by its tensor."""
     return _map_leaves(template, lambda o: tensors[o.index] if isinstance(o, _Slot) else o)
 
 
 @dataclass(frozen=True)
 class _Slot:
+    """A returned tensor's place in a template: its position among the tensors returned."""
+
     index: int
 
 
@@ -156,23 +159,39 @@ class _ReplayPlan:
     def replay(self, args: list[Tensor], buffers: list[int]) -> Any:
         """Run the plan with this call's (realized) tensor arguments, whose buffers are
         `buffers` (ids); `_STALE` when the plan does not hold for this call."""
-        found: dict[int, Tensor] = {}
-        if self.specs:
-            for who, _ in self.specs:
-                t = who[1]()
-                if t is None:
-                    return _STALE
-                found[id(who[1])] = t
-            realize(*found.values())  # outside tensors computed lazily since the last call
+        found = self._outside()
+        if found is None:
+            return _STALE
+        lookup = functools.partial(_lookup, args=args, found=found)
         try:
-            return self._replay(args, buffers, found)
+            self._check_holds(args, buffers, found, lookup)
+            outputs = self._run(self._inputs(lookup))
+            return self._write(outputs, lookup)
         except _Stale:
             return _STALE
 
-    def _replay(self, args: list[Tensor], buffers: list[int], found: dict[int, Tensor]) -> Any:
-        def lookup(who: Who) -> Tensor:
-            return _lookup(who, args, found)
+    def _outside(self) -> dict[int, Tensor] | None:
+        """The outside tensors the plan reads or writes, realized (they may have been
+        computed lazily since the last call), by id of their weak reference, in `specs`
+        order; None when one of them is gone."""
+        found: dict[int, Tensor] = {}
+        for who, _ in self.specs:
+            t = who[1]()
+            if t is None:
+                return None
+            found[id(who[1])] = t
+        realize(*found.values())
+        return found
 
+    def _check_holds(
+        self,
+        args: list[Tensor],
+        buffers: list[int],
+        found: dict[int, Tensor],
+        lookup: Callable[[Who], Tensor],
+    ) -> None:
+        """Raises `_Stale` unless the outside tensors, the arguments bound to objects and
+        the gradients the call read look as they did when it was recorded."""
         for (_, spec), t in zip(self.specs, found.values(), strict=True):
             if _spec(t, buffers) != spec:
                 raise _Stale
@@ -183,38 +202,40 @@ class _ReplayPlan:
             grad = lookup(who).grad
             if (None if grad is None else _grad_spec(grad)) != spec:
                 raise _Stale
+
+    def _inputs(self, lookup: Callable[[Who], Tensor]) -> list[Tensor]:
+        """The tensors to bind to the schedule's input slots, with every tensor the replay
+        reads realized (lazy gradients). Raises `_Stale` when tensors that held one buffer
+        when recorded no longer do, or a tensor the plan updates has gained a view (the
+        view would not follow a replay)."""
         tensors = [lookup(who) for who in self.sources]
         groups = [[lookup(w) for w in group] for group in self.together]
-        inputs = [lookup(at) for at in self.inputs_kept]
-        realize(*tensors, *(t for group in groups for t in group), *inputs)  # lazy gradients
-        for group in groups:
-            if len({id(_buffer_of(t._node)) for t in group}) > 1:
-                raise _Stale
-        for who, _ in self.changed:  # a view made since: it would not follow a replay
-            if entangled(lookup(who)):
-                raise _Stale
-        outputs: list[Node] = []
-        if self.entry is not None:
-            bindings = {
-                slot: _buffer_of(t._node)
-                for slot, t in zip(self.entry.inputs, tensors, strict=True)
-            }
-            outputs = self.entry.run(bindings, self.values)
+        kept = [lookup(at) for at in self.inputs_kept]
+        realize(*tensors, *(t for group in groups for t in group), *kept)
+        if any(len({id(_buffer_of(t._node)) for t in group}) > 1 for group in groups):
+            raise _Stale
+        if any(entangled(lookup(who)) for who, _ in self.changed):
+            raise _Stale
+        return tensors
 
-        def value(where: tuple[str, Any]) -> tuple[Node, bool]:
-            kind, at = where
-            if kind == "target":
-                return outputs[at], self.entry.shared[at]  # type: ignore[union-attr]
-            t = lookup(at)
-            return _realized.get(t._node) or t._node, True
+    def _run(self, tensors: list[Tensor]) -> list[Node]:
+        """Run the recorded schedule on the buffers of `tensors` (one per input slot);
+        returns a BUFFER node holding each target's value, in target order."""
+        if self.entry is None:
+            return []
+        slots = zip(self.entry.inputs, tensors, strict=True)
+        return self.entry.run({slot: _buffer_of(t._node) for slot, t in slots}, self.values)
 
+    def _write(self, outputs: list[Node], lookup: Callable[[Who], Tensor]) -> Any:
+        """Point the updated tensors at their new values, set the gradients the call sets,
+        and return the call's return value, given the schedule's `outputs`."""
         # tensors from before the call that it returns or sets as gradients, as they are
         # before the replay writes anything (a gradient it read is the one from before)
         before = {id(ref): lookup(ref[1]) for ref in self.same}
         for who, where in self.changed:
-            _point_at(lookup(who), *value(where))
+            _point_at(lookup(who), *self._value(where, outputs, lookup))
         made = [
-            Tensor._wrap(value(where)[0], device)
+            Tensor._wrap(self._value(where, outputs, lookup)[0], device)
             for where, device in zip(self.made, self.devices, strict=True)
         ]
 
@@ -224,6 +245,16 @@ class _ReplayPlan:
         for who, ref in self.grads:
             lookup(who).grad = None if ref is None else resolve(ref)
         return _rebuild(self.template, [resolve(ref) for ref in self.returned])
+
+    def _value(
+        self, where: tuple[str, Any], outputs: list[Node], lookup: Callable[[Who], Tensor]
+    ) -> tuple[Node, bool]:
+        """The node holding a result (see `made`), and whether its buffer may be another
+        tensor's too."""
+        kind, at = where
+        if kind == "target":
+            return outputs[at], self.entry.shared[at]  # type: ignore[union-attr]
+        return _stored(lookup(at)), True
 
     @functools.cached_property
     def same(self) -> list[tuple[str, Any]]:
@@ -238,6 +269,8 @@ class _ReplayPlan:
 
 
 def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
+    """The tensor `who` names at this call (`found`: the outside tensors, by id of their
+    weak reference); raises `_Stale` for the .grad of a tensor that has none now."""
     if who[0] == "arg":
         return args[who[1]]
     if who[0] == "tensor":
@@ -246,6 +279,12 @@ def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
     if grad is None:
         raise _Stale
     return grad
+
+
+def _stored(t: Tensor) -> Node:
+    """The node holding `t`'s value: the BUFFER node stored for it once realized, else its
+    own node."""
+    return _realized.get(t._node) or t._node
 
 
 def _spec(t: Tensor, arg_buffers: list[int]) -> tuple:
@@ -285,6 +324,7 @@ def _reachable(fn: Any) -> set[int]:
 
 
 def _children(obj: Any) -> list:
+    """What `_reachable` looks through next from `obj`."""
     if isinstance(obj, types.FunctionType):
         cells = [c.cell_contents for c in obj.__closure__ or () if c.cell_contents is not None]
         names = obj.__code__.co_names
@@ -301,6 +341,17 @@ def _children(obj: Any) -> list:
         return []
     attrs = getattr(obj, "__dict__", None)
     return list(attrs.values()) if isinstance(attrs, dict) else []
+
+
+@dataclass
+class _Effects:
+    """What a recorded call left behind that outlives it (each checked replayable)."""
+
+    template: Any  # the return value, tensors replaced by _Slot(index into `returned`)
+    returned: list[Tensor]  # the distinct tensors it returns
+    changed: list[Tensor]  # the tensors from before the call it updated in place
+    grads: list[tuple[Tensor, Tensor | None]]  # tensors whose .grad it set, and to what
+    made: list[Tensor]  # the tensors it made among those returned or set as gradients
 
 
 class _Recorder:
@@ -320,34 +371,90 @@ class _Recorder:
         self.holders: dict[int, list[tuple[str, Tensor]]] = {}
         self.outside: dict[int, tuple[Who, Tensor]] = {}  # tensors the plan reads or writes
         self.together: list[list[Who]] = []
-        # ids of the tensors the function can reach without its arguments
-        self.elsewhere: set[int] = set()
 
     @functools.cached_property
     def grad_owners(self) -> dict[int, Tensor]:
         """id of each gradient the call read (as t.grad) -> t."""
         return {id(g): t for t, g in self.rec.grads_read.values() if g is not None}
 
+    @functools.cached_property
+    def elsewhere(self) -> set[int]:
+        """The ids of the tensors the function can reach, after the call, without its
+        arguments (see `_reachable`)."""
+        return _reachable(self.fn)
+
     def who(self, t: Tensor) -> Who:
+        """Where a replay finds `t`: its argument slot, else a weak reference to it (noted
+        in `outside`, whose tensors the plan checks at each replay)."""
         if id(t) in self.arg_index:
             return ("arg", self.arg_index[id(t)])
         if id(t) not in self.outside:
             self.outside[id(t)] = (("tensor", weakref.ref(t)), t)
         return self.outside[id(t)][0]
 
-    def referenced(self, tensors: list[Tensor]) -> bool:
-        """Whether something other than a frame or the .grad slot of a tensor refers to any
-        of `tensors` (one heap scan)."""
-        wanted = {id(t) for t in tensors}
-        for referrer in gc.get_referrers(*tensors):
-            if referrer is tensors or isinstance(referrer, types.FrameType):
-                continue
-            for obj in gc.get_referents(referrer):
-                if id(obj) in wanted and not (
-                    isinstance(referrer, Tensor) and referrer._grad is obj
-                ):
-                    return True
-        return False
+    def plan(self, result: Any) -> tuple[_ReplayPlan, Any]:
+        """Realize what the call returned and changed, as one schedule; returns the plan
+        and the call's return value (tensors it made, detached). Raises `_NotReplayable`
+        when a replay could not reproduce the call."""
+        effects = self.effects(result)
+        firsts, done = self.compute([*effects.made, *effects.changed])
+        plan = self.build(effects, self.value_sources(firsts, done), done)
+        return plan, self.detached(effects)
+
+    def effects(self, result: Any) -> _Effects:
+        """What the call (returning `result`) left behind; raises `_NotReplayable` when a
+        gradient it read is also one of its arguments or of the tensors it updates (a
+        replay reads each gradient as the .grad of its owner)."""
+        returned, template = self.returned(result)
+        changed = self.updated()
+        grads = self.gradients_set()
+        if any(id(t) in self.grad_owners for t in [*self.args, *changed]):
+            raise _NotReplayable("it uses a gradient it read as a tensor of its own")
+        outliving = [*returned, *(g for _, g in grads if g is not None)]
+        made = {id(t): t for t in outliving if id(t) in self.rec.created}
+        return _Effects(template, returned, changed, grads, list(made.values()))
+
+    def returned(self, result: Any) -> tuple[list[Tensor], Any]:
+        """The distinct tensors in `result` and its template (see `_returned`); raises
+        `_NotReplayable` when it holds something other than tensors and plain values, or
+        a view the call made (writes to it must reach its base)."""
+        returned: list[Tensor] = []
+        template = _returned(result, returned)
+        if any(id(t) in self.rec.created and id(t) in view_entries for t in returned):
+            raise _NotReplayable("it returns a view (writes to it must reach its base)")
+        return returned, template
+
+    def updated(self) -> list[Tensor]:
+        """The tensors from before the call that it updated in place (even where interning
+        left a node as it was); raises `_NotReplayable` when one has autograd history, or
+        is a view or has views that outlive the call."""
+        changed = []
+        for t, _, grad_fn, requires_grad in self.rec.changed.values():
+            if grad_fn is not None or t.grad_fn is not None or t.requires_grad != requires_grad:
+                raise _NotReplayable("it updates a tensor that has autograd history")
+            if entangled(t, besides=self.rec.created):  # views the call made die with it
+                raise _NotReplayable("it updates a tensor that is a view or has views")
+            changed.append(t)
+        return changed
+
+    def gradients_set(self) -> list[tuple[Tensor, Tensor | None]]:
+        """Each tensor whose .grad the call set, with that gradient; raises
+        `_NotReplayable` when a gradient has autograd history."""
+        grads = [(t, t.grad) for t in self.rec.grads_set.values()]
+        if any(g is not None and (g.grad_fn is not None or g.requires_grad) for _, g in grads):
+            raise _NotReplayable("it sets a gradient that has autograd history")
+        return grads
+
+    def compute(self, targets: list[Tensor]) -> tuple[list[Node], Realized | None]:
+        """Realize `targets` as one schedule that reads leaf values only; returns the nodes
+        they stood for in the call, and what ran (None when nothing needed computing).
+        Raises `_NotReplayable` for a graph a replay could not rerun (see `check_graph`)."""
+        firsts = [t._node for t in targets]
+        pending = _pending(tuple(targets))
+        done = realize_pending(pending, recording=True) if pending else None
+        self.find_holders()
+        self.check_graph(firsts, done)
+        return firsts, done
 
     def find_holders(self) -> None:
         """Every tensor from before the call (from the registry of live tensors), by the
@@ -368,120 +475,13 @@ class _Recorder:
                     continue
             held.append(("held", t))
 
-    def holder_who(self, holder: tuple[str, Tensor]) -> Who:
-        kind, t = holder
-        return self.who(t) if kind == "held" else ("grad", self.who(t))
-
-    def source(self, node: Node) -> Who:
-        """Where a replay finds the value the call read as `node`: the tensor that held it
-        (of several, any while they still hold one buffer)."""
-        holders = self.holders.get(id(node))
-        if not holders:
-            raise _NotReplayable("it reads a tensor made inside the call from Python data")
-        whos = [self.holder_who(h) for h in holders]
-        if len(whos) > 1:
-            self.together.append(whos)
-        return whos[0]
-
-    def plan(self, result: Any) -> tuple[_ReplayPlan, Any]:
-        """Realize what the call returned and changed, as one schedule; returns the plan
-        and the call's return value (tensors it made, detached)."""
-        rec = self.rec
-        returned: list[Tensor] = []
-        template = _returned(result, returned)
-        for t in returned:
-            if id(t) in rec.created and id(t) in view_entries:
-                raise _NotReplayable("it returns a view (writes to it must reach its base)")
-        changed = []
-        for t, _, grad_fn, requires_grad in rec.changed.values():
-            if grad_fn is not None or t.grad_fn is not None or t.requires_grad != requires_grad:
-                raise _NotReplayable("it updates a tensor that has autograd history")
-            if entangled(t, besides=rec.created):  # views the call made die with it
-                raise _NotReplayable("it updates a tensor that is a view or has views")
-            changed.append(t)  # even where interning left its node as it was
-        grads = []
-        for t in rec.grads_set.values():
-            if t.grad is not None and (t.grad.grad_fn is not None or t.grad.requires_grad):
-                raise _NotReplayable("it sets a gradient that has autograd history")
-            grads.append((t, t.grad))
-        owners = self.grad_owners
-        if any(id(t) in owners for t in [*self.args, *changed]):
-            raise _NotReplayable("it uses a gradient it read as a tensor of its own")
-        self.elsewhere = _reachable(self.fn)
-        made = list(
-            {
-                id(t): t
-                for t in [*returned, *(g for _, g in grads if g is not None)]
-                if id(t) in rec.created
-            }.values()
-        )
-        targets = made + changed
-        firsts = [t._node for t in targets]
-        pending = _pending(tuple(targets))
-        done = realize_pending(pending, recording=True) if pending else None
-        self.find_holders()
-        self.check_graph(firsts, done)
-        index = {id(n): i for i, n in enumerate(done.nodes)} if done else {}
-        values = [
-            ("target", index[id(n)]) if id(n) in index else ("input", self.source(n))
-            for n in firsts
-        ]
-        position = {id(t): i for i, t in enumerate(made)}
-
-        def ref(t: Tensor) -> tuple[str, Any]:
-            if id(t) in position:
-                return ("made", position[id(t)])
-            if id(t) in owners:  # a gradient it read: that tensor's .grad at each call
-                if id(t) in self.elsewhere:  # reached another way too: which one is unknown
-                    raise _NotReplayable("it uses a gradient it can also reach otherwise")
-                return ("same", ("grad", self.who(owners[id(t)])))
-            return ("same", self.who(t))
-
-        sources = [self.source(n) for n in done.inputs] if done else []
-        plan = _ReplayPlan(
-            entry=done.entry if done else None,
-            sources=sources,
-            values=done.values if done else {},
-            made=values[: len(made)],
-            template=template,
-            returned=[ref(t) for t in returned],
-            devices=[t.device for t in made],
-            changed=[(self.who(t), v) for t, v in zip(changed, values[len(made) :], strict=True)],
-            grads=[(self.who(t), None if g is None else ref(g)) for t, g in grads],
-            specs=[],
-            together=self.together,
-            grads_read=[
-                (self.who(t), None if g is None else _grad_spec(g))
-                for t, g in rec.grads_read.values()
-            ],
-            bound=[],
-        )
-        # a tensor the call changes, or whose gradient it reads or sets, or that the function
-        # can reach without its arguments (a closure may read it), is that very object at a
-        # replay if it came as an argument
-        tied = [*changed, *(t for t, _ in grads), *(t for t, _ in rec.grads_read.values())]
-        tied += [t for t in self.args if id(t) in self.elsewhere]
-        plan.bound = list(
-            {self.arg_index[id(t)]: weakref.ref(t) for t in tied if id(t) in self.arg_index}.items()
-        )
-        plan.specs = [(who, _spec(t, self.buffers)) for who, t in self.outside.values()]
-        wrapped = {id(t): Tensor._wrap(_realized.get(t._node) or t._node, t.device) for t in made}
-        for t, g in grads:  # the gradients the call made, as the replay will set them
-            if g is not None and id(g) in wrapped:
-                t._grad = wrapped[id(g)]
-        outputs = [wrapped.get(id(t), t) for t in returned]
-        return plan, _rebuild(template, outputs)
-
     def check_graph(self, firsts: list[Node], done: Realized | None) -> None:
-        """No random draws (each call needs new ones), no value computed before the call
-        read as an input (a node realized earlier, the same as one the call builds), and no
-        tensor from before the call standing for a node the graph computes (its later value
-        would be ignored). Lazy tensors from outside (a new model's weights) are realized
-        and values computed earlier are not found again later, so the next call can
-        record."""
+        """No random draws (each call needs new ones), and no tensor from before the call
+        standing for a node the graph computes (its later value would be ignored). Such
+        tensors (a new model's weights, still lazy) are realized, so the next call can
+        record. (The graph's inputs are leaf values: `realize_pending` reads no others
+        while recording.)"""
         inputs = {id(n) for n in done.inputs} if done else set()
-        if done and any(n.op is not Op.BUFFER and not is_leaf_token(n) for n in done.inputs):
-            raise _NotReplayable("it reads a value computed before the call", again=True)
         seen: set[int] = set()
         stack = list(firsts)
         lazy = []
@@ -500,18 +500,115 @@ class _Recorder:
             realize(*(t for t in lazy if t is not None))
             raise _NotReplayable("it read lazy tensors from outside its arguments", again=True)
 
+    def value_sources(self, firsts: list[Node], done: Realized | None) -> list[tuple[str, Any]]:
+        """Per node in `firsts`, where a replay finds its value: ("target", index among
+        the schedule's targets), or ("input", Who) for a value the call read and left as
+        it was."""
+        index = {id(n): i for i, n in enumerate(done.nodes)} if done else {}
+        return [
+            ("target", index[id(n)]) if id(n) in index else ("input", self.source(n))
+            for n in firsts
+        ]
+
+    def input_sources(self, done: Realized | None) -> list[Who]:
+        """Per input slot of the schedule that ran, the tensor (argument, outside tensor or
+        gradient) whose buffer a replay binds to it."""
+        return [self.source(n) for n in done.inputs] if done else []
+
+    def source(self, node: Node) -> Who:
+        """Where a replay finds the value the call read as `node`: the tensor that held it
+        (of several, any while they still hold one buffer). Raises `_NotReplayable` when
+        no tensor from before the call held it."""
+        holders = self.holders.get(id(node))
+        if not holders:
+            raise _NotReplayable("it reads a tensor made inside the call from Python data")
+        whos = [self.holder_who(h) for h in holders]
+        if len(whos) > 1:
+            self.together.append(whos)
+        return whos[0]
+
+    def holder_who(self, holder: tuple[str, Tensor]) -> Who:
+        """Where a replay finds a holder (see `holders`)."""
+        kind, t = holder
+        return self.who(t) if kind == "held" else ("grad", self.who(t))
+
+    def build(
+        self, effects: _Effects, values: list[tuple[str, Any]], done: Realized | None
+    ) -> _ReplayPlan:
+        """The plan that replays `effects`, whose tensors' values (the made ones, then the
+        changed ones) come from `values`, with the schedule `done` ran."""
+        made = {id(t): i for i, t in enumerate(effects.made)}
+        changed = zip(effects.changed, values[len(made) :], strict=True)
+        plan = _ReplayPlan(
+            entry=done.entry if done else None,
+            sources=self.input_sources(done),
+            values=done.values if done else {},
+            made=values[: len(made)],
+            template=effects.template,
+            returned=[self.reference(t, made) for t in effects.returned],
+            devices=[t.device for t in effects.made],
+            changed=[(self.who(t), value) for t, value in changed],
+            grads=[(self.who(t), self.gradient(g, made)) for t, g in effects.grads],
+            specs=[],
+            together=self.together,
+            grads_read=self.gradients_read(),
+            bound=self.bound(effects),
+        )
+        # last: the outside tensors are those every `who` above found
+        plan.specs = [(who, _spec(t, self.buffers)) for who, t in self.outside.values()]
+        return plan
+
+    def reference(self, t: Tensor, made: dict[int, int]) -> tuple[str, Any]:
+        """How a replay finds `t`, a tensor the call returns or sets as a gradient:
+        ("made", index by id in `made`) or ("same", Who) for one from before the call (a
+        gradient it read: that tensor's .grad at each call). Raises `_NotReplayable` for a
+        gradient it read that the function can also reach otherwise."""
+        if id(t) in made:
+            return ("made", made[id(t)])
+        owners = self.grad_owners
+        if id(t) in owners:
+            if id(t) in self.elsewhere:  # reached another way too: which one is unknown
+                raise _NotReplayable("it uses a gradient it can also reach otherwise")
+            return ("same", ("grad", self.who(owners[id(t)])))
+        return ("same", self.who(t))
+
+    def gradient(self, g: Tensor | None, made: dict[int, int]) -> tuple[str, Any] | None:
+        """How a replay sets a gradient the call set: None, or as `reference` finds it."""
+        return None if g is None else self.reference(g, made)
+
+    def gradients_read(self) -> list[tuple[Who, tuple | None]]:
+        """Each gradient the call read, by its owner, and what it looked like (None: no
+        gradient): a replay holds while they look the same."""
+        read = self.rec.grads_read.values()
+        return [(self.who(t), None if g is None else _grad_spec(g)) for t, g in read]
+
+    def bound(self, effects: _Effects) -> list[tuple[int, weakref.ref]]:
+        """The argument slots a replay needs filled with the very objects of this call:
+        a tensor the call changes, or whose gradient it reads or sets, or that the function
+        can reach without its arguments (a closure may read it)."""
+        tied = [*effects.changed, *(t for t, _ in effects.grads)]
+        tied += [t for t, _ in self.rec.grads_read.values()]
+        tied += [t for t in self.args if id(t) in self.elsewhere]
+        slots = {self.arg_index[id(t)]: weakref.ref(t) for t in tied if id(t) in self.arg_index}
+        return list(slots.items())
+
+    def detached(self, effects: _Effects) -> Any:
+        """The call's return value as a replay gives it: each tensor it made wrapped anew
+        without autograd history; a gradient it set to one of those is set to the wrapper."""
+        wrapped = {id(t): Tensor._wrap(_stored(t), t.device) for t in effects.made}
+        for t, g in effects.grads:
+            if g is not None and id(g) in wrapped:
+                t._grad = wrapped[id(g)]
+        return _rebuild(effects.template, [wrapped.get(id(t), t) for t in effects.returned])
+
     def escaped(self) -> None:
-        """Tensors the call made and kept somewhere (optimizer state, a cache) would not be
-        updated by a replay; a gradient it set may be kept only as that gradient."""
+        """Raises `_NotReplayable` when a tensor the call made is still alive once its return
+        value is dropped: kept somewhere (optimizer state, a cache), a replay would not
+        update it. (A gradient it set to a tensor it made is alive here only if kept
+        somewhere else too: `detached` set a wrapper in its place.)"""
         gc.collect()
-        alive = [t for t in (ref() for ref in self.rec.created.values()) if t is not None]
-        if not alive:
-            return
-        grads = {id(t._grad): t for t in self.rec.grads_set.values() if t._grad is not None}
-        if any(id(t) not in grads for t in alive):
+        if any(ref() is not None for ref in self.rec.created.values()):
             raise _NotReplayable("it keeps a tensor it made (e.g. optimizer state)")
-        if self.referenced(alive):
-            raise _NotReplayable("it keeps a gradient it made somewhere else too")
 
 
 _RUN_AS_USUAL = object()  # a signature whose calls cannot be replayed
@@ -545,12 +642,16 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Replay the plan recorded for this call's signature, else record one, or run `fn`
+        as usual (see `jit`)."""
         if recording.active is not None:  # called while another jit records: part of it
             return self.fn(*args, **kwargs)
         tensors: list[Tensor] = []
         key = (_flatten(args, tensors), _flatten(kwargs, tensors), is_grad_enabled())
-        if any(t.grad_fn is not None or entangled(t) for t in tensors):
-            return self.fn(*args, **kwargs)  # the tensors behind it are part of the call
+        why = _tied_argument(tensors)
+        if why is not None:  # the tensors behind it are part of the call
+            self._report("runs as usual for this call", why)
+            return self.fn(*args, **kwargs)
         realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
         buffers = [id(_buffer_of(t._node)) for t in tensors]
         first: dict[int, int] = {}
@@ -569,6 +670,8 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
     def _record(
         self, key: Hashable, args: tuple, kwargs: dict, tensors: list[Tensor], buffers: list
     ) -> Any:
+        """Run `fn` while recording it, and keep the plan that replays it (or note that
+        its signature runs as usual); returns the call's return value."""
         rec = recording.Recording()
         recorder = _Recorder(self.fn, rec, tensors, buffers)
         recording.active = rec
@@ -591,17 +694,36 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
         return out
 
     def _keep(self, key: Hashable, plan: Any) -> None:
+        """Keep `plan` (or `_RUN_AS_USUAL`) for a signature, dropping the least recently
+        used beyond `PLANS_KEPT`."""
         for dropped in lru.put(self.plans, key, plan, PLANS_KEPT):
             self.retried.discard(dropped)
 
     def _run_as_usual(self, key: Hashable, why: _NotReplayable, out: Any) -> Any:
+        """Note that a signature's recording could not be replayed: its next call records
+        again if `why` allows and it has not had that second chance, else its calls run
+        as usual. Returns `out`."""
         again = why.again and key not in self.retried
         if again:
             self.retried.add(key)
         else:
             self._keep(key, _RUN_AS_USUAL)
+        self._report("records again at the next call" if again else "runs as usual", why)
+        return out
+
+    def _report(self, when: str, why: object) -> None:
+        """With `LAZYGRAD_DEBUG` set, say on stderr why a call is not replayed."""
         if debug_level():
             name = getattr(self.fn, "__name__", "function")
-            when = "records again at the next call" if again else "runs as usual"
             print(f"[lazygrad] jit: {name} {when}: {why}", file=sys.stderr)
-        return out
+
+
+def _tied_argument(tensors: list[Tensor]) -> str | None:
+    """Why a call with these tensor arguments runs as usual (a recording would reach into
+    the graph or views behind an argument), or None when none is tied so."""
+    for t in tensors:
+        if t.grad_fn is not None:
+            return "an argument has autograd history"
+        if entangled(t):
+            return "an argument is a view or has views"
+    return None
