@@ -9,7 +9,10 @@ or a rendered file. Two views:
   view folding), one cluster per fused kernel whose SVG tooltip is the kernel's generated source.
 
 An edge from one kernel into another is labelled with the fusion rule that keeps them apart
-(`fuse.RULES`: its short label on the edge, its explanation as the tooltip). With
+(`fuse.RULES`: its short label on the edge, its explanation as the tooltip); no other edge has
+a label, so none overlap in drawings up to about 200 nodes. Each node's tooltip describes it
+(name, op, shape, dtype, and for a movement op the full view it applies). In SVG, tooltips are
+the <title> of their node, cluster or edge, which browsers show on hover. With
 `backward=True`, nodes created by the autodiff pass are coloured. Graphs larger than
 `max_nodes`, or whose long edges would make `dot` slow, are drawn with one node per kernel.
 Rendering uses Graphviz's `dot` when it is on PATH, else the `graphviz-pure` executable that
@@ -19,6 +22,7 @@ Rendering uses Graphviz's `dot` when it is on PATH, else the `graphviz-pure` exe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,7 +61,9 @@ DEFAULT_MAX_NODES = 200
 # Above max_nodes * this many nodes plus virtual nodes of long edges, `dot` (graphviz-pure
 # especially) takes many seconds: such drawings show one node per kernel instead.
 LAYOUT_COST_PER_NODE = 6
-EDGE_LABEL_COST = 400
+# Up to this layout cost (a 200-node drawing of a training step), edge labels take part in
+# the layout (no two overlap); above, `dot` would take many seconds and they are placed after.
+EDGE_LABEL_COST = 4000
 FORMATS = ("svg", "png", "dot")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _MAX_USER_FRAMES = 4
@@ -99,8 +105,9 @@ class _Item:
 
 @dataclass
 class _Drawing:
-    """What one view draws: nodes, edges (source key, consumer key, label), a note, and for
-    each edge that crosses a kernel boundary the fusion rule behind it (a key of `RULES`)."""
+    """What one view draws: nodes, edges (source key, consumer key, what a movement op
+    consumer does), a note, and for each edge that crosses a kernel boundary the fusion rule
+    behind it (a key of `RULES`)."""
 
     items: list[_Item]
     edges: list[tuple[str, str, str]]
@@ -207,7 +214,8 @@ def view_text(view: View) -> str:
 
 
 def movement_text(node: Node) -> str:
-    """What a movement op does to its source, for the label of the edge into it."""
+    """What a movement op does to its source: the `label` of the edge into it in
+    `Graph.to_networkx`, a line of its tooltip in drawings."""
     src = node.src[0]
     if node.op is Op.VIEW:
         return view_text(node.arg)  # type: ignore[arg-type]
@@ -231,8 +239,8 @@ def _op_text(node: Node) -> str:
         return f"{node.op.value} axes{_compact(node.arg)}"  # type: ignore[arg-type]
     if node.op is Op.COPY:
         return f"copy {node.arg[0]} -> {node.arg[1]}"  # type: ignore[index]
-    if node.op is Op.VIEW:
-        return "view"
+    if node.op is Op.VIEW:  # "view" or "broadcast"
+        return view_text(node.arg).split()[0]  # type: ignore[arg-type]
     return node.op.value
 
 
@@ -253,6 +261,17 @@ def _label(node: Node, name: str | None, role: str) -> str:
     op = _op_text(node)
     lines = [name if name != op else None, op, f"{_shape_text(node.shape)} {node.dtype.name}"]
     return "\n".join(line for line in lines if line)
+
+
+def _description(node: Node, label: str, kernel: str | None) -> str:
+    """A node's tooltip: its label (name, op, shape and dtype), what a movement op does to its
+    source (the full view: shape, strides, offset, mask) and the kernel computing it."""
+    lines = [label]
+    if node.op in MOVEMENT_OPS:
+        lines.append(movement_text(node))
+    if kernel is not None:
+        lines.append(f"in kernel {kernel}")
+    return "\n".join(lines)
 
 
 # ---- the snapshot ------------------------------------------------------------------------
@@ -387,17 +406,18 @@ class Graph:
         params: set[Node],
     ) -> _Item:
         role = _role(node, params)
-        where = "" if kernel is None else f" in {self.schedule.kernels[kernel].name}"
+        label = _label(node, name, role)
+        where = None if kernel is None else self.schedule.kernels[kernel].name
         return _Item(
             key,
-            _label(node, name, role),
+            label,
             node.op.value,
             node.shape,
             node.dtype.name,
             role,
             backward,
             kernel,
-            f"{node!r}{where}",
+            _description(node, label, where),
         )
 
     def _recorded(self) -> _Drawing:
@@ -506,7 +526,7 @@ class Graph:
                 src_key = producer.get(s) or self._add(
                     drawing, f"b{i}_{len(drawing.items)}", s, None, info
                 )
-                drawing.edges.append((src_key, key, _shape_text(s.shape)))
+                drawing.edges.append((src_key, key, ""))
                 if s in producer:
                     drawing.rules[src_key, key] = writers[s][1]
             drawing.items.append(_kernel_item(key, i, kernel, backward))
@@ -677,6 +697,7 @@ def _dot(drawing: _Drawing, kernels: list[Kernel], backward: bool) -> graphviz.D
         fontsize="11",
         labelloc="t",
         label=_text(_title(drawing, kernels, backward)),
+        newrank="true",  # else labelled edges between clusters can fail: "trouble in init_rank"
     )
     dot.attr(
         "node",
@@ -696,22 +717,22 @@ def _dot(drawing: _Drawing, kernels: list[Kernel], backward: bool) -> graphviz.D
     if drawing.clusters:
         for i, kernel in enumerate(kernels):
             _cluster(dot, i, kernel, [it for it in drawing.items if it.kernel == i], backward)
-    # An edge label doubles every rank for `dot`; an external label (xlabel) costs nothing
-    # but is placed less neatly: small drawings get the real thing.
+    # `dot` lays edge labels out like nodes, so they never overlap, but they double every
+    # rank; external labels (xlabel) cost nothing but are placed after the layout, where
+    # they may overlap: drawings up to about 200 nodes get the real thing.
     label_attr = "label" if layout_cost(drawing) <= EDGE_LABEL_COST else "xlabel"
-    for src, dst, label in drawing.edges:
-        attrs = _boundary_attrs(drawing.rules[src, dst]) if (src, dst) in drawing.rules else {}
-        label = "\n".join(part for part in (label, attrs.pop("label", "")) if part)
-        dot.edge(src, dst, **({label_attr: _text(label)} if label else {}), **attrs)
+    for src, dst, _ in drawing.edges:
+        rule = drawing.rules.get((src, dst))
+        dot.edge(src, dst, **(_boundary_attrs(rule, label_attr) if rule else {}))
     return dot
 
 
-def _boundary_attrs(rule: str) -> dict[str, str]:
+def _boundary_attrs(rule: str, label_attr: str) -> dict[str, str]:
     """An edge into another kernel: the rule's short label, its long form as the tooltip."""
     label, explanation = RULES.get(rule) or Rule(rule, "")
     tip = _text(f"kernel boundary, {rule}: {explanation}")
     return {
-        "label": label,
+        label_attr: _text(label),
         "tooltip": tip,
         "labeltooltip": tip,
         "color": _BOUNDARY_COLOR,
@@ -780,8 +801,23 @@ def find_renderer() -> str:
     )
 
 
+# Graphviz writes an object's tooltip as the xlink:title of a link inside the object's group,
+# just after the group's <title> (the object's DOT name).
+_TOOLTIP_LINK = re.compile(
+    rb'<title>[^<]*</title>(\n<g id="a_[^"]*"><a\b[^>]*?\bxlink:title="([^"]*)")'
+)
+
+
+def _titled(svg: bytes) -> bytes:
+    """`svg` with each tooltip as its object's <title> too: SVG's own tooltip (SVG 2
+    deprecates xlink:title)."""
+    return _TOOLTIP_LINK.sub(rb"<title>\2</title>\1", svg)
+
+
 def render_dot(source: str, format: str = "svg") -> bytes:
-    """DOT text rendered as `format` (svg, png, or dot for the text itself)."""
+    """DOT text rendered as `format` (svg, png, or dot for the text itself). In SVG, each
+    node, cluster and edge with a tooltip has it as the text of its <title> element (which
+    browsers show on hover) as well as the xlink:title of its link."""
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
     if format == "dot":
@@ -793,7 +829,7 @@ def render_dot(source: str, format: str = "svg") -> bytes:
     if proc.returncode != 0:
         reason = proc.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
         raise RuntimeError(f"{Path(exe).name} failed (exit {proc.returncode}): {reason[0]}")
-    return proc.stdout
+    return _titled(proc.stdout) if format == "svg" else proc.stdout
 
 
 def draw(

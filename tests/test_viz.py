@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import html
+import json
 import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -17,23 +21,29 @@ from lazygrad.ir.node import Node, toposort
 from lazygrad.ir.ops import Op
 from lazygrad.ir.passes import fuse
 from lazygrad.ir.passes.autodiff import BACKWARD_NODES
+from lazygrad.runtime import kernel_source
 
 SVG = "{http://www.w3.org/2000/svg}"
+XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 
 
-def training_step() -> tuple[lg.Tensor, lg.Tensor, lg.Tensor]:
-    """Loss and updated weights of one SGD step of a 2-layer MLP (nothing realized)."""
+def training_step(layers: int = 2) -> tuple[lg.Tensor, ...]:
+    """Loss and updated weights of one SGD step of an MLP with `layers` weight matrices
+    (nothing realized)."""
     lg.manual_seed(0)
     inputs = lg.randn(8, 4)
     targets = lg.randn(8, 1)
-    w1 = lg.randn(4, 16, requires_grad=True)
-    w2 = lg.randn(16, 1, requires_grad=True)
-    loss = ((inputs @ w1).relu() @ w2 - targets).pow(2).mean()
+    hidden = [lg.randn(16, 16, requires_grad=True) for _ in range(layers - 2)]
+    weights = [lg.randn(4, 16, requires_grad=True), *hidden, lg.randn(16, 1, requires_grad=True)]
+    x = inputs
+    for w in weights[:-1]:
+        x = (x @ w).relu()
+    loss = (x @ weights[-1] - targets).pow(2).mean()
     loss.backward()
     with lg.no_grad():
-        w1 -= w1.grad * 0.1
-        w2 -= w2.grad * 0.1
-    return loss, w1, w2
+        for w in weights:
+            w -= w.grad * 0.1
+    return loss, *weights
 
 
 def svg_groups(path: str | Path, kind: str) -> list[ET.Element]:
@@ -145,7 +155,15 @@ def _transposed_product() -> lg.Tensor:
     return (x @ y).T + 1
 
 
+def edge_labels(dot: str) -> list[str]:
+    """The labels (or external labels) of the edges of DOT text, in order."""
+    found = re.findall(r'-> \w+ \[[^\n]*?\bx?label=("[^"]*"|\w+)', dot)
+    return [label.strip('"') for label in found]
+
+
 def test_edges_into_another_kernel_name_the_rule():
+    """The edge shows the rule's short label, with its explanation as the tooltip; the view
+    read through goes to the tooltip of the node applying it."""
     graph = viz.Graph([_transposed_product()])
     name = "view across elements"
     rule = fuse.RULES[name]
@@ -154,8 +172,9 @@ def test_edges_into_another_kernel_name_the_rule():
         edges = graph.to_networkx(kernels).edges(data=True)
         assert [d["boundary"] for _, _, d in edges if d["boundary"]] == [name]
         dot = graph.to_dot(kernels)
-        assert f'label="{movement}\\n{rule.label}"' in dot
+        assert edge_labels(dot) == [rule.label]
         assert dot.count(tooltip) == 1
+        assert re.search(rf'tooltip="[^"]*\\n{re.escape(movement)}\\n', dot), movement
 
 
 def test_collapsed_drawings_label_kernel_to_kernel_edges():
@@ -277,12 +296,62 @@ def test_graphviz_pure_is_found_beside_python(monkeypatch):
     assert viz.find_renderer() == str(found[0])
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
-def test_svg_renders_in_headless_chromium(tmp_path):
+def two_hundred_nodes(kernels: bool) -> viz.Graph:
+    """A training step drawn node by node (as `lazygrad viz --nodes` does) in about 200 nodes:
+    the recorded graph, or the kernels' clusters."""
+    gc.collect()  # an earlier step still pending (in a reference cycle) would join this one
+    graph = viz.Graph(training_step(10 if kernels else 12), kernels=kernels, max_nodes=10**9)
+    assert 180 <= graph.node_count() <= 240 and not graph.collapsed()
+    return graph
+
+
+@pytest.mark.parametrize("kernels", [False, True], ids=["recorded", "kernels"])
+def test_edge_labels_of_200_node_drawings_stay_short(kernels):
+    """Edge labels are the rules' short labels (one per edge into another kernel), laid out
+    by `dot` itself (not as external labels it places afterwards, which may overlap)."""
+    graph = two_hundred_nodes(kernels)
+    dot = graph.to_dot()
+    crossing = [d for _, _, d in graph.to_networkx().edges(data=True) if d["boundary"]]
+    labels = edge_labels(dot)
+    assert len(labels) == len(crossing) > 0
+    assert set(labels) <= {rule.label for rule in fuse.RULES.values()}
+    assert "xlabel=" not in dot
+
+
+def svg_tooltip(group: ET.Element) -> str:
+    """The <title> of a node, cluster or edge group (non-breaking spaces as spaces)."""
+    title = group.find(f"{SVG}title")
+    assert title is not None and title.text is not None
+    return title.text.replace("\xa0", " ")
+
+
+def test_svg_titles_are_the_tooltips(tmp_path):
+    """Each node's <title> is its description (the view it applies included), each cluster's
+    the kernel's generated source, a boundary edge's the rule's explanation; and each is the
+    xlink:title of the link Graphviz writes for the tooltip."""
     needs_renderer()
-    svg = viz.Graph(training_step(), kernels=True, backward=True).to_svg(tmp_path / "g.svg")
-    png = tmp_path / "shot.png"
+    graph = viz.Graph([_transposed_product()], kernels=True)
+    svg = graph.to_svg(tmp_path / "g.svg")
+    kernels = graph.schedule.kernels
+    clusters = [svg_tooltip(g) for g in svg_groups(svg, "cluster")]
+    assert clusters == [kernel_source(k) for k in kernels]
+    nodes = [svg_tooltip(g) for g in svg_groups(svg, "node")]
+    assert f"view\n3x4 float32\nview 3x4 st(1,3)\nin kernel {kernels[1].name}" in nodes
+    rule = fuse.RULES["view across elements"]
+    edges = [svg_tooltip(g) for g in svg_groups(svg, "edge")]
+    assert f"kernel boundary, view across elements: {rule.explanation}" in edges
+    big = two_hundred_nodes(kernels=True)
+    path = big.to_svg(tmp_path / "big.svg")
+    groups = svg_groups(path, "node") + svg_groups(path, "cluster")
+    assert len(groups) == big.node_count() + len(big.schedule.kernels)
+    for group in groups:
+        link = group.find(f".//{SVG}a")
+        assert link is not None
+        assert svg_tooltip(group) == link.get(XLINK_TITLE, "").replace("\xa0", " ") != ""
+
+
+def chromium(tmp_path: Path, *args: str) -> str:
+    """Run headless Chromium (its own profile, no network chatter) with `args`; its stdout."""
     command = [
         "chromium",
         "--headless",
@@ -294,11 +363,117 @@ def test_svg_renders_in_headless_chromium(tmp_path):
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={png}",
         "--window-size=1200,900",
-        Path(svg).as_uri(),
+        *args,
     ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium")
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_svg_renders_in_headless_chromium(tmp_path):
+    needs_renderer()
+    svg = viz.Graph(training_step(), kernels=True, backward=True).to_svg(tmp_path / "g.svg")
+    png = tmp_path / "shot.png"
+    chromium(tmp_path, f"--screenshot={png}", Path(svg).as_uri())
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# Run in the page holding the SVG: the box of each edge label (all its lines) in the drawing's
+# coordinates, and for each node and cluster its <title> and the tooltip Chromium shows with
+# the pointer on the middle of its text: that of the nearest element, from the one hit up,
+# with a tooltip (a link's xlink:title, else a <title> child).
+BROWSER_CHECKS = """
+const XLINK = 'http://www.w3.org/1999/xlink';
+function labelBox(texts) {
+  const boxes = texts.map(t => t.getBBox());
+  const left = Math.min(...boxes.map(b => b.x)), top = Math.min(...boxes.map(b => b.y));
+  const right = Math.max(...boxes.map(b => b.x + b.width));
+  const bottom = Math.max(...boxes.map(b => b.y + b.height));
+  return {left, top, right, bottom, text: texts.map(t => t.textContent).join(' / ')};
+}
+function shownTooltip(element) {
+  element.scrollIntoView({block: 'center', inline: 'center'});
+  const r = element.getBoundingClientRect();
+  let e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+  for (; e; e = e.parentElement) {
+    const link = e.getAttributeNS(XLINK, 'title');
+    if (link) return link;
+    const title = [...e.children].find(c => c.localName === 'title');
+    if (title) return title.textContent;
+  }
+  return '';
+}
+function tooltips(kind) {
+  return [...document.querySelectorAll('g.' + kind)].map(g => ({
+    title: g.querySelector(':scope > title').textContent,
+    shown: shownTooltip(g.querySelector('text')),
+  }));
+}
+const labels = [...document.querySelectorAll('g.edge')]
+  .map(g => [...g.querySelectorAll('text')]).filter(texts => texts.length).map(labelBox);
+const overlaps = [];
+labels.forEach((a, i) => labels.slice(i + 1).forEach(b => {
+  const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+  const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  if (w > 0 && h > 0) overlaps.push([a.text, b.text]);
+}));
+const result = {labels: labels.length, overlaps, nodes: tooltips('node'),
+  clusters: tooltips('cluster')};
+const out = document.createElement('pre');
+out.id = 'result';
+out.textContent = JSON.stringify(result);
+document.body.append(out);
+"""
+
+
+def browser_checks(tmp_path: Path, svg: str) -> dict[str, Any]:
+    """BROWSER_CHECKS's findings on `svg`, drawn inline in a page that headless Chromium
+    loads (the DOM it dumps after the script ran holds them)."""
+    text = Path(svg).read_text()
+    page = tmp_path / "page.html"
+    page.write_text(
+        f"<!DOCTYPE html><html><body>{text[text.index('<svg') :]}"
+        f"<script>{BROWSER_CHECKS}</script></body></html>"
+    )
+    found = re.search(
+        r'<pre id="result">(.*?)</pre>', chromium(tmp_path, "--dump-dom", page.as_uri()), re.S
+    )
+    assert found is not None, "the checks did not run"
+    return json.loads(html.unescape(found[1]))
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("kernels", [False, True], ids=["recorded", "kernels"])
+def test_200_node_drawings_read_well_in_chromium(tmp_path, kernels):
+    """In a 200-node drawing as Chromium lays it out, no two edge labels overlap, and hovering
+    any node or cluster shows its tooltip: the node's description, the kernel's source.
+
+    Graphviz writes a tooltip as the xlink:title of a link around the object's shapes, which
+    Chromium shows; `render_dot` copies it to the object's <title>, SVG's own tooltip (SVG 2
+    deprecates xlink:title). The test asks for both: the <title> of every node and cluster is
+    a tooltip (not Graphviz's name for the object) and is what Chromium shows there."""
+    needs_renderer()
+    graph = two_hundred_nodes(kernels)
+    found = browser_checks(tmp_path, graph.to_svg(tmp_path / "g.svg"))
+    crossing = [d for _, _, d in graph.to_networkx().edges(data=True) if d["boundary"]]
+    assert found["labels"] == len(crossing) > 0
+    assert found["overlaps"] == []
+    labels = [d["label"] for _, d in graph.to_networkx().nodes(data=True)]
+    assert len(found["nodes"]) == len(labels) == graph.node_count()
+    for node in found["nodes"]:
+        assert node["shown"] == node["title"]
+    firsts = sorted(node["title"].split("\n")[0] for node in found["nodes"])
+    assert firsts == sorted(label.split("\n")[0] for label in labels)
+    clusters = found["clusters"]
+    sources = [kernel_source(k) for k in graph.schedule.kernels] if kernels else []
+    assert [cluster["title"].replace("\xa0", " ") for cluster in clusters] == sources
+    for cluster in clusters:
+        assert cluster["shown"] == cluster["title"]
