@@ -296,7 +296,7 @@ class Graph:
         max_nodes: int = DEFAULT_MAX_NODES,
         names: dict[Node, str] | None = None,
     ):
-        from .engine.realize import _realized
+        from .engine.realize import realized_values
         from .engine.realize import schedule as make_schedule
 
         self.tensors = list(tensors)
@@ -306,7 +306,7 @@ class Graph:
         self.schedule = schedule if schedule is not None else make_schedule(*self.tensors)
         self.roots = [t._node for t in self.tensors]
         self.nodes = toposort(self.roots)
-        self._lowering = lower(self.nodes, dict(_realized.items()))
+        self._lowering = lower(self.nodes, dict(realized_values.items()))
         self._names = _frame_names() if names is None else dict(names)
         self._params = _param_nodes(self.tensors)
         self._backward = frozenset(n for n, flag in _recorded_flags(self.nodes).items() if flag)

@@ -34,15 +34,15 @@ from ..ir.ops import Op
 from ..tensor import Tensor
 from ..view_registry import entangled, view_entries
 from .realize import (
+    CachedSchedule,
     Realized,
-    _buffer_of,
-    _CachedSchedule,
-    _pending,
-    _point_at,
-    _realized,
+    buffer_of,
     debug_level,
+    pending_of,
+    point_at,
     realize,
     realize_pending,
+    realized_values,
 )
 
 # Where a tensor a plan reads or writes is found at each call: ("arg", index into the
@@ -135,7 +135,7 @@ _STALE = object()  # what `_ReplayPlan.replay` returns when its plan does not ho
 class _ReplayPlan:
     """How to replay one recorded call."""
 
-    entry: _CachedSchedule | None  # None when the call computed nothing
+    entry: CachedSchedule | None  # None when the call computed nothing
     sources: list[Who]  # per input slot of the schedule
     values: dict[Node, Any]  # the PARAM arguments, as recorded
     # per tensor the call made that outlives it (returned, or set as a gradient): where
@@ -212,7 +212,7 @@ class _ReplayPlan:
         groups = [[lookup(w) for w in group] for group in self.together]
         kept = [lookup(at) for at in self.inputs_kept]
         realize(*tensors, *(t for group in groups for t in group), *kept)
-        if any(len({id(_buffer_of(t._node)) for t in group}) > 1 for group in groups):
+        if any(len({id(buffer_of(t._node)) for t in group}) > 1 for group in groups):
             raise _Stale
         if any(entangled(lookup(who)) for who, _ in self.changed):
             raise _Stale
@@ -224,7 +224,7 @@ class _ReplayPlan:
         if self.entry is None:
             return []
         slots = zip(self.entry.inputs, tensors, strict=True)
-        return self.entry.run({slot: _buffer_of(t._node) for slot, t in slots}, self.values)
+        return self.entry.run({slot: buffer_of(t._node) for slot, t in slots}, self.values)
 
     def _write(self, outputs: list[Node], lookup: Callable[[Who], Tensor]) -> Any:
         """Point the updated tensors at their new values, set the gradients the call sets,
@@ -233,7 +233,7 @@ class _ReplayPlan:
         # before the replay writes anything (a gradient it read is the one from before)
         before = {id(ref): lookup(ref[1]) for ref in self.same}
         for who, where in self.changed:
-            _point_at(lookup(who), *self._value(where, outputs, lookup))
+            point_at(lookup(who), *self._value(where, outputs, lookup))
         made = [
             Tensor._wrap(self._value(where, outputs, lookup)[0], device)
             for where, device in zip(self.made, self.devices, strict=True)
@@ -284,12 +284,12 @@ def _lookup(who: Who, args: list[Tensor], found: dict[int, Tensor]) -> Tensor:
 def _stored(t: Tensor) -> Node:
     """The node holding `t`'s value: the BUFFER node stored for it once realized, else its
     own node."""
-    return _realized.get(t._node) or t._node
+    return realized_values.get(t._node) or t._node
 
 
 def _spec(t: Tensor, arg_buffers: list[int]) -> tuple:
     """What a replay needs an outside tensor to look like as it did when recorded."""
-    buffer = id(_buffer_of(t._node)) if t._node.op is Op.BUFFER or t._node in _realized else 0
+    buffer = id(buffer_of(t._node)) if t._node.op is Op.BUFFER or t._node in realized_values else 0
     shares = next((i for i, b in enumerate(arg_buffers) if b == buffer), -1)
     return (*_grad_spec(t), t.requires_grad, shares)
 
@@ -450,7 +450,7 @@ class _Recorder:
         they stood for in the call, and what ran (None when nothing needed computing).
         Raises `_NotReplayable` for a graph a replay could not rerun (see `check_graph`)."""
         firsts = [t._node for t in targets]
-        pending = _pending(tuple(targets))
+        pending = pending_of(tuple(targets))
         done = realize_pending(pending, recording=True) if pending else None
         self.find_holders()
         self.check_graph(firsts, done)
@@ -653,7 +653,7 @@ class jit:  # noqa: N801 - used like a function: lg.jit(fn) or @lg.jit
             self._report("runs as usual for this call", why)
             return self.fn(*args, **kwargs)
         realize(*tensors)  # arguments are inputs of the recorded graph, never part of it
-        buffers = [id(_buffer_of(t._node)) for t in tensors]
+        buffers = [id(buffer_of(t._node)) for t in tensors]
         first: dict[int, int] = {}
         shared = tuple(first.setdefault(b, i) for i, b in enumerate(buffers))
         same = tuple(first.setdefault(id(t), i) for i, t in enumerate(tensors))

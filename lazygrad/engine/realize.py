@@ -92,7 +92,7 @@ class RealizedValues(_Lookup):
         return [(node, next(reversed(v.values()))) for node, v in pairs if node is not None]
 
 
-_realized = RealizedValues()
+realized_values = RealizedValues()
 
 
 class _OnDevice(_Lookup):
@@ -102,7 +102,7 @@ class _OnDevice(_Lookup):
         self.device = device
 
     def get(self, node: Node, default: Node | None = None) -> Node | None:
-        found = _realized.get_on(node, self.device)
+        found = realized_values.get_on(node, self.device)
         return default if found is None else found
 
 
@@ -113,23 +113,25 @@ class _LeafValues(_Lookup):
     shares (hash-consing finds them) are computed again inside it."""
 
     def get(self, node: Node, default: Node | None = None) -> Node | None:
-        return _realized.get(node, default) if is_leaf_token(node) else default
+        return realized_values.get(node, default) if is_leaf_token(node) else default
 
 
 # Called with (schedule, tensors) before each schedule runs: `lazygrad viz` captures graphs here.
 schedule_listeners: list[Callable[[Schedule, list[Tensor]], None]] = []
 
 
-def _pending(tensors: tuple[Tensor, ...]) -> list[Tensor]:
+def pending_of(tensors: tuple[Tensor, ...]) -> list[Tensor]:
+    """The distinct tensors among `tensors` that have work to run (TypeError for a
+    non-tensor)."""
     out: list[Tensor] = []
     for t in {id(t): t for t in tensors}.values():
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor, got {type(t).__name__}")
         if t._node.op is Op.BUFFER:
             continue
-        stored = _realized.get_on(t._node, str(t.device))
+        stored = realized_values.get_on(t._node, str(t.device))
         if stored is not None:  # computed already (for another tensor): just point at it
-            _point_at(t, stored, shared=True)
+            point_at(t, stored, shared=True)
             continue
         out.append(t)
     return out
@@ -158,7 +160,7 @@ def _also_realized(pending: list[Tensor]) -> list[Tensor]:
     for t in live.tensors():
         group = t._node.group
         if group is not None and id(t) not in asked and group.find() in groups:
-            if str(t.device) == device and _realized.get_on(t._node, device) is None:
+            if str(t.device) == device and realized_values.get_on(t._node, device) is None:
                 also.append(t)
     return also
 
@@ -166,7 +168,7 @@ def _also_realized(pending: list[Tensor]) -> list[Tensor]:
 def _stored_for(devices: dict[Node, str]) -> _Lookup:
     """The stored values a graph realized on `devices` reads."""
     wanted = set(devices.values())
-    return _OnDevice(wanted.pop()) if len(wanted) == 1 else _realized
+    return _OnDevice(wanted.pop()) if len(wanted) == 1 else realized_values
 
 
 # Tensors every realize computes too, whatever it was asked for: the collectives of a
@@ -190,17 +192,17 @@ def _must_run(pending: list[Tensor]) -> list[Tensor]:
 def schedule(*tensors: Tensor) -> Schedule:
     """The kernels that realizing `tensors` would run, in order; nothing runs. Like
     realizing, it includes the live tensors whose pending work overlaps theirs."""
-    pending = _pending(tensors)
+    pending = pending_of(tensors)
     nodes, devices = _targets(pending + _also_realized(pending))
     return build_schedule(nodes, devices, _stored_for(devices))
 
 
-def _buffer_of(node: Node, stored: _Lookup | None = None) -> Buffer:
+def buffer_of(node: Node, stored: _Lookup | None = None) -> Buffer:
     """The buffer an input node of a graph stands for (see `structural_key`), as `stored`
     (by default: every stored value) finds it."""
     if node.op is Op.BUFFER:
         return node.arg  # type: ignore[return-value]
-    return (stored or _realized)[node].arg  # type: ignore[return-value]
+    return (stored or realized_values)[node].arg  # type: ignore[return-value]
 
 
 def _slots(inputs: list[Node]) -> dict[Node, Node]:
@@ -209,7 +211,7 @@ def _slots(inputs: list[Node]) -> dict[Node, Node]:
     every run binds them to the buffers of the graph at hand."""
     slots = {}
     for node in inputs:
-        buf = _buffer_of(node)
+        buf = buffer_of(node)
         slots[node] = make(
             Op.BUFFER, (), Buffer(buf.device, buf.dtype, buf.numel), node.dtype, node.shape
         )
@@ -217,7 +219,7 @@ def _slots(inputs: list[Node]) -> dict[Node, Node]:
 
 
 @dataclass
-class _CachedSchedule:
+class CachedSchedule:
     """A schedule built once, against placeholder input nodes (in slot order), and the
     position of each target's lowered node."""
 
@@ -245,14 +247,14 @@ class _CachedSchedule:
 # scratch arrays are shared by every graph of one structure.
 _one_at_a_time = threading.RLock()
 
-_schedule_cache: OrderedDict[tuple, _CachedSchedule] = OrderedDict()
+_schedule_cache: OrderedDict[tuple, CachedSchedule] = OrderedDict()
 SCHEDULE_CACHE_SIZE = 64
 cache_stats = {"hits": 0, "misses": 0}
 
 
 def _cached_schedule(
     nodes: list[Node], devices: dict[Node, str], realized: _Lookup
-) -> tuple[_CachedSchedule, list[Node], list[Node]]:
+) -> tuple[CachedSchedule, list[Node], list[Node]]:
     """The schedule for `nodes` from the cache (keyed by graph structure), or a new one."""
     key, inputs, params = structural_key(nodes, [devices[n] for n in nodes], realized)
     entry = _schedule_cache.get(key)
@@ -268,7 +270,7 @@ def _cached_schedule(
     repeats = Counter(lowered)
     shared = [n.op is Op.BUFFER or repeats[n] > 1 for n in lowered]
     targets = [(n.dtype, n.shape) for n in nodes]
-    entry = _CachedSchedule(sched, [slots[n] for n in inputs], params, lowered, shared, targets)
+    entry = CachedSchedule(sched, [slots[n] for n in inputs], params, lowered, shared, targets)
     _schedule_cache[key] = entry
     if len(_schedule_cache) > SCHEDULE_CACHE_SIZE:
         _schedule_cache.popitem(last=False)
@@ -290,7 +292,7 @@ def realize(*tensors: Tensor) -> None:
     else:
         return
     with _one_at_a_time:
-        pending = _pending(tensors)
+        pending = pending_of(tensors)
         if pending:
             realize_pending(pending)
 
@@ -301,13 +303,13 @@ class Realized:
     in the schedule's slot order, and the argument passed for each of its PARAM nodes."""
 
     nodes: list[Node]
-    entry: _CachedSchedule
+    entry: CachedSchedule
     inputs: list[Node]
     values: dict[Node, Any]
 
 
 def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
-    """Realize tensors that `_pending` returned (each needs computing), together with the
+    """Realize tensors that `pending_of` returned (each needs computing), together with the
     live tensors whose pending work overlaps theirs (see `_also_realized`). A `lg.jit`
     recording realizes only `pending` and reads only leaf values (see `_LeafValues`)."""
     by_device: dict[str, list[Tensor]] = {}
@@ -325,21 +327,21 @@ def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
     for listener in schedule_listeners:
         listener(entry.schedule, pending)
     bindings = {
-        slot: _buffer_of(new, stored) for slot, new in zip(entry.inputs, inputs, strict=True)
+        slot: buffer_of(new, stored) for slot, new in zip(entry.inputs, inputs, strict=True)
     }
     values = {old: new.arg for old, new in zip(entry.params, params, strict=True)}
     results = entry.run(bindings, values)
     for node, value in zip(nodes, results, strict=True):
-        _realized[node] = value
+        realized_values[node] = value
         settle(node)
     shared = {node for node, many in zip(nodes, entry.shared, strict=True) if many}
     value_of = dict(zip(nodes, results, strict=True))
     for t in pending:
-        _point_at(t, value_of[t._node], shared=t._node in shared)
+        point_at(t, value_of[t._node], shared=t._node in shared)
     return Realized(nodes, entry, inputs, values)
 
 
-def _point_at(t: Tensor, value: Node, shared: bool) -> None:
+def point_at(t: Tensor, value: Node, shared: bool) -> None:
     """Let `t` stand for its value's BUFFER node, cutting the history (only autograd of a
     non-leaf could need it). A leaf that requires grad and whose buffer may be another
     tensor's too (`x.detach().requires_grad_()`) keeps a node of its own around the buffer,
@@ -353,7 +355,7 @@ def _point_at(t: Tensor, value: Node, shared: bool) -> None:
     if is_leaf_token(node) and node.src[0] is value:
         return  # settled by an earlier realize
     own = make(Op.CONTIGUOUS, (value,), _LeafToken())
-    _realized[own] = value
+    realized_values[own] = value
     settle(own)
     t._replace_node(own)
 
@@ -369,7 +371,7 @@ def updated(*tensors: Tensor) -> None:
     for t in tensors:
         if (
             t._node.depth > UPDATE_DEPTH_LIMIT
-            and refresh_depth(t._node, _realized) > UPDATE_DEPTH_LIMIT
+            and refresh_depth(t._node, realized_values) > UPDATE_DEPTH_LIMIT
         ):
             if debug_level():
                 print(
@@ -495,6 +497,6 @@ def to_host(t: Tensor) -> np.ndarray:
     if recording.active is not None:
         recording.active.stop_replay("a value was read on the host (item, numpy, print, ...)")
     realize(t)
-    node = t._node if t._node.op is Op.BUFFER else _realized[t._node]
+    node = t._node if t._node.op is Op.BUFFER else realized_values[t._node]
     buf: Buffer = node.arg  # type: ignore[assignment]
     return backend_for(buf.device).to_host(buf).reshape(node.shape).copy()
