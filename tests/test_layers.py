@@ -28,6 +28,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("ir", ("lazygrad.ir",)),
+    ("codegen", ("lazygrad.codegen",)),
     ("renderer", ("lazygrad.renderer",)),
     ("runtime", ("lazygrad.runtime",)),
     ("devices", ("lazygrad.device", "lazygrad.opencl")),

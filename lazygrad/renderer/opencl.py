@@ -1,97 +1,31 @@
 """OpenCL C generation: the pieces every kernel template shares.
 
-A kernel reads its operands through index arithmetic. `Access` is one read (or write):
-`offset + sum(index[key] * stride)`, valid where every windowed index is inside its window.
-`Space` is the iteration space of an elementwise or reduce kernel: the non-1 dims of its full
-shape, each kept or reduced, with adjacent dims merged wherever every access allows it (so a
-contiguous input is read as `x[i]`). `Emitter` turns IR nodes into OpenCL C statements, one
-typed variable per node, either scalar or as `W`-wide vectors along one dim of the space
-(explicit vectors matter on CPU devices, where PoCL does not vectorize across work-items).
-How each op renders comes from the op table (`OpDef.cl`); this module fills its placeholders.
+OpenCL C is rendered here as a C dialect: types and literals, the helper functions the
+templates name, index arithmetic as C (`index_expr`, `decompose`), and `Emitter`, which turns
+IR nodes into statements, one typed variable per node, either scalar or as `W`-wide vectors
+along one dim of the space. Which accesses, layouts and vectors a kernel uses is decided in
+`codegen/`; how each op renders comes from the op table (`OpDef.cl`), whose placeholders this
+module fills.
 """
 
 from __future__ import annotations
 
 import math
 import string
-from collections.abc import Callable, Container
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..dtypes import DType, bool_, float16, float32, float64, int32, wrap_scalar
+from ..codegen.access import Access, loaded_view, make_access
+from ..codegen.bounds import positions_inside
+from ..codegen.graph import ALIAS_OPS, KernelGraph
+from ..codegen.target import Target
+from ..dtypes import DType, bool_, float16, float32, float64, wrap_scalar
 from ..ir.node import Node
-from ..ir.ops import ELEMENTWISE, LOADED_LEAVES, OP_TABLE, REDUCE_OPS, Op
+from ..ir.ops import ELEMENTWISE, OP_TABLE, REDUCE_OPS, Op
 from ..ir.view import View
 
-ALIAS_OPS = (Op.CONTIGUOUS, Op.DETACH)
 _ROUNDED_WHEN_DEFINED = frozenset((*REDUCE_OPS, Op.DOT))
-VECTOR_DTYPES = (float32, int32, bool_)
-_FLOAT_VECTOR_OPS = {
-    Op.NEG,
-    Op.EXP,
-    Op.LOG,
-    Op.SIN,
-    Op.COS,
-    Op.SQRT,
-    Op.RECIP,
-    Op.TANH,
-    Op.ABS,
-    Op.FLOOR,
-    Op.RINT,
-    Op.ASIN,
-    Op.ACOS,
-    Op.ATAN,
-    Op.SINH,
-    Op.COSH,
-    Op.ERF,
-    Op.EXPM1,
-    Op.LOG1P,
-    Op.ATAN2,
-    Op.ADD,
-    Op.SUB,
-    Op.MUL,
-    Op.DIV,
-    Op.MAX,
-    Op.MIN,
-    Op.POW,
-}
-_COMMON_VECTOR_OPS = {Op.WHERE, Op.CAST, Op.CONTIGUOUS, Op.DETACH, Op.VIEW, *REDUCE_OPS}
-VECTOR_OPS = {
-    "float32": _FLOAT_VECTOR_OPS | _COMMON_VECTOR_OPS,
-    "int32": {Op.NEG, Op.ADD, Op.SUB, Op.MUL, Op.MAX, Op.MIN, Op.AND, Op.OR, Op.XOR, Op.NOT}
-    | _COMMON_VECTOR_OPS,
-    "bool": {Op.CMPLT, Op.CMPLE, Op.CMPEQ, Op.CMPNE, Op.AND, Op.OR, Op.XOR, Op.NOT, Op.MAX, Op.MIN}
-    | _COMMON_VECTOR_OPS,
-}
-
-
-def vector_ok(n: Node) -> bool:
-    """Whether elementwise or reduce node `n` can be computed on vectors of lanes."""
-    if n.dtype not in VECTOR_DTYPES or n.op not in VECTOR_OPS[n.dtype.name]:
-        return False
-    if any(s.dtype not in VECTOR_DTYPES for s in n.src):
-        return False
-    # bool lanes are masks (true is -1), so ordering them would invert false < true
-    return not (n.op in (Op.CMPLT, Op.CMPLE) and n.src[0].dtype == bool_)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What code generation needs to know about the device it generates for."""
-
-    name: str
-    has_fp64: bool = True
-    is_gpu: bool = False
-    compute_units: int = 1
-    max_work_group_size: int = 256
-    preferred_multiple: int = 1
-    base_align: int = 128  # bytes every buffer starts on (CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8)
-
-    @property
-    def vector_widths(self) -> tuple[int, ...]:
-        """Vector widths to try, widest first (1 = scalar code)."""
-        return (4, 2) if self.is_gpu else (16, 8, 4)
 
 
 # ---- types and literals -------------------------------------------------------------------
@@ -350,104 +284,6 @@ def combine(op: Op, d: DType, a: str, b: str, src: SourceBuilder) -> str:
     return f"{fn}({a}, {b})"
 
 
-# ---- accesses and the iteration space ---------------------------------------------------------
-@dataclass
-class Access:
-    """One indexed read of `base` (a kernel input, ARANGE or CONST) or write of an output."""
-
-    base: Node | None
-    offset: int
-    terms: dict[object, int] = field(default_factory=dict)  # index key -> stride (non-zero)
-    windows: dict[object, tuple[int, int]] = field(default_factory=dict)  # key -> [lo, hi)
-    dead: bool = False  # every element is masked out (reads 0)
-    covered: tuple = ()  # keys of the dims this access indexes
-
-
-def loaded_view(node: Node, region: set[Node], inputs: Container[Node] = ()) -> tuple[Node, View]:
-    """The base a leaf node reads and the view it reads it through (a view that an earlier
-    kernel wrote out is an input buffer of its own)."""
-    if node.op is Op.VIEW and node.src[0] not in region and node not in inputs:
-        return node.src[0], node.arg  # type: ignore[return-value]
-    return node, View.contiguous(node.shape)
-
-
-def make_access(base: Node | None, view: View, keys: list[object | None]) -> Access:
-    """An access through `view`, dim d indexed by `keys[d]` (None: a size-1 dim, index 0)."""
-    dead = view.mask is not None and any(lo >= hi for lo, hi in view.mask)
-    acc = Access(base, view.offset, dead=dead, covered=tuple(k for k in keys if k is not None))
-    for d, key in enumerate(keys):
-        if key is None:
-            continue
-        if view.strides[d]:
-            acc.terms[key] = view.strides[d]
-        if view.mask is not None and view.mask[d] != (0, view.shape[d]):
-            acc.windows[key] = view.mask[d]
-    return acc
-
-
-def dims_keys(shape: tuple[int, ...], positions: list[int]) -> list[object | None]:
-    """Keys for a node's dims: its non-1 dims take `positions` in order."""
-    keys: list[object | None] = [None] * len(shape)
-    real = [d for d, n in enumerate(shape) if n != 1]
-    assert len(real) == len(positions), (shape, positions)
-    for d, p in zip(real, positions, strict=True):
-        keys[d] = p
-    return keys
-
-
-class Space:
-    """The iteration space: non-1 dims (`sizes`), which are reduced, and merged groups."""
-
-    def __init__(self, sizes: list[int], reduced: list[bool]):
-        self.sizes = sizes
-        self.reduced = reduced
-        self.groups: list[list[int]] = [[p] for p in range(len(sizes))]
-
-    def coalesce(self, accesses: list[Access]) -> None:
-        """Merge adjacent dims of one kind wherever every access reads them as one dim."""
-        groups: list[list[int]] = []
-        for p in range(len(self.sizes)):
-            if groups and self._mergeable(groups[-1][-1], p, accesses):
-                groups[-1].append(p)
-            else:
-                groups.append([p])
-        self.groups = groups
-
-    def _mergeable(self, p: int, q: int, accesses: list[Access]) -> bool:
-        if self.reduced[p] != self.reduced[q]:
-            return False
-        for a in accesses:
-            if p not in a.covered:
-                continue
-            if p in a.windows or q in a.windows:
-                return False
-            if a.terms.get(p, 0) != a.terms.get(q, 0) * self.sizes[q]:
-                return False
-        return True
-
-    def regroup(self, acc: Access) -> Access:
-        """`acc` (keyed by dim positions) re-keyed by merged group index."""
-        out = Access(acc.base, acc.offset, dead=acc.dead)
-        covered = []
-        for g, group in enumerate(self.groups):
-            if group[0] not in acc.covered:
-                continue
-            covered.append(g)
-            stride = acc.terms.get(group[-1], 0)
-            if stride:
-                out.terms[g] = stride
-            if len(group) == 1 and group[0] in acc.windows:
-                out.windows[g] = acc.windows[group[0]]
-        out.covered = tuple(covered)
-        return out
-
-    def group_sizes(self) -> list[int]:
-        return [math.prod(self.sizes[p] for p in g) for g in self.groups]
-
-    def group_reduced(self) -> list[bool]:
-        return [self.reduced[g[0]] for g in self.groups]
-
-
 # ---- statements ---------------------------------------------------------------------------
 def kernel_function(name: str, signature: str, lines: list[str], attributes: str = "") -> str:
     """A `__kernel` function whose body is `lines`, indented by brace depth."""
@@ -571,12 +407,12 @@ class Emitter:
     # emission
     def emit(self, targets: list[Node]) -> None:
         """Emit every node `targets` need that is not yet defined, sources first."""
-        for node in self.ctx.order(targets, self.lookup):
+        for node in self.ctx.graph.order(targets, self.lookup):
             self.emit_node(node)
 
     def emit_node(self, n: Node) -> None:
         ctx = self.ctx
-        if ctx.is_leaf(n):
+        if ctx.graph.is_leaf(n):
             self.define(n, self.load(n, ctx.access[n]))
         elif n.op is Op.VIEW or n.op in ALIAS_OPS:  # a reduce/dot read back, or an alias
             val = self.lookup(n.src[0])
@@ -657,14 +493,14 @@ class Emitter:
         # compared as a long: cast to an int index first, indexing.OUT_OF_BOUNDS wraps to 0
         self.lines.append(f"long {flat} = (long)({pos.expr});")
         self.lines.append(f"bool {flat}_in = {flat} >= 0 && {flat} < {source.numel};")
-        if not positions_inside(n, self.ctx.inputs):
+        if not positions_inside(n, self.ctx.graph.inputs):
             self.lines.append(f"if (!{flat}_in) *{ERROR_FLAG} = 1;")
         val = self.load_flat(source, f"({flat}_in ? (idx_t){flat} : 0)", flat)
         return self.var(n.dtype, False, f"{flat}_in ? {val.expr} : {literal(0, n.dtype)}")
 
     def load_flat(self, x: Node, index: str, prefix: str) -> Val:
         """Leaf `x` read at its logical row-major position `index` (a C expression)."""
-        base, view = loaded_view(x, self.ctx.region, self.ctx.inputs)
+        base, view = loaded_view(x, self.ctx.graph.region, self.ctx.graph.inputs)
         saved = self.names
         self.names = dict(saved)
         if view == View.contiguous(view.shape):  # the flat position is the buffer index
@@ -707,36 +543,35 @@ class Emitter:
 
 
 class CodeContext:
-    """Per-kernel facts the emitter needs: leaves and their accesses, vector-ness, names."""
+    """Per-kernel facts the emitter needs: the kernel's graph, the planned access of each leaf
+    and which nodes are vectors (from `codegen/`), constant argument slots, the target."""
 
     def __init__(
-        self, nodes: list[Node], inputs: list[Node], const_slots: dict[Node, int], target: Target
+        self,
+        graph: KernelGraph,
+        const_slots: dict[Node, int],
+        target: Target,
+        access: dict[Node, Access] | None = None,
+        vector: dict[Node, bool] | None = None,
     ):
-        self.region = set(nodes)
-        self.nodes = nodes
-        self.position = {n: i for i, n in enumerate(nodes)}
-        self.inputs = {n: i for i, n in enumerate(inputs)}
+        self.graph = graph
         self.const_slots = const_slots
         self.target = target
-        self.access: dict[Node, Access] = {}
-        self.vector: dict[Node, bool] = {}
-
-    def is_leaf(self, n: Node) -> bool:
-        return (
-            n.op in LOADED_LEAVES
-            or n in self.inputs
-            or (n.op is Op.VIEW and n.src[0] not in self.region)
-        )
+        self.access = access or {}
+        self.vector = vector or {}
 
     def input_name(self, n: Node) -> str:
-        return f"x{self.inputs[n]}"
+        """The argument holding input `n`."""
+        return f"x{self.graph.inputs[n]}"
 
     def const_expr(self, n: Node) -> str:
+        """Constant `n` as a kernel argument or a literal."""
         if n in self.const_slots:
             return f"c{self.const_slots[n]}"
         return literal(n.arg, n.dtype)
 
     def arange_expr(self, n: Node, index: str) -> str:
+        """ARANGE `n`'s value at C expression `index`."""
         start, step = n.arg  # type: ignore[misc]
         d = n.dtype
         integral = all(float(v).is_integer() for v in (start, step))
@@ -750,100 +585,8 @@ class CodeContext:
             f"(float)({index})))"
         )
 
-    def operands(self, n: Node) -> tuple[Node, ...]:
-        """The sources emission walks into (a gather's source is read by index instead)."""
-        if self.is_leaf(n) or n.op is Op.DOT:
-            return ()
-        if n.op is Op.GATHER:  # an input when an earlier kernel computed it
-            return (n.src[1],)
-        return n.src
 
-    def leaves(self, targets: list[Node]) -> list[Node]:
-        """The leaves emission of `targets` reads (indexed reads excluded)."""
-        return [n for n in self.order(targets, lambda n: None) if self.is_leaf(n)]
-
-    def order(self, targets: list[Node], defined: Callable[[Node], Val | None]) -> list[Node]:
-        """Nodes to emit for `targets` (skipping defined ones), in a valid order."""
-        seen: set[Node] = set()
-        stack = [t for t in targets if defined(t) is None]
-        while stack:
-            n = stack.pop()
-            if n in seen:
-                continue
-            seen.add(n)
-            stack.extend(s for s in self.operands(n) if s not in seen and defined(s) is None)
-        return sorted(seen, key=lambda n: (self.position.get(n, -1), id(n)))
-
-
-# ---- bounds of indexed reads and writes ------------------------------------------------------
 ERROR_FLAG = "lg_err"  # the argument a kernel sets where a position falls outside its tensor
-_RANGE_OPS = (Op.VIEW, Op.CAST, *ALIAS_OPS, Op.WHERE, Op.ADD, Op.SUB, Op.MUL)
-
-
-def value_range(node: Node, inputs: Container[Node]) -> tuple[int, int] | None:
-    """The least and greatest value integer `node` can take as far as the kernel's structure
-    shows (aranges, integer constants and sums, differences, products and selects of them);
-    None where it depends on data (an input, an argument) or on ops not followed here."""
-    ranges: dict[Node, tuple[int, int] | None] = {}
-    stack = [node]
-    while stack:  # sources first, without recursion (a fused chain may be long)
-        n = stack[-1]
-        if n in ranges:
-            stack.pop()
-            continue
-        follow = n not in inputs and not n.dtype.is_floating_point and n.op in _RANGE_OPS
-        srcs = (n.src[1:] if n.op is Op.WHERE else n.src) if follow else ()
-        missing = [s for s in srcs if s not in ranges]
-        if missing:
-            stack.extend(missing)
-            continue
-        stack.pop()
-        if n in inputs or n.dtype.is_floating_point:
-            ranges[n] = None
-        else:
-            ranges[n] = _range_of(n, [ranges[s] for s in srcs])
-    return ranges[node]
-
-
-def _range_of(n: Node, srcs: list[tuple[int, int] | None]) -> tuple[int, int] | None:
-    """`value_range` of `n` from its followed sources' ranges."""
-    if None in srcs:
-        return None
-    if n.op is Op.CONST:
-        lo = hi = int(n.arg)  # type: ignore[call-overload]
-    elif n.op is Op.ARANGE:
-        start, step = n.arg  # type: ignore[misc]
-        if not all(float(v).is_integer() for v in (start, step)):
-            return None
-        last = start + step * max(n.shape[0] - 1, 0)
-        lo, hi = int(min(start, last)), int(max(start, last))
-    elif n.op in (Op.VIEW, Op.CAST, *ALIAS_OPS):
-        lo, hi = srcs[0]  # type: ignore[misc]
-        if n.op is Op.VIEW and n.arg.mask is not None:  # type: ignore[union-attr]
-            lo, hi = min(lo, 0), max(hi, 0)  # masked elements read 0
-    elif n.op is Op.WHERE:
-        (alo, ahi), (blo, bhi) = srcs  # type: ignore[misc]
-        lo, hi = min(alo, blo), max(ahi, bhi)
-    elif n.op in (Op.ADD, Op.SUB, Op.MUL):
-        (alo, ahi), (blo, bhi) = srcs  # type: ignore[misc]
-        if n.op is Op.ADD:
-            lo, hi = alo + blo, ahi + bhi
-        elif n.op is Op.SUB:
-            lo, hi = alo - bhi, ahi - blo
-        else:
-            products = [alo * blo, alo * bhi, ahi * blo, ahi * bhi]
-            lo, hi = min(products), max(products)
-    else:
-        return None
-    half = 2 ** (8 * n.dtype.itemsize - 1)
-    return (lo, hi) if -half <= lo and hi < half else None  # else it may wrap around
-
-
-def positions_inside(n: Node, inputs: Container[Node]) -> bool:
-    """Whether every flat position of GATHER or SCATTER `n` is provably inside the tensor it
-    reads or writes (its first source), so the kernel need not check them."""
-    bounds = value_range(n.src[1], inputs)
-    return bounds is not None and 0 <= bounds[0] and bounds[1] < n.src[0].numel
 
 
 def uses_fp64(nodes: list[Node]) -> bool:

@@ -1,59 +1,47 @@
-"""Kernel templates: elementwise and reduce kernels (with fused prologues and epilogues) and
-contractions, each rendered to an `OpenCLProgram` plus its launch plan.
+"""Kernel templates: each kernel kind's plan (from `codegen/`) rendered to an `OpenCLProgram`
+plus its launches.
 
-Elementwise kernels run one work-item per element, or per `W` elements as explicit vectors.
-Reduce kernels iterate one space (kept dims x reduced dims) and compute their reductions in
-stages (a reduction joins the first stage after every reduction it reads), then the epilogue:
- - layout "a": one work-item per output row (or per `W` adjacent rows, as vector lanes), with
-   a loop over the reduced elements — for many rows or short rows;
- - layout "b": a work-group per row (or `S` groups per row) whose work-items each reduce a part
-   of the row, combined through a local-memory tree; with `S > 1` each stage is a partial
-   kernel plus a small final kernel, and the epilogue is a third kernel reading their results.
+`ReduceKernel` renders elementwise and reduce kernels (with fused prologues and epilogues) as
+`codegen.reduce_plan` lays them out: one work-item per row (or per `W` adjacent rows, as vector
+lanes) looping over the reduced elements, or work-groups per row combining their work-items'
+values through a local-memory tree, split into partial, final and epilogue kernels when
+several groups share a row. `DotKernel` renders contractions (`codegen.dot_plan`: packed
+panels or local-memory tiles) and `ScatterKernel` indexed writes.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..dtypes import DType, bool_, int32
+from ..codegen.access import Access
+from ..codegen.bounds import checks_indices, positions_inside
+from ..codegen.dot_plan import DotStrategy, Panels, plan_dot
+from ..codegen.graph import KernelGraph
+from ..codegen.reduce_plan import Lanes, Layout, plan_reduce
+from ..codegen.target import Target
+from ..dtypes import DType, bool_, float16, float32, int32
 from ..ir.node import Node
-from ..ir.ops import REDUCE_OPS, Op
+from ..ir.ops import Op
 from ..ir.schedule import Kernel
 from ..ir.view import View
 from .opencl import (
     ERROR_FLAG,
-    VECTOR_DTYPES,
-    Access,
     CodeContext,
     Emitter,
     SourceBuilder,
     SourceParts,
-    Space,
-    Target,
     Val,
     buf_type,
     combine,
     decompose,
-    dims_keys,
     horizontal,
     identity,
     index_expr,
     kernel_function,
-    loaded_view,
-    make_access,
-    positions_inside,
-    storage_itemsize,
     uses_fp64,
     val_type,
-    vector_ok,
 )
-
-# The dot product's accumulation may fuse `acc + a * b` into one rounding, as BLAS does; the
-# kernels forbid that contraction elsewhere (elementwise code rounds as NumPy's does). On
-# PoCL, W4 ran about 10 % slower without it; `mad()` instead ran 5x slower.
-CONTRACT = "#pragma OPENCL FP_CONTRACT ON"
 
 
 @dataclass(frozen=True)
@@ -102,15 +90,6 @@ def written_over(kernel: Kernel) -> dict[int, int]:
     return pairs
 
 
-def checks_indices(kernel: Kernel) -> bool:
-    """Whether a gather or scatter of `kernel` may meet a position outside its tensor (an
-    index computed on the device): its functions then take the error flag after the temps."""
-    inputs = set(kernel.input_nodes)
-    return any(
-        n.op in (Op.GATHER, Op.SCATTER) and not positions_inside(n, inputs) for n in kernel.nodes
-    )
-
-
 def signature(kernel: Kernel, temps: list[DType], consts: list[DType]) -> str:
     """The argument list shared by every function of a program (no `restrict` on the two
     arguments of a buffer written over): outputs, inputs, temps, the error flag of a kernel
@@ -148,6 +127,24 @@ def index_type(kernel: Kernel) -> str:
     return "int"
 
 
+def _source_builder(kernel: Kernel) -> SourceBuilder:
+    """An empty program source for `kernel`: its index type, doubles enabled if it uses any."""
+    src = SourceBuilder(index_type(kernel))
+    src.fp64 = uses_fp64(kernel.nodes + kernel.input_nodes)
+    return src
+
+
+def _const_dtypes(const_slots: dict[Node, int]) -> list[DType]:
+    """The dtypes of the constant arguments, in argument order."""
+    return [n.dtype for n in sorted(const_slots, key=const_slots.__getitem__)]
+
+
+def _flat_launch(name: str, total: int) -> Launch:
+    """A launch of `total` work-items (at least one) in work-groups of 64."""
+    return Launch(name, (-(-max(total, 1) // 64) * 64,), (64,))
+
+
+# ---- elementwise and reduce kernels ---------------------------------------------------------
 BLOCK = 32  # steps per plain block sum inside a compensated (Kahan) float sum
 
 
@@ -156,214 +153,51 @@ def compensated(r: Node) -> bool:
     return r.op is Op.SUM and r.dtype.is_floating_point
 
 
-def pow2_at_least(n: int) -> int:
-    """The smallest power of two >= n (1 for n <= 1)."""
-    return 1 << max(0, (max(n, 1) - 1).bit_length())
-
-
 class ReduceKernel:
-    """Renders an elementwise or reduce kernel (see the module docstring for the layouts)."""
+    """Renders an elementwise or reduce kernel as its plan (`codegen.reduce_plan`) lays it
+    out (see the module docstring)."""
 
     def __init__(self, kernel: Kernel, const_slots: dict[Node, int], target: Target):
         self.kernel = kernel
-        self.target = target
-        self.ctx = CodeContext(kernel.nodes, kernel.input_nodes, const_slots, target)
-        self.const_dtypes = [n.dtype for n in sorted(const_slots, key=const_slots.__getitem__)]
-        reduces = [n for n in kernel.nodes if n.op in REDUCE_OPS]
-        full = reduces[-1].src[0].shape if reduces else kernel.output_nodes[0].shape
-        axes = set(reduces[-1].arg) if reduces else set()  # type: ignore[arg-type]
-        keep = [i for i, n in enumerate(full) if n != 1]
-        self.space = Space([full[i] for i in keep], [i in axes for i in keep])
-        self.rows = math.prod(
-            n for n, r in zip(self.space.sizes, self.space.reduced, strict=True) if not r
-        )
-        self.rn = math.prod(
-            n for n, r in zip(self.space.sizes, self.space.reduced, strict=True) if r
-        )
-        self.row_sizes = [
-            n for n, r in zip(self.space.sizes, self.space.reduced, strict=True) if not r
-        ]
-        self.stages = self._stages(reduces)
-        self._accesses()
-        self.sizes = self.space.group_sizes()
-        red = self.space.group_reduced()
-        self.kept = [g for g, r in enumerate(red) if not r]
-        self.red = [g for g, r in enumerate(red) if r]
-        self._choose_layout()
-        self.stash = self._choose_stash()
+        self.plan = plan_reduce(kernel, target)
+        plan = self.plan
+        self.ctx = CodeContext(plan.graph, const_slots, target, plan.accesses, plan.vectors)
+        self.const_dtypes = _const_dtypes(const_slots)
 
-    # ---- analysis -----------------------------------------------------------------------
-    def is_row(self, n: Node) -> bool:
-        """Whether `n` lives in the reduced space (one value per row)."""
-        return self.rn != 1 and [d for d in n.shape if d != 1] == self.row_sizes
-
-    def _positions(self, n: Node) -> list[int]:
-        if self.is_row(n):
-            return [p for p, r in enumerate(self.space.reduced) if not r]
-        return list(range(len(self.space.sizes)))
-
-    def _stages(self, reduces: list[Node]) -> list[list[Node]]:
-        after: dict[Node, int] = {}
-        for n in self.kernel.nodes:
-            level = max((after.get(s, -1) for s in n.src), default=-1)
-            after[n] = level + 1 if n.op in REDUCE_OPS else level
-        stages: list[list[Node]] = [
-            [] for _ in range(max((after[r] for r in reduces), default=-1) + 1)
-        ]
-        for r in reduces:
-            stages[after[r]].append(r)
-        return stages
-
-    def _accesses(self) -> None:
-        ctx, region = self.ctx, self.ctx.region
-        leaves = ctx.leaves(self.kernel.output_nodes)
-        raw = {}
-        for leaf in leaves:
-            base, view = loaded_view(leaf, region, ctx.inputs)
-            raw[leaf] = make_access(base, view, dims_keys(leaf.shape, self._positions(leaf)))
-        outs = [
-            make_access(None, View.contiguous(o.shape), dims_keys(o.shape, self._positions(o)))
-            for o in self.kernel.output_nodes
-        ]
-        self.space.coalesce([*raw.values(), *outs])
-        for leaf, acc in raw.items():
-            ctx.access[leaf] = self.space.regroup(acc)
-        self.out_access = [self.space.regroup(a) for a in outs]
-
-    def _choose_layout(self) -> None:
-        t, rn = self.target, self.rn
-        rows = max(1, self.rows)  # no rows at all (a reduce of a (2, 0) tensor over dim 0)
-        cu = max(1, t.compute_units)
-        self.layout, self.splits, self.local = "a", 1, 1
-        if rn > 1 and t.is_gpu and rn > 32:
-            self.layout = "b"
-            self.local = min(256, t.max_work_group_size, pow2_at_least(rn // 4))
-            self.splits = max(1, min(-(-4 * cu // rows), rn // (self.local * 64)))
-        elif rn > 1 and not t.is_gpu and rows < 2 * cu:
-            self.splits = max(1, min(-(-8 * cu // rows), rn // 4096))
-            self.layout = "b" if self.splits > 1 else "a"
-        self.width, self.vkey, self.mode = 1, None, ""
-        last = len(self.sizes) - 1
-        if last < 0:
-            return
-        mode = "r" if last in self.red else "k"
-        if mode == "k" and self.layout == "b":
-            return
-        for w in t.vector_widths:
-            if mode == "k" and rn > 1 and rows // w < 2 * cu:
-                continue  # lanes over rows would leave compute units idle
-            if self.sizes[last] % w == 0 and self._vectorizable(mode, last):
-                self.width, self.vkey, self.mode = w, last, mode
-                return
-
-    def _choose_stash(self) -> tuple[Node, int] | None:
-        """A value the last stage reduces that the epilogue computes again (softmax's `exp`),
-        with a full-space output of its dtype: the last stage stores the value there and the
-        epilogue reads it back instead of computing it twice.
-        Both loops visit the same elements in the same work-item, so each reads back only
-        what it wrote."""
-        if self.splits != 1 or self.rn == 1 or not self.stages:
-            return None
-        outs = self.kernel.output_nodes
-        full = [i for i, o in enumerate(outs) if not self.is_row(o)]
-        needed: set[Node] = set()  # what the epilogue computes (reductions are done by then)
-        stack = [outs[i] for i in full]
-        while stack:
-            n = stack.pop()
-            if n not in needed and n in self.ctx.region:
-                needed.add(n)
-                if n.op not in REDUCE_OPS:
-                    stack.extend(n.src)
-        for r in self.stages[-1]:
-            value = r.src[0]
-            if value not in needed or self.ctx.is_leaf(value) or value.dtype == bool_:
-                continue
-            vector = self.ctx.vector.get(value, False)
-            for i in full:
-                if outs[i].dtype == value.dtype and self._vector_store(i) == vector:
-                    return value, i
-        return None
-
-    def _vectorizable(self, mode: str, key: int) -> bool:
-        """Whether every value varying along `key` can be computed as a vector."""
-        ctx, vec = self.ctx, self.ctx.vector
-        vec.clear()
-        for n in ctx.order(self.kernel.output_nodes, lambda n: None):
-            if ctx.is_leaf(n):
-                acc = ctx.access[n]
-                vec[n] = key in acc.terms
-                ok = key not in acc.windows and (
-                    not vec[n]
-                    or (
-                        acc.terms[key] == 1
-                        and n.dtype in VECTOR_DTYPES
-                        and acc.base is not None
-                        and acc.base.op is not Op.ARANGE
-                    )
-                )
-            elif n.op in REDUCE_OPS:
-                vec[n] = mode == "k"
-                ok = n.dtype.name in ("float32", "int32")
-            else:
-                vec[n] = any(vec.get(s, False) for s in ctx.operands(n))
-                ok = not vec[n] or vector_ok(n)
-            if not ok:
-                return self._novector()
-        return True
-
-    def _novector(self) -> bool:
-        self.ctx.vector.clear()
-        return False
-
-    # ---- rendering ----------------------------------------------------------------------
     def name(self, suffix: str = "") -> str:
-        shape = "x".join(map(str, self.space.sizes)) or "scalar"
-        kind = "reduce" if self.stages else "elementwise"
-        return f"{kind}_{shape}{self.layout if self.stages else ''}{suffix}"
+        """The name of one of the kernel's functions: its kind, space and layout."""
+        plan = self.plan
+        shape = "x".join(map(str, plan.space.sizes)) or "scalar"
+        kind = "reduce" if plan.stages else "elementwise"
+        return f"{kind}_{shape}{plan.layout.value if plan.stages else ''}{suffix}"
 
     def program(self) -> OpenCLProgram:
         """Render the kernel's program and launch plan."""
-        src = SourceBuilder(index_type(self.kernel))
-        src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
-        reduces = [r for stage in self.stages for r in stage]
+        plan, outputs = self.plan, self.kernel.output_nodes
+        src = _source_builder(self.kernel)
+        reduces = plan.reduces
         temps: list[DType] = []
-        if self.splits > 1:
+        if plan.splits > 1:
             temps = [r.dtype for r in reduces for _ in (0, 1)]  # partials, then finals
         sig = signature(self.kernel, temps, self.const_dtypes)
         launches = []
-        if self.splits == 1:
-            launches.append(self._function(src, sig, "", self.stages, epilogue=True))
+        if plan.splits == 1:
+            launches.append(self._function(src, sig, "", plan.stages, epilogue=True))
         else:
-            full = any(not self.is_row(o) for o in self.kernel.output_nodes)
-            for s, stage in enumerate(self.stages):
-                last = s == len(self.stages) - 1 and not full
+            full = any(not plan.is_row(o) for o in outputs)
+            for s, stage in enumerate(plan.stages):
+                last = s == len(plan.stages) - 1 and not full
                 launches.append(self._function(src, sig, f"_p{s}", [stage], partial=True))
                 launches.append(self._final(src, sig, s, stage, reduces, last))
             if full:
                 launches.append(self._function(src, sig, "_e", [], epilogue=True, loaded=reduces))
-        temp_sizes = [self.rows * self.splits, self.rows] * len(reduces) if temps else []
+        temp_sizes = [plan.rows * plan.splits, plan.rows] * len(reduces) if temps else []
         return OpenCLProgram(
             src.parts(),
             tuple(launches),
             tuple(zip(temps, temp_sizes, strict=True)),
             tuple(self.const_dtypes),
         )
-
-    def _threads(self) -> int:
-        if self.layout == "b":
-            return self.rows * self.splits * self.local
-        return self.rows // self.width if self.mode == "k" else self.rows
-
-    def _launch(self, name: str) -> Launch:
-        total = self._threads()
-        if self.layout == "b":
-            return Launch(name, (total,), (self.local,))
-        if self.target.is_gpu:
-            local = min(self.target.max_work_group_size, 4 * self.target.preferred_multiple)
-        else:
-            local = min(64, max(1, total // (4 * max(1, self.target.compute_units))))
-            local = 1 << (local.bit_length() - 1)
-        return Launch(name, (-(-max(total, 1) // local) * local,), (local,))
 
     def _function(
         self,
@@ -377,9 +211,9 @@ class ReduceKernel:
     ) -> Launch:
         name = self.name(suffix)
         head, names = self._prologue()
-        em = Emitter(src, self.ctx, names, self.width, self.vkey)
+        em = Emitter(src, self.ctx, names, self.plan.width, self.plan.vector_key)
         em.lines.extend(head)
-        reduces = [r for stage in self.stages for r in stage]
+        reduces = self.plan.reduces
         first = reduces.index(stages[0][0]) if stages else len(reduces)
         for j, r in enumerate(loaded if loaded is not None else reduces[:first]):
             em.define(r, Val(f"t{2 * j + 1}[row]", False))
@@ -389,42 +223,48 @@ class ReduceKernel:
         if epilogue:
             self._epilogue(em)
         src.functions.append(kernel_function(name, sig, locals_ + em.lines))
-        return self._launch(name)
+        return Launch(name, (self.plan.global_size,), (self.plan.work_group,))
 
     def _prologue(self) -> tuple[list[str], dict[object, str]]:
+        plan = self.plan
         lines: list[str] = []
-        if self.layout == "a":
-            lines += ["idx_t gid = get_global_id(0);", f"if (gid >= {self._threads()}) return;"]
-            lines.append(
-                f"idx_t row = gid * {self.width};" if self.mode == "k" else "idx_t row = gid;"
-            )
+        if plan.layout is Layout.ROW_PER_ITEM:
+            lines += ["idx_t gid = get_global_id(0);", f"if (gid >= {plan.work_items}) return;"]
+            across = plan.lanes is Lanes.ACROSS_ROWS
+            lines.append(f"idx_t row = gid * {plan.width};" if across else "idx_t row = gid;")
         else:
             lines += [
                 "idx_t grp = get_group_id(0);",
                 "int lid = get_local_id(0);",
-                f"idx_t row = grp / {self.splits};",
-                f"idx_t t = (grp % {self.splits}) * {self.local} + lid;",
+                f"idx_t row = grp / {plan.splits};",
+                f"idx_t t = (grp % {plan.splits}) * {plan.group_size} + lid;",
             ]
+        return lines, self._row_names(lines)
+
+    def _row_names(self, lines: list[str]) -> dict[object, str]:
+        """Split `row` into the kept groups' indices (named `k<group>`)."""
+        kept, sizes = self.plan.kept_groups, self.plan.group_sizes
         names: dict[object, str] = {}
-        decompose("row", self.kept, [self.sizes[g] for g in self.kept], names, lines, "k")
-        return lines, names
+        decompose("row", kept, [sizes[g] for g in kept], names, lines, "k")
+        return names
 
     def _bounds(self) -> tuple[str, str, int]:
         """(first, end, step) of this thread's reduced elements."""
-        step = self.width if self.mode == "r" else 1
-        if self.layout == "a":
-            return "0", str(self.rn), step
-        if self.target.is_gpu:
-            return f"t * {step}", str(self.rn), self.splits * self.local * step
-        per = -(-self.rn // (self.splits * self.local * step)) * step
-        return f"t * {per}", f"min((idx_t){self.rn}, t * {per} + {per})", step
+        plan = self.plan
+        step, length = plan.step, plan.row_length
+        if plan.layout is Layout.ROW_PER_ITEM:
+            return "0", str(length), step
+        if plan.interleaved:
+            return f"t * {step}", str(length), plan.splits * plan.group_size * step
+        per = plan.chunk
+        return f"t * {per}", f"min((idx_t){length}, t * {per} + {per})", step
 
     def _loop(self, em: Emitter, block: list[str] | None = None) -> int:
         """Open the loop over this thread's reduced elements; returns how many were opened.
 
         With `block` (declarations), the loop runs in blocks of `BLOCK` steps: the
         declarations open each block, so block sums stay short (see `_stage`)."""
-        if self.rn == 1:
+        if self.plan.row_length == 1:
             return 0
         first, end, step = self._bounds()
         if block is None:
@@ -435,11 +275,13 @@ class ReduceKernel:
             em.open(
                 f"for (idx_t r = rb; r < min((idx_t)({end}), rb + {BLOCK * step}); r += {step})"
             )
-        decompose("r", self.red, [self.sizes[g] for g in self.red], em.names, em.lines, "r")
+        reduced, sizes = self.plan.reduced_groups, self.plan.group_sizes
+        decompose("r", reduced, [sizes[g] for g in reduced], em.names, em.lines, "r")
         return 1 if block is None else 2
 
     def _emit_row(self, em: Emitter, targets: list[Node]) -> None:
-        em.emit([n for n in self.ctx.order(targets, em.lookup) if self.is_row(n)])
+        order = self.plan.graph.order(targets, em.lookup)
+        em.emit([n for n in order if self.plan.is_row(n)])
 
     def _stage(
         self, em: Emitter, stage: list[Node], reduces: list[Node], partial: bool, locals_: list[str]
@@ -448,19 +290,20 @@ class ReduceKernel:
 
         Floating-point sums add plain block sums of `BLOCK` steps with Kahan's method, which
         keeps float32 accuracy on long rows without a long dependency chain per element."""
+        plan = self.plan
         srcs = [r.src[0] for r in stage]
         self._emit_row(em, srcs)
-        width = self.width if self.mode in ("k", "r") else 1
+        width, long_rows = plan.width, plan.row_length > 1
         accs, block = [], []
         for r in stage:
             j, t = reduces.index(r), val_type(r.dtype, width)
             init = identity(r.op, r.dtype)
             init = f"(({t})({init}))" if width > 1 else init
             em.lines.append(f"{t} acc{j} = {init};")
-            if compensated(r) and self.rn > 1:
+            if compensated(r) and long_rows:
                 em.lines.append(f"{t} err{j} = {init};")
                 block.append(f"{t} blk{j} = {init};")
-            accs.append(f"blk{j}" if compensated(r) and self.rn > 1 else f"acc{j}")
+            accs.append(f"blk{j}" if compensated(r) and long_rows else f"acc{j}")
         opened = self._loop(em, block or None)
         em.emit(srcs)
         for r, s, acc in zip(stage, srcs, accs, strict=True):
@@ -468,9 +311,9 @@ class ReduceKernel:
             assert val is not None
             value = em.vector(val, s.dtype) if width > 1 else val.expr
             em.lines.append(f"{acc} = {combine(r.op, r.dtype, acc, value, em.src)};")
-            if self.stash is not None and self.stash[0] is s and stage is self.stages[-1]:
-                i = self.stash[1]
-                em.store(f"o{i}", self.out_access[i], val, s.dtype, self._vector_store(i))
+            if plan.stash is not None and plan.stash.value is s and stage is plan.stages[-1]:
+                i = plan.stash.output
+                em.store(f"o{i}", plan.output_accesses[i], val, s.dtype, plan.writes_vectors(i))
         if opened:
             em.close()
         for r, acc in zip(stage, accs, strict=True):
@@ -481,13 +324,13 @@ class ReduceKernel:
         for r in stage:
             j = reduces.index(r)
             res = f"acc{j}"
-            if self.mode == "r":
-                res = horizontal(r.op, r.dtype, res, self.width, em.src, em.lines, f"h{j}")
-            if self.layout == "b" and self.local > 1:
+            if plan.lanes is Lanes.ALONG_ROW:
+                res = horizontal(r.op, r.dtype, res, width, em.src, em.lines, f"h{j}")
+            if plan.layout is Layout.GROUP_PER_ROW and plan.group_size > 1:
                 res = self._tree(em, r, res, f"lds{j}", locals_)
             if partial:
                 em.lines.append(f"if (lid == 0) t{2 * j}[grp] = {res};")
-            em.define(r, Val(res, self.mode == "k"))
+            em.define(r, Val(res, plan.lanes is Lanes.ACROSS_ROWS))
 
     @staticmethod
     def _kahan(em: Emitter, j: str, t: str) -> None:
@@ -501,13 +344,13 @@ class ReduceKernel:
 
     def _tree(self, em: Emitter, r: Node, value: str, lds: str, locals_: list[str]) -> str:
         """Combine one value per work-item through local memory; every item gets the result."""
-        t = val_type(r.dtype)
-        locals_.append(f"__local {t} {lds}[{self.local}];")
+        t, size = val_type(r.dtype), self.plan.group_size
+        locals_.append(f"__local {t} {lds}[{size}];")
         step = combine(r.op, r.dtype, f"{lds}[lid]", f"{lds}[lid + s]", em.src)
         em.lines += [
             f"{lds}[lid] = {value};",
             "barrier(CLK_LOCAL_MEM_FENCE);",
-            f"for (int s = {self.local // 2}; s > 0; s >>= 1) {{",
+            f"for (int s = {size // 2}; s > 0; s >>= 1) {{",
             f"  if (lid < s) {lds}[lid] = {step};",
             "  barrier(CLK_LOCAL_MEM_FENCE);",
             "}",
@@ -528,17 +371,16 @@ class ReduceKernel:
         with `outputs`, also compute and store the kernel's (per-row) outputs."""
         name = self.name(f"_f{s}")
         lines = ["idx_t row = get_group_id(0);"]
-        names: dict[object, str] = {}
-        decompose("row", self.kept, [self.sizes[g] for g in self.kept], names, lines, "k")
-        em = Emitter(src, self.ctx, names)
+        em = Emitter(src, self.ctx, self._row_names(lines))
         em.lines = lines
+        splits = self.plan.splits
         for j, r in enumerate(reduces):
             if r in stage:
                 t = val_type(r.dtype)
-                part = f"t{2 * j}[row * {self.splits} + i]"
+                part = f"t{2 * j}[row * {splits} + i]"
                 em.lines += [
                     f"{t} acc{j} = {identity(r.op, r.dtype)};",
-                    f"for (idx_t i = 0; i < {self.splits}; i++) "
+                    f"for (idx_t i = 0; i < {splits}; i++) "
                     f"acc{j} = {combine(r.op, r.dtype, f'acc{j}', part, src)};",
                     f"t{2 * j + 1}[row] = acc{j};",
                 ]
@@ -546,17 +388,18 @@ class ReduceKernel:
         if outputs:
             self._epilogue(em, guard=False)
         src.functions.append(kernel_function(name, sig, em.lines))
-        return Launch(name, (self.rows,), (1,))
+        return Launch(name, (self.plan.rows,), (1,))
 
     def _epilogue(self, em: Emitter, guard: bool = True) -> None:
         """Store the outputs: per-row ones once per row (by its first work-item when `guard`
         and several share a row), full-space ones over this thread's elements."""
-        outs = list(zip(self.kernel.output_nodes, self.out_access, strict=True))
-        rows = [(i, o, a) for i, (o, a) in enumerate(outs) if self.is_row(o)]
-        full = [(i, o, a) for i, (o, a) in enumerate(outs) if not self.is_row(o)]
+        plan = self.plan
+        outs = list(zip(self.kernel.output_nodes, plan.output_accesses, strict=True))
+        rows = [(i, o, a) for i, (o, a) in enumerate(outs) if plan.is_row(o)]
+        full = [(i, o, a) for i, (o, a) in enumerate(outs) if not plan.is_row(o)]
         self._emit_row(em, [o for o, _ in outs])
         if rows:
-            guard = guard and self.layout == "b"
+            guard = guard and plan.layout is Layout.GROUP_PER_ROW
             if guard:
                 em.open("if (t == 0)")
             em.emit([o for _, o, _ in rows])
@@ -568,212 +411,131 @@ class ReduceKernel:
             self._full_loop(em, full)
 
     def _full_loop(self, em: Emitter, full: list[tuple[int, Node, Access]]) -> None:
+        plan = self.plan
         opened = self._loop(em)
-        if self.stash is not None:
-            value, i = self.stash
-            em.define(
-                value, em.reload(f"o{i}", self.out_access[i], value.dtype, self._vector_store(i))
-            )
+        if plan.stash is not None:
+            value, i = plan.stash.value, plan.stash.output
+            stored = plan.output_accesses[i]
+            em.define(value, em.reload(f"o{i}", stored, value.dtype, plan.writes_vectors(i)))
         em.emit([o for _, o, _ in full])
         for i, o, a in full:
             self._store(em, i, o, a)
         if opened:
             em.close()
 
-    def _vector_store(self, i: int) -> bool:
-        """Whether output `i` is written a vector at a time."""
-        return self.vkey is not None and self.vkey in self.out_access[i].covered
-
     def _store(self, em: Emitter, i: int, o: Node, acc: Access) -> None:
         val = em.lookup(o)
         assert val is not None
-        em.store(f"o{i}", acc, val, o.dtype, self._vector_store(i))
+        em.store(f"o{i}", acc, val, o.dtype, self.plan.writes_vectors(i))
 
 
 # ---- contractions ---------------------------------------------------------------------------
+# The dot product's accumulation may fuse `acc + a * b` into one rounding, as BLAS does; the
+# kernels forbid that contraction elsewhere (elementwise code rounds as NumPy's does). On
+# PoCL, W4 ran about 10 % slower without it; `mad()` instead ran 5x slower.
+CONTRACT = "#pragma OPENCL FP_CONTRACT ON"
+
+
 class DotKernel:
-    """A contraction with its elementwise epilogue.
+    """Renders a contraction with its elementwise epilogue as its plan (`codegen.dot_plan`)
+    says: two pack kernels and a multiply kernel keeping a register block per work-item
+    (PACKED), or one kernel staging tiles in local memory (TILED). Either way the epilogue
+    runs per output element on the accumulated value."""
 
-    CPU devices: both operands are first packed (through their views, zero-padded) into
-    panels — A as [batch][M/RM][K][RM], B as [batch][N/WN][K][WN] — then each work-item keeps
-    an RM x WN block in `RM` vector registers. GPUs: 64x64 tiles staged in local memory, each
-    work-item of a 16x16 group computing 4x4 outputs. Either way the epilogue runs per output
-    element on the accumulated value."""
-
-    RM = 8
-
-    def __init__(
-        self,
-        kernel: Kernel,
-        const_slots: dict[Node, int],
-        target: Target,
-        tiled: bool | None = None,
-    ):
+    def __init__(self, kernel: Kernel, const_slots: dict[Node, int], target: Target):
         self.kernel = kernel
-        self.target = target
-        self.tiled = target.is_gpu if tiled is None else tiled
-        self.ctx = CodeContext(kernel.nodes, kernel.input_nodes, const_slots, target)
-        self.const_dtypes = [n.dtype for n in sorted(const_slots, key=const_slots.__getitem__)]
-        self.dot = next(n for n in kernel.nodes if n.op is Op.DOT)
-        a, b = self.dot.src
-        self.batch = self.dot.shape[:-2]
-        self.nb = math.prod(self.batch)
-        self.m, self.k, self.n = a.shape[-2], a.shape[-1], b.shape[-1]
-        self.acc_dtype = int32 if self.dot.dtype == bool_ else self.dot.dtype
-        # lanes per panel row: 64 bytes, at most 16 (OpenCL's widest vector; 8-bit and 16-bit
-        # types pack 16 too)
-        self.wn = 64 // max(storage_itemsize(self.acc_dtype), 4)
-        full = self.dot.shape
-        self.keys = [self._key(d) for d in range(len(full)) if full[d] != 1]
-        for leaf in self.ctx.leaves(kernel.output_nodes):
-            base, view = loaded_view(leaf, self.ctx.region, self.ctx.inputs)
-            self.ctx.access[leaf] = make_access(base, view, self._dims(leaf.shape))
-
-    def _key(self, d: int) -> object:
-        nd = len(self.dot.shape)
-        return "m" if d == nd - 2 else ("n" if d == nd - 1 else f"b{d}")
-
-    def _dims(self, shape: tuple[int, ...]) -> list[object | None]:
-        """Keys of a node's dims in the output space (None for size-1 dims)."""
-        positions = dims_keys(shape, list(range(len(self.keys))))
-        return [None if p is None else self.keys[p] for p in positions]  # type: ignore[index]
-
-    def operand_access(self, x: Node, inner: str, outer: str) -> Access:
-        """The access of operand `x` (..., rows, cols) with its last two dims named."""
-        base, view = loaded_view(x, self.ctx.region, self.ctx.inputs)
-        nd = len(x.shape)
-        keys: list[object | None] = [f"b{d}" for d in range(nd - 2)] + [outer, inner]
-        return make_access(
-            base, view, [k if s != 1 else None for k, s in zip(keys, x.shape, strict=True)]
-        )
+        self.plan = plan_dot(kernel, target)
+        self.ctx = CodeContext(self.plan.graph, const_slots, target, self.plan.accesses)
+        self.const_dtypes = _const_dtypes(const_slots)
 
     def batch_names(self, lines: list[str]) -> dict[object, str]:
+        """Index variables of the output space, the batch dims split from `b` into `lines`."""
         names: dict[object, str] = {"m": "m", "n": "n", "k": "k"}
-        real = [d for d, s in enumerate(self.batch) if s != 1]
-        decompose("b", [f"b{d}" for d in real], [self.batch[d] for d in real], names, lines, "")
+        batch = self.plan.batch
+        real = [d for d, s in enumerate(batch) if s != 1]
+        decompose("b", [f"b{d}" for d in real], [batch[d] for d in real], names, lines, "")
         return names
 
     def program(self) -> OpenCLProgram:
-        """Render the pack and multiply kernels (CPU) or the tiled kernel (GPU)."""
-        src = SourceBuilder(index_type(self.kernel))
-        src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
-        shape = f"{self.nb}x{self.m}x{self.k}x{self.n}"
-        if self.tiled:
+        """Render the pack and multiply kernels (PACKED) or the tiled kernel (TILED)."""
+        plan = self.plan
+        src = _source_builder(self.kernel)
+        shape = f"{plan.batches}x{plan.m}x{plan.k}x{plan.n}"
+        if plan.strategy is DotStrategy.TILED:
             sig = signature(self.kernel, [], self.const_dtypes)
             launch = self._tiled(src, sig, f"dot_tiled_{shape}")
             return OpenCLProgram(src.parts(), (launch,), (), tuple(self.const_dtypes))
-        rm, wn = self.RM, self.wn
-        mp, np_ = -(-self.m // rm), -(-self.n // wn)
-        temps = (
-            (self.acc_dtype, self.nb * mp * rm * self.k),
-            (self.acc_dtype, self.nb * np_ * wn * self.k),
+        temps = tuple(
+            (plan.acc_dtype, plan.batches * p.count * p.width * plan.k) for p in plan.panels
         )
         sig = signature(self.kernel, [t for t, _ in temps], self.const_dtypes)
         launches = (
-            self._pack_operand(src, sig, f"dot_pack_a_{shape}", 0, ("m", "k"), "m", rm),
-            self._pack_operand(src, sig, f"dot_pack_b_{shape}", 1, ("k", "n"), "n", wn),
-            self._packed(src, sig, f"dot_{shape}", mp, np_),
+            self._pack_operand(src, sig, f"dot_pack_a_{shape}", 0),
+            self._pack_operand(src, sig, f"dot_pack_b_{shape}", 1),
+            self._packed(src, sig, f"dot_{shape}"),
         )
         return OpenCLProgram(src.parts(), launches, temps, tuple(self.const_dtypes))
 
-    def _vector_panels(self, x: Node, dims: tuple[str, str], var: str, block: int) -> Access | None:
-        """The access of operand `x` when each of its panel rows (`block` consecutive indices
-        of dim `var` at one k) is one aligned vector of the input: no batch, mask or cast,
-        and the dim contiguous. It is then packed a vector at a time instead of an element at
-        a time (about twice as fast on PoCL)."""
-        size = self.m if var == "m" else self.n
-        if self.nb != 1 or size % block or x.dtype != self.acc_dtype:
-            return None
-        acc = self.operand_access(x, dims[1], dims[0])
-        if acc.windows or acc.dead or acc.base not in self.ctx.inputs:
-            return None
-        if acc.terms.get(var) != 1 or acc.offset % block or acc.terms.get("k", 0) % block:
-            return None
-        return acc
+    def _pack_operand(self, src: SourceBuilder, sig: str, name: str, slot: int) -> Launch:
+        """Pack operand `slot` (0: A by rows, 1: B by columns) into scratch buffer `t<slot>`,
+        a vector or an element at a time."""
+        panels = self.plan.panels[slot]
+        if panels.whole_vectors:
+            return self._pack_vectors(src, sig, name, slot, panels)
+        return self._pack(src, sig, name, slot, panels)
 
     def _pack_vectors(
-        self, src: SourceBuilder, sig: str, name: str, slot: int, acc: Access, var: str, block: int
+        self, src: SourceBuilder, sig: str, name: str, slot: int, panels: Panels
     ) -> Launch:
-        """Operand panels (see `_pack`), one vector of `block` elements per work-item."""
-        vt = f"{val_type(self.acc_dtype)}{block}"
-        panels = (self.m if var == "m" else self.n) // block
-        index, _ = index_expr(acc, {"k": "k", var: f"p * {block}"})
+        """Operand panels, one vector of `panels.width` elements per work-item."""
+        plan, block = self.plan, panels.width
+        acc = plan.operand_accesses[slot]
+        vt = f"{val_type(plan.acc_dtype)}{block}"
+        index, _ = index_expr(acc, {"k": "k", panels.key: f"p * {block}"})
         base = self.ctx.input_name(acc.base)  # type: ignore[arg-type]
-        total = panels * self.k
+        total = panels.count * plan.k
         lines = [
             "idx_t gid = get_global_id(0);",
             f"if (gid >= {total}) return;",
-            f"idx_t k = gid % {self.k}, p = gid / {self.k};",
+            f"idx_t k = gid % {plan.k}, p = gid / {plan.k};",
             f"*(__global {vt} *)(t{slot} + gid * {block}) = "
             f"*(__global const {vt} *)({base} + {index});",
         ]
-        self._function(src, sig, name, lines)
-        return Launch(name, (-(-max(total, 1) // 64) * 64,), (64,))
+        src.functions.append(kernel_function(name, sig, lines))
+        return _flat_launch(name, total)
 
-    def _pack_operand(
-        self,
-        src: SourceBuilder,
-        sig: str,
-        name: str,
-        slot: int,
-        dims: tuple[str, str],
-        var: str,
-        block: int,
-    ) -> Launch:
-        """Pack operand `slot` (0: A by rows, 1: B by columns) a vector or an element at a
-        time."""
-        x = self.dot.src[slot]
-        acc = self._vector_panels(x, dims, var, block)
-        if acc is not None:
-            return self._pack_vectors(src, sig, name, slot, acc, var, block)
-        return self._pack(src, sig, name, slot, x, dims, var, block)
-
-    def _pack(
-        self,
-        src: SourceBuilder,
-        sig: str,
-        name: str,
-        slot: int,
-        x: Node,
-        dims: tuple[str, str],
-        var: str,
-        block: int,
-    ) -> Launch:
-        """Copy operand `x` (its last two dims named `dims`) into zero-padded panels of
-        `block` indices of dim `var` (rows of A, columns of B)."""
-        size = self.m if var == "m" else self.n
-        panels = -(-size // block)
-        total = self.nb * panels * block * self.k
+    def _pack(self, src: SourceBuilder, sig: str, name: str, slot: int, panels: Panels) -> Launch:
+        """Copy operand `slot` into zero-padded panels of `panels.width` indices of dim
+        `panels.key` (rows of A, columns of B)."""
+        plan, block, count, var = self.plan, panels.width, panels.count, panels.key
+        total = plan.batches * count * block * plan.k
         lines = [
             "idx_t gid = get_global_id(0);",
             f"if (gid >= {total}) return;",
             f"idx_t e = gid % {block};",
-            f"idx_t k = (gid / {block}) % {self.k};",
-            f"idx_t p = (gid / {block * self.k}) % {panels};",
-            f"idx_t b = gid / {block * self.k * panels};",
+            f"idx_t k = (gid / {block}) % {plan.k};",
+            f"idx_t p = (gid / {block * plan.k}) % {count};",
+            f"idx_t b = gid / {block * plan.k * count};",
         ]
         names = self.batch_names(lines)
         lines.append(f"idx_t {var} = p * {block} + e;")
         em = Emitter(src, self.ctx, names)
         em.lines = lines
-        t = val_type(self.acc_dtype)
+        t = val_type(plan.acc_dtype)
         em.lines.append(f"{t} value = 0;")
-        em.open(f"if ({var} < {size})")
-        val = em.load(x, self.operand_access(x, dims[1], dims[0]))
+        em.open(f"if ({var} < {panels.size})")
+        val = em.load(plan.dot.src[slot], plan.operand_accesses[slot])
         em.lines.append(f"value = ({t})({val.expr});")
         em.close()
         em.lines.append(f"t{slot}[gid] = value;")
-        self._function(src, sig, name, em.lines)
-        return Launch(name, (-(-max(total, 1) // 64) * 64,), (64,))
+        src.functions.append(kernel_function(name, sig, em.lines))
+        return _flat_launch(name, total)
 
-    def _function(
-        self, src: SourceBuilder, sig: str, name: str, lines: list[str], attrs: str = ""
-    ) -> None:
-        src.functions.append(kernel_function(name, sig, lines, attrs))
-
-    def _packed(self, src: SourceBuilder, sig: str, name: str, mp: int, np_: int) -> Launch:
-        rm, wn, k = self.RM, self.wn, self.k
-        t = val_type(self.acc_dtype)
+    def _packed(self, src: SourceBuilder, sig: str, name: str) -> Launch:
+        plan, (rows, cols) = self.plan, self.plan.panels
+        rm, wn, k = rows.width, cols.width, plan.k
+        mp, np_ = rows.count, cols.count
+        t = val_type(plan.acc_dtype)
         vt = f"{t}{wn}"
         lines = [
             "idx_t pn = get_global_id(0), pm = get_global_id(1), b = get_global_id(2);",
@@ -794,32 +556,31 @@ class DotKernel:
         em.lines = lines
         em.open(f"for (int i = 0; i < {rm}; i++)")
         em.lines.append(f"idx_t m = pm * {rm} + i;")
-        em.lines.append(f"if (m >= {self.m}) break;")
+        em.lines.append(f"if (m >= {plan.m}) break;")
         em.open(f"for (int j = 0; j < {wn}; j++)")
-        em.lines += [f"idx_t n = pn * {wn} + j;", f"if (n >= {self.n}) break;"]
+        em.lines += [f"idx_t n = pn * {wn} + j;", f"if (n >= {plan.n}) break;"]
         self._epilogue(em, "tile[i][j]")
         em.close()
         em.close()
-        self._function(src, sig, name, em.lines)
-        return Launch(name, (np_, mp, self.nb), (1, 1, 1))
+        src.functions.append(kernel_function(name, sig, em.lines))
+        return Launch(name, (np_, mp, plan.batches), (1, 1, 1))
 
     def _epilogue(self, em: Emitter, value: str) -> None:
-        d = self.dot.dtype
-        em.define(self.dot, em.var(d, False, f"({val_type(d)})({value})"))
+        d = self.plan.dot.dtype
+        em.define(self.plan.dot, em.var(d, False, f"({val_type(d)})({value})"))
         outs = self.kernel.output_nodes
         em.emit(outs)
         for i, o in enumerate(outs):
-            acc = make_access(None, View.contiguous(o.shape), self._dims(o.shape))
             val = em.lookup(o)
             assert val is not None
-            em.store(f"o{i}", acc, val, o.dtype, False)
+            em.store(f"o{i}", self.plan.output_accesses[i], val, o.dtype, False)
 
     def _tiled(self, src: SourceBuilder, sig: str, name: str) -> Launch:
-        ts, tk, r = 64, 16, 4
-        t = val_type(self.acc_dtype)
-        a, b = self.dot.src
+        plan, tiling = self.plan, self.plan.tiling
+        ts, tk, r, side = tiling.tile, tiling.depth, tiling.per_item, tiling.side
+        t = val_type(plan.acc_dtype)
         lines = [
-            "int tx = get_local_id(0), ty = get_local_id(1), tid = ty * 16 + tx;",
+            f"int tx = get_local_id(0), ty = get_local_id(1), tid = ty * {side} + tx;",
             f"idx_t n0 = get_group_id(0) * {ts}, m0 = get_group_id(1) * {ts};",
             "idx_t b = get_group_id(2);",
             f"__local {t} As[{tk}][{ts + 1}], Bs[{tk}][{ts + 1}];",
@@ -829,21 +590,18 @@ class DotKernel:
         names = self.batch_names(lines)
         em = Emitter(src, self.ctx, names)
         em.lines = lines
-        em.open(f"for (idx_t k0 = 0; k0 < {self.k}; k0 += {tk})")
-        for x, tile, inner, outer, size in (
-            (a, "As", "k", "m", self.m),
-            (b, "Bs", "n", "k", self.n),
-        ):
-            em.open(f"for (int e = tid; e < {ts * tk}; e += 256)")
-            if tile == "As":
+        em.open(f"for (idx_t k0 = 0; k0 < {plan.k}; k0 += {tk})")
+        for slot in (0, 1):
+            em.open(f"for (int e = tid; e < {ts * tk}; e += {tiling.items})")
+            if slot == 0:
                 em.lines += [f"int r = e / {tk}, c = e % {tk};", "idx_t m = m0 + r, k = k0 + c;"]
-                cond, dest = f"m < {size} && k < {self.k}", "As[c][r]"
+                cond, dest = f"m < {plan.m} && k < {plan.k}", "As[c][r]"
             else:
                 em.lines += [f"int r = e / {ts}, c = e % {ts};", "idx_t k = k0 + r, n = n0 + c;"]
-                cond, dest = f"n < {size} && k < {self.k}", "Bs[r][c]"
+                cond, dest = f"n < {plan.n} && k < {plan.k}", "Bs[r][c]"
             em.lines.append(f"{t} value = 0;")
             em.open(f"if ({cond})")
-            val = em.load(x, self.operand_access(x, inner, outer))
+            val = em.load(plan.dot.src[slot], plan.operand_accesses[slot])
             em.lines.append(f"value = ({t})({val.expr});")
             em.close()
             em.lines.append(f"{dest} = value;")
@@ -854,7 +612,7 @@ class DotKernel:
             f"for (int i = 0; i < {r}; i++) {{",
             f"for (int j = 0; j < {r}; j++) {{",
             CONTRACT,
-            "acc[i][j] += As[kk][ty + i * 16] * Bs[kk][tx + j * 16];",
+            f"acc[i][j] += As[kk][ty + i * {side}] * Bs[kk][tx + j * {side}];",
             "}",
             "}",
             "}",
@@ -864,14 +622,83 @@ class DotKernel:
         em.open(f"for (int i = 0; i < {r}; i++)")
         em.open(f"for (int j = 0; j < {r}; j++)")
         em.lines += [
-            "idx_t m = m0 + ty + i * 16, n = n0 + tx + j * 16;",
-            f"if (m >= {self.m} || n >= {self.n}) continue;",
+            f"idx_t m = m0 + ty + i * {side}, n = n0 + tx + j * {side};",
+            f"if (m >= {plan.m} || n >= {plan.n}) continue;",
         ]
         self._epilogue(em, "acc[i][j]")
         em.close()
         em.close()
-        self._function(
-            src, sig, name, em.lines, "__attribute__((reqd_work_group_size(16, 16, 1))) "
-        )
-        groups = (-(-self.n // ts) * 16, -(-self.m // ts) * 16, self.nb)
-        return Launch(name, groups, (16, 16, 1))
+        attributes = f"__attribute__((reqd_work_group_size({side}, {side}, 1))) "
+        src.functions.append(kernel_function(name, sig, em.lines, attributes))
+        groups = (-(-plan.n // ts) * side, -(-plan.m // ts) * side, plan.batches)
+        return Launch(name, groups, (side, side, 1))
+
+
+# ---- indexed writes -------------------------------------------------------------------------
+_ATOMIC_ADD_FLOAT = """inline void lg_atomic_add_float(volatile __global float *p, float v) {
+  union { uint u; float f; } old, upd;
+  do { old.f = *p; upd.f = old.f + v; }
+  while (atomic_cmpxchg((volatile __global uint *)p, old.u, upd.u) != old.u);
+}"""
+
+
+class ScatterKernel:
+    """out = copy of dst; then out.flat[idx[j]] = val[j] (or += for "add": atomics for 32-bit
+    types, one serial work-item otherwise). A position outside dst is skipped, and sets the
+    error flag unless the kernel's structure rules it out."""
+
+    def __init__(self, kernel: Kernel, const_slots: dict[Node, int], target: Target):
+        self.kernel = kernel
+        graph = KernelGraph(kernel.nodes, kernel.input_nodes)
+        self.ctx = CodeContext(graph, const_slots, target)
+        self.const_dtypes = _const_dtypes(const_slots)
+        self.node = next(n for n in kernel.nodes if n.op is Op.SCATTER)
+
+    def program(self) -> OpenCLProgram:
+        """Render the copy and the scatter kernels."""
+        src = _source_builder(self.kernel)
+        sig = signature(self.kernel, [], self.const_dtypes)
+        dst, idx, val = self.node.src
+        d = self.node.dtype
+        em = Emitter(src, self.ctx, {"i": "i"})
+        em.lines += ["idx_t i = get_global_id(0);", f"if (i >= {dst.numel}) return;"]
+        em.store("o0", Access(None, 0, {"i": 1}), em.load_flat(dst, "i", "i"), d, False)
+        copy = self._function(src, sig, f"scatter_copy_{dst.numel}", em.lines, dst.numel)
+        serial = self.node.arg == "add" and d.name not in ("float32", "int32")
+        em = Emitter(src, self.ctx, {})
+        if serial:
+            em.lines.append(f"for (idx_t j = 0; j < {idx.numel}; j++) {{")
+        else:
+            em.lines += ["idx_t j = get_global_id(0);", f"if (j >= {idx.numel}) return;"]
+        p, v = em.load_flat(idx, "j", "ji"), em.load_flat(val, "j", "jv")
+        em.lines.append(f"long p = (long)({p.expr});")  # a long: see Emitter.gather
+        inside = positions_inside(self.node, self.ctx.graph.inputs)
+        report = "" if inside else f" else *{ERROR_FLAG} = 1;"
+        em.lines.append(f"if (p >= 0 && p < {dst.numel}) {self._write(src, d, v.expr)}{report}")
+        if serial:
+            em.lines.append("}")
+        name = f"scatter_{self.node.arg}_{idx.numel}_{dst.numel}"
+        write = self._function(src, sig, name, em.lines, 0 if serial else idx.numel)
+        return OpenCLProgram(src.parts(), (copy, write), (), tuple(self.const_dtypes))
+
+    def _write(self, src: SourceBuilder, d: DType, v: str) -> str:
+        if self.node.arg != "add":
+            return f"o0[p] = {'(uchar)' if d == bool_ else ''}({v});"
+        if d == float32:
+            src.helpers.setdefault("lg_atomic_add_float", _ATOMIC_ADD_FLOAT)
+            return f"lg_atomic_add_float(o0 + p, {v});"
+        if d == int32:
+            return f"atomic_add(o0 + p, {v});"
+        if d == bool_:
+            return f"o0[p] = (uchar)(o0[p] | ({v}));"
+        if d is float16:  # each addition rounded to half, as PyTorch's float16 index_add_
+            return f"o0[p] = {src.need('lg_half')}(o0[p] + ({v}));"
+        return f"o0[p] += {v};"
+
+    def _function(
+        self, src: SourceBuilder, sig: str, name: str, lines: list[str], total: int
+    ) -> Launch:
+        src.functions.append(kernel_function(name, sig, lines))
+        if total == 0:  # one work-item runs the whole (serial) loop
+            return Launch(name, (1,), (1,))
+        return _flat_launch(name, total)

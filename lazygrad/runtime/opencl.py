@@ -11,7 +11,7 @@ process finds them on disk.
 
 Transfers are host round trips: copies to OpenCL upload (once per buffer; the host array is
 kept), copies out download; random numbers are drawn on the host exactly as on the CPU.
-Scatters (indexed writes) have their template here; the others are in `opencl_kernels`.
+Every kernel kind's template is in `renderer.opencl_kernels`.
 """
 
 from __future__ import annotations
@@ -24,32 +24,19 @@ import numpy as np
 
 from .. import lru
 from ..buffer import Buffer, on_download
+from ..codegen.bounds import checks_indices
+from ..codegen.target import Target
 from ..debug import log
-from ..dtypes import DType, bool_, float16, float32, float64, int32, numpy_scalar
+from ..dtypes import DType, bool_, float16, float64, numpy_scalar
 from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
 from ..ir.schedule import Kernel
-from ..renderer.opencl import (
-    ERROR_FLAG,
-    Access,
-    CodeContext,
-    Emitter,
-    SourceBuilder,
-    Target,
-    joined_source,
-    kernel_function,
-    positions_inside,
-    storage_itemsize,
-    uses_fp64,
-)
+from ..renderer.opencl import joined_source, storage_itemsize
 from ..renderer.opencl_kernels import (
     DotKernel,
-    Launch,
     OpenCLProgram,
     ReduceKernel,
-    checks_indices,
-    index_type,
-    signature,
+    ScatterKernel,
     written_over,
 )
 from . import collective, cpu, opencl_device
@@ -98,75 +85,6 @@ def build_options(dev: opencl_device.CLDevice) -> tuple[str, ...]:
     """The compiler options for `dev`: float32 division and sqrt correctly rounded where the
     device can do so, as the NumPy backend's are."""
     return BUILD_OPTIONS + (EXACT_DIVIDE_SQRT,) if dev.rounds_divide_sqrt_exactly else BUILD_OPTIONS
-
-
-# ---- indexed writes -------------------------------------------------------------------------
-_ATOMIC_ADD_FLOAT = """inline void lg_atomic_add_float(volatile __global float *p, float v) {
-  union { uint u; float f; } old, upd;
-  do { old.f = *p; upd.f = old.f + v; }
-  while (atomic_cmpxchg((volatile __global uint *)p, old.u, upd.u) != old.u);
-}"""
-
-
-class ScatterKernel:
-    """out = copy of dst; then out.flat[idx[j]] = val[j] (or += for "add": atomics for 32-bit
-    types, one serial work-item otherwise). A position outside dst is skipped, and sets the
-    error flag unless the kernel's structure rules it out."""
-
-    def __init__(self, kernel: Kernel, const_slots: dict[Node, int], target: Target):
-        self.kernel = kernel
-        self.ctx = CodeContext(kernel.nodes, kernel.input_nodes, const_slots, target)
-        self.const_dtypes = [n.dtype for n in sorted(const_slots, key=const_slots.__getitem__)]
-        self.node = next(n for n in kernel.nodes if n.op is Op.SCATTER)
-
-    def program(self) -> OpenCLProgram:
-        """Render the copy and the scatter kernels."""
-        src = SourceBuilder(index_type(self.kernel))
-        src.fp64 = uses_fp64(self.kernel.nodes + self.kernel.input_nodes)
-        sig = signature(self.kernel, [], self.const_dtypes)
-        dst, idx, val = self.node.src
-        d = self.node.dtype
-        em = Emitter(src, self.ctx, {"i": "i"})
-        em.lines += ["idx_t i = get_global_id(0);", f"if (i >= {dst.numel}) return;"]
-        em.store("o0", Access(None, 0, {"i": 1}), em.load_flat(dst, "i", "i"), d, False)
-        copy = self._function(src, sig, f"scatter_copy_{dst.numel}", em.lines, dst.numel)
-        serial = self.node.arg == "add" and d.name not in ("float32", "int32")
-        em = Emitter(src, self.ctx, {})
-        if serial:
-            em.lines.append(f"for (idx_t j = 0; j < {idx.numel}; j++) {{")
-        else:
-            em.lines += ["idx_t j = get_global_id(0);", f"if (j >= {idx.numel}) return;"]
-        p, v = em.load_flat(idx, "j", "ji"), em.load_flat(val, "j", "jv")
-        em.lines.append(f"long p = (long)({p.expr});")  # a long: see Emitter.gather
-        report = "" if positions_inside(self.node, self.ctx.inputs) else f" else *{ERROR_FLAG} = 1;"
-        em.lines.append(f"if (p >= 0 && p < {dst.numel}) {self._write(src, d, v.expr)}{report}")
-        if serial:
-            em.lines.append("}")
-        name = f"scatter_{self.node.arg}_{idx.numel}_{dst.numel}"
-        write = self._function(src, sig, name, em.lines, 0 if serial else idx.numel)
-        return OpenCLProgram(src.parts(), (copy, write), (), tuple(self.const_dtypes))
-
-    def _write(self, src: SourceBuilder, d: DType, v: str) -> str:
-        if self.node.arg != "add":
-            return f"o0[p] = {'(uchar)' if d == bool_ else ''}({v});"
-        if d == float32:
-            src.helpers.setdefault("lg_atomic_add_float", _ATOMIC_ADD_FLOAT)
-            return f"lg_atomic_add_float(o0 + p, {v});"
-        if d == int32:
-            return f"atomic_add(o0 + p, {v});"
-        if d == bool_:
-            return f"o0[p] = (uchar)(o0[p] | ({v}));"
-        if d is float16:  # each addition rounded to half, as PyTorch's float16 index_add_
-            return f"o0[p] = {src.need('lg_half')}(o0[p] + ({v}));"
-        return f"o0[p] += {v};"
-
-    def _function(
-        self, src: SourceBuilder, sig: str, name: str, lines: list[str], total: int
-    ) -> Launch:
-        src.functions.append(kernel_function(name, sig, lines))
-        if total == 0:  # one work-item runs the whole (serial) loop
-            return Launch(name, (1,), (1,))
-        return Launch(name, (-(-total // 64) * 64,), (64,))
 
 
 # ---- structural keys and the program cache -------------------------------------------------
