@@ -3,6 +3,7 @@
     lazygrad viz SCRIPT.py [ARGS...] [-o OUT] [--backward] [--kernels] [--format svg|dot|png]
     lazygrad viz -e "EXPR"
     lazygrad kernels SCRIPT.py [ARGS...]
+    lazygrad export SCRIPT.py -o OUT.py [--device cpu|opencl] [ARGS...]
     lazygrad devices
 
 Every failure ends with one line on stderr and a non-zero exit status.
@@ -67,7 +68,11 @@ def _script_location(err: BaseException, script: str) -> str:
     """`file:line` of the script's last frame in the traceback (or the syntax error)."""
     if isinstance(err, SyntaxError) and err.filename:
         return f"{err.filename}:{err.lineno}"
-    frames = traceback.extract_tb(err.__traceback__)
+    return _location(traceback.extract_tb(err.__traceback__), script)
+
+
+def _location(frames: traceback.StackSummary, script: str) -> str:
+    """`file:line` of the script's last frame among `frames` (else the last frame)."""
     target = os.path.realpath(script)
     own = [f for f in frames if os.path.realpath(f.filename) == target]
     frame = (own or frames or [None])[-1]
@@ -94,6 +99,8 @@ def run_script(
             raise CLIError(f"{script} exited with status {stop.code}", status) from None
     except _CaptureError as err:
         raise CLIError(f"could not capture a graph: {_one_line(str(err))}") from None
+    except CLIError:  # a listener's own verdict, already one line
+        raise
     except KeyboardInterrupt:
         raise CLIError("interrupted", 130) from None
     except Exception as err:
@@ -113,6 +120,8 @@ def _guarded(listener: Callable[[Any, list[Any]], None]) -> Callable[[Any, list[
     def call(schedule: Any, tensors: list[Any]) -> None:
         try:
             listener(schedule, tensors)
+        except CLIError:
+            raise
         except Exception as err:
             raise _CaptureError(f"{type(err).__name__}: {err}") from err
 
@@ -306,6 +315,40 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """`lazygrad export`: write the schedules a script realizes as one standalone module."""
+    from .export import ScriptExport, UnsupportedError, opencl_source_path
+
+    try:
+        collected = ScriptExport(args.device, args.script)
+        if collected.device != "cpu":
+            opencl_source_path(args.output)
+    except (RuntimeError, ValueError) as err:  # a bad device, or -o naming a .cl file
+        raise CLIError(str(err), 2) from None
+    refused: list[str] = []
+
+    def listener(schedule: Any, tensors: list[Any]) -> None:
+        try:
+            collected.add(tensors)
+        except UnsupportedError as err:
+            where = _location(traceback.extract_stack(), args.script)
+            refused.append(f"cannot export {args.script}: {err} (realized at {where})")
+            raise CLIError(refused[0]) from None
+
+    run_script(args.script, args.args, _guarded(listener))
+    if refused:  # the script caught the error itself
+        raise CLIError(refused[0])
+    if not collected.functions:
+        raise CLIError(f"{args.script} realized no tensors: nothing to export")
+    files = collected.files(args.output)
+    for path, text in files.items():
+        _write(path, text.encode())
+    count = plural(len(collected.functions), "function")
+    realizes = plural(sum(collected.runs), "realize")
+    print(f"wrote {' and '.join(map(str, files))} ({count}, from {realizes})")
+    return 0
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """`lazygrad devices`: every usable device, one per line."""
     from .runtime import opencl_device
@@ -384,6 +427,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_script(kernels)
     kernels.set_defaults(run=cmd_kernels)
+    export = commands.add_parser(
+        "export",
+        help="write the schedules a script realizes as a standalone module",
+        description="Run SCRIPT and write every schedule it realizes as one Python module "
+        "that needs only NumPy (or NumPy and pyopencl, with the OpenCL C beside it): one "
+        "function per schedule, taking its input buffers as arrays (its docstring lists them).",
+    )
+    export.add_argument(
+        "-o", "--output", metavar="OUT.py", required=True, help="the module to write"
+    )
+    export.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (NumPy code, the default) or opencl[:N] (OpenCL C, its file beside OUT.py "
+        "with the suffix .cl)",
+    )
+    _add_script(export)
+    export.set_defaults(run=cmd_export)
     devices = commands.add_parser("devices", help="list usable devices")
     devices.set_defaults(run=cmd_devices)
     return parser
@@ -401,7 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, extra = parser.parse_known_args(argv)
         if args.command is None:
-            raise CLIError("choose a command: viz, kernels or devices (see `lazygrad --help`)", 2)
+            raise CLIError(
+                "choose a command: viz, kernels, export or devices (see `lazygrad --help`)", 2
+            )
         if extra and getattr(args, "script", None) is None:
             raise CLIError(f"unrecognized arguments: {' '.join(extra)}", 2)
         args.args = extra[1:] if extra[:1] == ["--"] else extra

@@ -1,14 +1,22 @@
 """`lg.export(fn, *example_args, path=...)`: a function's compiled tensor program as a
-standalone Python module that needs only NumPy.
+standalone Python module that needs only NumPy (or NumPy and pyopencl, for OpenCL).
 
 Exporting runs `fn` once, lazily, on fresh copies of the example tensors (so the caller's
 tensors are left as they were) while `lazygrad.recording` notes which arguments `fn`
 updates in place. The tensors it returns and the arguments it updated are then scheduled
-together, as one realize would, and the schedule is written out: the NumPy source of each
-kernel (as `renderer.numpy` renders it), the runtime helpers that source calls, and one
-public function that checks its arguments and calls the kernels in order, handing each
-kernel's outputs to the kernels that read them (the buffer plan of `runtime.cpu.Program`,
-with `del` where that program returns an array to its pool).
+together, as one realize would, and the schedule is written out with one public function
+that checks its arguments and runs the kernels in order, handing each kernel's outputs to
+the kernels that read them:
+
+- for cpu, the NumPy source of each kernel (as `renderer.numpy` renders it) and the runtime
+  helpers that source calls, with the buffer plan of `runtime.cpu.Program` (`del` where that
+  program returns an array to its pool);
+- for OpenCL, the C of every kernel's program (`runtime.opencl.program_for`), joined into one
+  source file written beside the module, and pyopencl host code launching them with the
+  buffer plan and arguments of `runtime.opencl.run` (outputs, inputs, scratch buffers, the
+  index-error flag, then scalar constants; outputs written over dying inputs; float16 held
+  as float32 on the device). Copies between devices run through the host, as lazygrad runs
+  them.
 
 The public function takes the tensor arguments as arrays and the Python scalar arguments
 as keywords (defaults: the example call's values) and returns, in this order, the tensors
@@ -18,6 +26,9 @@ A float argument becomes a real parameter of the program when the traced program
 depend on its value (it reaches the kernels only as a scalar argument); any other scalar
 (an int, a bool, or a float the program is specialized on) is fixed to its example value,
 and passing another value raises ValueError.
+
+`ScriptExport` does the same for the schedules a script realizes (`lazygrad export`): one
+function per schedule, taking the schedule's input buffers as arrays.
 """
 
 from __future__ import annotations
@@ -29,19 +40,22 @@ import keyword
 import math
 import tokenize
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import recording
-from .engine.realize import _LeafValues
+from .buffer import Buffer
+from .device import device as parse_device
+from .dtypes import DType, float16
+from .engine.realize import _LeafValues, _stored_for
 from .frontend.creation import tensor
 from .ir.cache_key import structural_key
-from .ir.node import Node
+from .ir.node import Node, make
 from .ir.ops import Op
-from .ir.schedule import Schedule, build_schedule
+from .ir.schedule import Kernel, Schedule, build_schedule
 from .runtime import cpu
 from .tensor import Tensor
 
@@ -50,6 +64,12 @@ from .tensor import Tensor
 # simplification specializes on (see `ir.node.SPECIAL_VALUES`).
 _PROBES = (0.3183098861837907, 0.2718281828459045)
 LINE_LENGTH = 92  # the program's lines (in its function) that are longer are wrapped
+OPENCL_KEYWORDS = ("context", "queue")  # what an OpenCL program's function takes besides
+
+
+class UnsupportedError(NotImplementedError):
+    """A program holds something the exporter cannot write (random draws, collectives, a
+    kernel on another device than the one exported for)."""
 
 
 # ---- the helpers the generated kernels call, as plain functions -----------------------------
@@ -135,7 +155,9 @@ _HELPER_SOURCES["_int_power"] = "\n" + inspect.getsource(cpu.int_power).replace(
     "def int_power(", "def _int_power(", 1
 )
 
-_CHECK_SOURCE = '''
+# the checks of the public function's arguments, for both kinds of module
+_ENTRY_HELPERS = {
+    "_check": '''
 def _check(name, value, shape, dtype):
     """`value` as a flat array, after checking its shape and dtype."""
     array = np.asarray(value)
@@ -145,9 +167,8 @@ def _check(name, value, shape, dtype):
             f"got shape {array.shape} and dtype {array.dtype}"
         )
     return np.ascontiguousarray(array).reshape(-1)
-'''
-
-_FIXED_SOURCE = '''
+''',
+    "_fixed": '''
 def _fixed(name, value, expected):
     """Check a scalar argument the program was specialized on."""
     if value != expected:
@@ -155,7 +176,84 @@ def _fixed(name, value, expected):
             f"{name}: this program was exported for {name}={expected!r} (it was specialized "
             f"on that value), got {value!r}"
         )
-'''
+''',
+}
+
+# the host side of an OpenCL program (`runtime.opencl.run` and `opencl_device`, in pyopencl)
+_OPENCL_HELPERS = {
+    "_first_device": '''
+def _first_device():
+    """The first OpenCL device of the first platform that has one (lazygrad's opencl:0)."""
+    for platform in cl.get_platforms():
+        try:
+            return platform.get_devices()[0]
+        except cl.Error:  # a platform without devices
+            continue
+    raise RuntimeError("no OpenCL device found")
+''',
+    "_queue": '''
+def _queue(context, queue):
+    """The queue to run on: `queue`, else one on `context`, else one on the first OpenCL
+    device (made on first use, then reused)."""
+    if queue is None:
+        if context not in _QUEUES:
+            made = cl.Context([_first_device()]) if context is None else context
+            _QUEUES[context] = cl.CommandQueue(made)
+        queue = _QUEUES[context]
+    return queue
+''',
+    "_kernels": '''
+def _kernels(context):
+    """The functions of the program in SOURCE, by name (built once per context)."""
+    if context not in _KERNELS:
+        program = cl.Program(context, SOURCE.read_text()).build(options=BUILD_OPTIONS)
+        _KERNELS[context] = {k.function_name: k for k in program.all_kernels()}
+    return _KERNELS[context]
+''',
+    "_empty": '''
+def _empty(context, nbytes):
+    """A new device buffer of `nbytes` bytes (at least one: OpenCL has no empty buffers)."""
+    return cl.Buffer(context, cl.mem_flags.READ_WRITE, max(nbytes, 1))
+''',
+    "_upload": '''
+def _upload(context, values, dtype):
+    """A new device buffer holding `values` as `dtype` (float16 held as float32)."""
+    flat = np.ascontiguousarray(values, np.float32 if dtype == "float16" else dtype).reshape(-1)
+    if flat.size == 0:
+        return _empty(context, 0)
+    return cl.Buffer(context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR, hostbuf=flat)
+''',
+    "_download": '''
+def _download(queue, buffer, shape, dtype):
+    """A device buffer's values as a new array of `shape` and `dtype` (waits for the kernels
+    that write it)."""
+    out = np.empty(shape, np.float32 if dtype == "float16" else dtype)
+    if out.size:
+        cl.enqueue_copy(queue, out, buffer)
+    return out.astype(dtype, copy=False)
+''',
+    "_run": '''
+def _run(queue, kernels, name, *args):
+    """Launch kernel `name` of LAUNCHES: each of its functions in order, with `args`."""
+    for function, global_size, local_size in LAUNCHES[name]:
+        kernels[function].set_args(*args)
+        cl.enqueue_nd_range_kernel(queue, kernels[function], global_size, local_size)
+''',
+    "_new_flag": '''
+def _new_flag(context):
+    """A device int, 0 until a kernel finds an index outside the dimension it indexes."""
+    flags = cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR
+    return cl.Buffer(context, flags, hostbuf=np.zeros(1, np.int32))
+''',
+    "_check_flag": '''
+def _check_flag(queue, flag):
+    """Raise IndexError if a kernel set `flag` (lazygrad raises it at the next read)."""
+    found = np.zeros(1, np.int32)
+    cl.enqueue_copy(queue, found, flag)
+    if found[0]:
+        raise IndexError(MESSAGE)
+'''.replace("MESSAGE", repr(cpu.INDEX_OUT_OF_BOUNDS)),
+}
 
 
 # ---- tracing ----------------------------------------------------------------------------------
@@ -174,14 +272,15 @@ class _Trace:
     keep: list[Any] = field(default_factory=list)  # keeps buffers (and their ids) alive
 
 
-def _fresh(value: Any, device: str | None) -> Any:
-    """A new tensor with the values of a tensor (or array) argument; other values as is."""
+def _fresh(value: Any, device: str) -> Any:
+    """A new tensor on `device` with the values of a tensor (or array) argument; other
+    values as is."""
     if isinstance(value, np.ndarray):
-        return tensor(value, device=device or "cpu")
+        return tensor(value, device=device)
     if not isinstance(value, Tensor):
         return value
     host = value.detach().numpy()
-    return tensor(host, device=device or value.device, requires_grad=value.requires_grad)
+    return tensor(host, device=device, requires_grad=value.requires_grad)
 
 
 def _flat_result(result: Any) -> list[Tensor]:
@@ -196,7 +295,7 @@ def _flat_result(result: Any) -> list[Tensor]:
     return items
 
 
-def _trace(fn: Callable, args: list[Any], names: list[str], device: str | None) -> _Trace:
+def _trace(fn: Callable, args: list[Any], names: list[str], device: str) -> _Trace:
     """Run `fn` lazily on fresh copies of `args` and schedule what it returns and updates."""
     copies = [_fresh(a, device) for a in args]
     tensors = {i: t for i, t in enumerate(copies) if isinstance(t, Tensor)}
@@ -236,7 +335,7 @@ def _trace(fn: Callable, args: list[Any], names: list[str], device: str | None) 
 
 
 def _scalar_names(
-    fn: Callable, args: list[Any], names: list[str], device: str | None
+    fn: Callable, args: list[Any], names: list[str], device: str
 ) -> tuple[_Trace, dict[Node, str]]:
     """Trace `fn` and find which float arguments are parameters of the program: returns
     the trace and, per PARAM node that stands for such an argument, the argument's name.
@@ -298,6 +397,15 @@ def _renamed(source: str, names: dict[str, str]) -> str:
     return tokenize.untokenize(tokens)
 
 
+def _names_in(text: str) -> set[str]:
+    """The identifiers `text` (Python source) reads or writes."""
+    return {
+        tok.string
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+        if tok.type == tokenize.NAME
+    }
+
+
 def _split_statements(source: str) -> str:
     """One statement per line: `a; b` becomes two lines with `a`'s indentation."""
     lines = []
@@ -311,24 +419,17 @@ def _split_statements(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _kernel_source(kernel: Any, index: int) -> tuple[str, str, set[str]]:
-    """A kernel's NumPy source as module text: its function named after the kernel and its
-    module-level names prefixed with the kernel's, so kernels do not collide. Returns the
-    function name, the text and the names the text reads."""
+def _kernel_source(kernel: Kernel, index: int, fname: str) -> str:
+    """A kernel's NumPy source as module text: its function named `fname` and its
+    module-level names prefixed with the kernel's index, so kernels do not collide."""
     source = cpu.render(kernel)
     tree_names = _module_names(source)
-    fname = kernel.name if kernel.name.isidentifier() else f"kernel_{index}"
     renames = {n: f"_k{index}_{n.lstrip('_')}" for n in tree_names}
     renames["kernel"] = fname
     text = _split_statements(_renamed(source, renames).rstrip("\n"))
     if tree_names:  # two blank lines between its kept arrays and its function
         text = text.replace(f"\ndef {fname}(", f"\n\n\ndef {fname}(")
-    used = {
-        tok.string
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline)
-        if tok.type == tokenize.NAME
-    }
-    return fname, text, used
+    return text
 
 
 def _module_names(source: str) -> set[str]:
@@ -342,7 +443,7 @@ def _module_names(source: str) -> set[str]:
 
 
 def _literal(value: Any, dtype: Any) -> str:
-    """A NumPy scalar literal of `dtype`."""
+    """A NumPy scalar literal of `dtype` (a lazygrad or NumPy dtype)."""
     if isinstance(value, float) and not math.isfinite(value):
         text = "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
     else:
@@ -363,116 +464,507 @@ def _constant(array: np.ndarray) -> str:
     return f"np.frombuffer(base64.b64decode({data!r}), dtype={array.dtype.name!r}).copy()"
 
 
+@dataclass(frozen=True)
+class _Arg:
+    """An argument of a public function: an array (its NumPy dtype name and shape) or a
+    Python scalar (its example value)."""
+
+    name: str
+    dtype: str | None = None
+    shape: tuple[int, ...] = ()
+    value: Any = None
+
+    @property
+    def is_array(self) -> bool:
+        return self.dtype is not None
+
+    def describe(self, params: set[str]) -> str:
+        """Its line in the docstring."""
+        if self.is_array:
+            return f"{self.name}: a NumPy array, {self.dtype}{list(self.shape)}"
+        if self.name in params:
+            return f"{self.name}: a number (default {self.value!r})"
+        return f"{self.name}: fixed to {self.value!r} (the program was specialized on it)"
+
+
+@dataclass
+class _Function:
+    """One public function of a module: its name, what its docstring calls the program, its
+    arguments, the traced schedule and which PARAM nodes are its keyword arguments."""
+
+    name: str
+    title: str
+    args: list[_Arg]
+    trace: _Trace
+    kwargs: dict[Node, str]
+
+    @property
+    def params(self) -> set[str]:
+        """The scalar arguments that are real parameters (not fixed)."""
+        return set(self.kwargs.values())
+
+
+class _Keyword(str):
+    """A kernel's scalar argument that the public function takes as the keyword it names."""
+
+
+def _opencl_source(programs: list[Any], module_name: str, options: tuple[str, ...]) -> str:
+    """The text of the OpenCL C file: the distinct `programs` (`OpenCLProgram`s) joined into
+    one source, as `runtime.opencl.prepare` joins them, under a line naming its module."""
+    from .renderer.opencl import joined_source
+
+    renames = _renames(programs)
+    joined = joined_source([(p.parts, renames[p.source]) for p in programs])
+    head = f"// The OpenCL C of {module_name}, exported by lazygrad (build options: "
+    return f"{head}{' '.join(options)})\n{joined}\n"
+
+
+def _renames(programs: list[Any]) -> dict[str, dict[str, str]]:
+    """Per program source, its functions that the joined source renames (a name an earlier
+    program uses too) and their new names."""
+    from .runtime.opencl import _suffixes
+
+    return {
+        p.source: {launch.name: launch.name + suffix for launch in p.launches} if suffix else {}
+        for p, suffix in zip(programs, _suffixes(programs), strict=True)
+    }
+
+
+@dataclass
+class _Module:
+    """What the public functions of one module share: module-level constants and the kernels
+    (NumPy functions, or OpenCL programs and their launches)."""
+
+    device: str  # "cpu" or "opencl:N"
+    several: bool  # more than one public function: kernel names take the function's name
+    constants: list[str] = field(default_factory=list)
+    kernels: list[str] = field(default_factory=list)  # NumPy kernel functions
+    programs: dict[str, Any] = field(default_factory=dict)  # source -> OpenCLProgram
+    launches: dict[str, Any] = field(default_factory=dict)  # kernel name -> its OpenCLProgram
+
+    @property
+    def opencl(self) -> bool:
+        return self.device != "cpu"
+
+
 @dataclass
 class _Writer:
-    """Builds the program function's body from a trace."""
+    """Builds one public function's body: the NumPy program (see `_OpenCLWriter`)."""
 
-    trace: _Trace
-    names: list[str]
-    kwargs: dict[Node, str]  # PARAM node -> the keyword argument it stands for
+    fn: _Function
+    module: _Module
     lines: list[str] = field(default_factory=list)
-    constants: list[str] = field(default_factory=list)  # module-level lines
-    value_of: dict[Node, str] = field(default_factory=dict)  # node -> flat array name
-    array_of: dict[Node, str] = field(default_factory=dict)  # node -> shaped array name
+    value_of: dict[Node, str] = field(default_factory=dict)  # node -> flat host array name
+    array_of: dict[Node, str] = field(default_factory=dict)  # node -> its kernel's output
     typed: dict[Node, str] = field(default_factory=dict)  # PARAM node -> its expression
 
-    def input_name(self, node: Node) -> str:
-        """The flat array of an input buffer: an argument, else a constant of the module."""
+    def body(self) -> list[str]:
+        """The function's statements: argument checks, the kernels, the return."""
+        sched = self.fn.trace.schedule
+        for k, (kernel, dead) in enumerate(zip(sched.kernels, sched.releases, strict=True)):
+            self.call(k, kernel, self.kernel_name(kernel, k))
+            for node in dead:
+                if node in self.array_of:
+                    self.lines.append(f"del {self.array_of.pop(node)}  # last read")
+                    if node.op is not Op.BUFFER:  # (an input keeps its host array's name)
+                        self.value_of.pop(node, None)
+        results = [self.result(node) for _, node in self.fn.trace.outputs]
+        end = [f"return {results[0]}"] if self.fn.trace.single else _call_lines("return ", results)
+        run = [*self.lines, *self.finish(), *end]
+        used = _names_in("\n".join(run))
+        return [*self.entry(used), *self.setup(used), *run]
+
+    def entry(self, used: set[str]) -> list[str]:
+        """The checks of the arguments (`used`: the names the rest of the body reads)."""
+        lines = []
+        for a in self.fn.args:
+            if a.is_array:
+                check = f'_check("{a.name}", {a.name}, {a.shape}, "{a.dtype}")'
+                flat = f"{a.name}_flat"
+                lines.append(f"{flat} = {check}" if flat in used else check)
+            elif a.name not in self.fn.params:
+                lines.append(f'_fixed("{a.name}", {a.name}, {a.value!r})')
+        return lines
+
+    def setup(self, used: set[str]) -> list[str]:
+        return []  # the NumPy program needs nothing before its kernels
+
+    def finish(self) -> list[str]:
+        return []  # nor after them
+
+    def kernel_name(self, kernel: Kernel, k: int) -> str:
+        """The name a kernel has in the module."""
+        name = kernel.name if kernel.name.isidentifier() else f"kernel_{k}"
+        return f"{self.fn.name}_{name}" if self.module.several else name
+
+    def host_input(self, node: Node) -> str:
+        """The flat host array of an input buffer: an argument, else a constant of the module."""
         if node in self.value_of:
             return self.value_of[node]
-        buf = node.arg
-        i = self.trace.arg_of_buffer.get(id(buf))
+        i = self.fn.trace.arg_of_buffer.get(id(node.arg))
         if i is not None:
-            name = f"{self.names[i]}_flat"
+            name = f"{self.fn.args[i].name}_flat"
         else:
-            name = f"_CONST{len(self.constants)}"
-            self.constants.append(f"{name} = {_constant(cpu.to_host(buf))}")
+            name = f"_CONST{len(self.module.constants)}"
+            self.module.constants.append(f"{name} = {_constant(cpu.to_host(node.arg))}")
         self.value_of[node] = name
         return name
 
     def param(self, node: Node) -> str:
-        if node.op is Op.RAND:
-            raise NotImplementedError("export: random draws are not exported yet")
+        """A scalar argument of a NumPy kernel: its keyword, typed, or its value."""
         if node not in self.typed:
-            name = self.kwargs.get(node)
+            name = self.fn.kwargs.get(node)
             typed = f"{_numpy_type(node.dtype)}({name})"
             self.typed[node] = typed if name else _literal(node.arg, node.dtype)
         return self.typed[node]
 
-    def call(self, k: int, kernel: Any, fname: str, dead: tuple[Node, ...]) -> None:
-        """The line calling kernel `k`, the flat names of its outputs, the `del`s after it."""
+    def call(self, k: int, kernel: Kernel, fname: str) -> None:
+        """The kernel's function in the module, and the line calling it."""
+        self.module.kernels.append(_kernel_source(kernel, len(self.module.kernels), fname))
         args = [self.input_or_output(n) for n in kernel.input_nodes]
         args += [self.param(p) for p in kernel.param_nodes]
         outs = [f"o{k}_{j}" for j in range(len(kernel.output_nodes))]
-        self.lines += _call_lines(outs, fname, args)
+        target = f"({outs[0]},)" if len(outs) == 1 else ", ".join(outs)
+        self.lines += _call_lines(f"{target} = {fname}", args)
         for node, name in zip(kernel.output_nodes, outs, strict=True):
             self.array_of[node] = name
-        for node in dead:
-            if node in self.array_of:
-                self.lines.append(f"del {self.array_of.pop(node)}  # last read")
-                self.value_of.pop(node, None)
 
     def input_or_output(self, node: Node) -> str:
         if node.op is Op.BUFFER:
-            return self.input_name(node)
+            return self.host_input(node)
         if node not in self.value_of:  # an earlier kernel's output, read flat
             self.value_of[node] = f"{self.array_of[node]}.reshape(-1)"
         return self.value_of[node]
 
     def result(self, requested: Node) -> str:
         """The expression returning one output."""
-        lowered = self.trace.schedule.targets[requested]
+        lowered = self.fn.trace.schedule.targets[requested]
         shape = requested.shape
         if lowered.op is Op.BUFFER:  # an input (or constant) as is: a copy of it
-            return f"{self.input_name(lowered)}.reshape({shape}).copy()"
+            return f"{self.host_input(lowered)}.reshape({shape}).copy()"
         name = self.array_of[lowered]
         return name if lowered.shape == shape else f"{name}.reshape({shape})"
 
 
-def _call_lines(outs: list[str], fname: str, args: list[str]) -> list[str]:
-    """`outs = fname(args)`, with one argument a line where one line would be long."""
-    target = f"({outs[0]},)" if len(outs) == 1 else ", ".join(outs)
-    line = f"{target} = {fname}({', '.join(args)})"
+@dataclass
+class _OpenCLWriter(_Writer):
+    """Builds one public function's body: the host side of the OpenCL program, which runs
+    each kernel as `runtime.opencl.run` does. `array_of` names device buffers here."""
+
+    flagged: bool = False  # whether a kernel takes the index-error flag
+
+    def setup(self, used: set[str]) -> list[str]:
+        """The queue, context and built program, where the body uses them."""
+        lines = []
+        if used & {"queue", "context"}:
+            lines += ["queue = _queue(context, queue)", "context = queue.context"]
+        return lines + (["kernels = _kernels(context)"] if "kernels" in used else [])
+
+    def finish(self) -> list[str]:
+        return ["_check_flag(queue, flag)"] if self.flagged else []
+
+    def input_or_output(self, node: Node) -> str:
+        """The device buffer of an input: uploaded on first use, as lazygrad does."""
+        if node not in self.array_of:
+            host = self.host_input(node)
+            name = host.removesuffix("_flat").lstrip("_").lower() + "_dev"
+            self.lines.append(f'{name} = _upload(context, {host}, "{node.dtype.name}")')
+            self.array_of[node] = name
+        return self.array_of[node]
+
+    def call(self, k: int, kernel: Kernel, fname: str) -> None:
+        if kernel.kind == "copy":
+            self.copy(k, kernel)
+        else:
+            self.launch(k, kernel, fname)
+
+    def copy(self, k: int, kernel: Kernel) -> None:
+        """A copy between devices: through the host, read through its view (if any)."""
+        out, node = kernel.output_nodes[0], kernel.input_nodes[0]
+        source = out.src[0]
+        if node.op is Op.BUFFER:
+            host = self.host_input(node)
+        else:
+            host = f'_download(queue, {self.array_of[node]}, ({node.numel},), "{node.dtype.name}")'
+        if source.op is Op.VIEW and source not in kernel.input_nodes:
+            v = source.arg
+            host = f"_view({host}, {v.shape}, {v.strides}, {v.offset}, {v.mask})"  # type: ignore[union-attr]
+        self.array_of[out] = f"o{k}_0"
+        self.lines.append(f"# {kernel.name}: a copy to {kernel.device}, through the host")
+        self.lines.append(f'o{k}_0 = _upload(context, {host}, "{out.dtype.name}")')
+
+    def launch(self, k: int, kernel: Kernel, fname: str) -> None:
+        """The kernel's launches (noted in LAUNCHES) and the line running them with the
+        arguments `runtime.opencl.run` passes."""
+        from .renderer.opencl import storage_itemsize
+        from .renderer.opencl_kernels import checks_indices, written_over
+        from .runtime.opencl import program_for
+
+        outs = [f"o{k}_{i}" for i in range(len(kernel.output_nodes))]
+        for i, node in enumerate(kernel.output_nodes):
+            self.array_of[node] = outs[i]
+        empty = all(n.numel == 0 for n in kernel.output_nodes)
+        shared = {} if empty else written_over(kernel)
+        inputs = [] if empty else [self.input_or_output(n) for n in kernel.input_nodes]
+        for i, node in enumerate(kernel.output_nodes):
+            if i in shared:
+                self.lines.append(f"{outs[i]} = {inputs[shared[i]]}  # written over in place")
+            else:
+                nbytes = node.numel * storage_itemsize(node.dtype)
+                self.lines.append(f"{outs[i]} = _empty(context, {nbytes})")
+        if empty:
+            return  # nothing to compute, as lazygrad launches nothing
+        keywords = {
+            n: _Keyword(self.fn.kwargs[n]) for n in kernel.param_nodes if n in self.fn.kwargs
+        }
+        program, consts = program_for(kernel, keywords)  # type: ignore[arg-type]
+        self.module.programs.setdefault(program.source, program)
+        self.module.launches[fname] = program
+        args = ["queue", "kernels", f'"{fname}"', *outs, *inputs]
+        args += [f"_empty(context, {max(n, 1) * storage_itemsize(d)})" for d, n in program.temps]
+        if checks_indices(kernel):
+            if not self.flagged:
+                self.flagged = True
+                self.lines.append(
+                    "flag = _new_flag(context)  # set where an index is out of bounds"
+                )
+            args.append("flag")
+        args += [_device_scalar(v, d) for v, d in zip(consts, program.const_dtypes, strict=True)]
+        self.lines += _call_lines("_run", args)
+
+    def result(self, requested: Node) -> str:
+        lowered = self.fn.trace.schedule.targets[requested]
+        if lowered.op is Op.BUFFER:  # an input (or constant) as is: a copy of it
+            return f"{self.host_input(lowered)}.reshape({requested.shape}).copy()"
+        name = self.array_of[lowered]
+        return f'_download(queue, {name}, {requested.shape}, "{requested.dtype.name}")'
+
+
+def _device_scalar(value: Any, dtype: DType) -> str:
+    """A kernel's scalar argument as `runtime.opencl` passes it: a NumPy scalar of the type
+    the kernel computes in (a float16 value rounded to half, passed as a float)."""
+    from .runtime.opencl import _scalar
+
+    if isinstance(value, _Keyword):
+        text = f"np.float16({value})" if dtype is float16 else str(value)
+        return f"{_numpy_type(_scalar(0, dtype).dtype)}({text})"
+    scalar = _scalar(value, dtype)
+    return _literal(scalar.item(), scalar.dtype)
+
+
+def _call_lines(head: str, args: list[str]) -> list[str]:
+    """`head(args)`, its arguments packed onto indented lines where one line would be long
+    (`head` "return " gives a tuple)."""
+    line = f"{head}({', '.join(args)}{',' if len(args) == 1 and head == 'return ' else ''})"
     if len(line) <= LINE_LENGTH:
         return [line]
-    return [f"{target} = {fname}(", *(f"    {a}," for a in args), ")"]
+    lines = [f"{head}(", ""]
+    for a in args:
+        if lines[-1] and len(lines[-1]) + len(a) + 2 > LINE_LENGTH:
+            lines.append("")
+        lines[-1] += f" {a}," if lines[-1] else f"    {a},"
+    return [*lines, ")"]
 
 
-def _signature(name: str, names: list[str], args: list[Any]) -> str:
-    """The public function's `def` line: arrays first, then scalars as keywords."""
-    arrays = [n for n, a in zip(names, args, strict=True) if _is_array(a)]
-    scalars = [f"{n}={a!r}" for n, a in zip(names, args, strict=True) if not _is_array(a)]
-    return f"def {name}({', '.join([*arrays, '*', *scalars] if scalars else arrays)}):"
+def _signature(fn: _Function, opencl: bool) -> str:
+    """The public function's `def` line: arrays first, then scalars as keywords (and, for
+    OpenCL, the context and queue to run on)."""
+    arrays = [a.name for a in fn.args if a.is_array]
+    keywords = [f"{a.name}={a.value!r}" for a in fn.args if not a.is_array]
+    keywords += [f"{name}=None" for name in OPENCL_KEYWORDS] if opencl else []
+    return f"def {fn.name}({', '.join([*arrays, '*', *keywords] if keywords else arrays)}):"
 
 
-def _docstring(
-    fn_name: str, names: list[str], args: list[Any], trace: _Trace, params: set[str]
-) -> list[str]:
+def _docstring(fn: _Function, opencl: bool) -> list[str]:
     """The public function's docstring: its arguments and results."""
-    count = len(trace.schedule.kernels)
-    kernels = f"{count} kernel{'' if count == 1 else 's'}"
-    lines = [f'"""{fn_name}, as lazygrad compiled it: {kernels}.', ""]
-    lines.append("Arguments:")
-    for n, a in zip(names, args, strict=True):
-        if _is_array(a):
-            dtype, shape = _spec_of(a)
-            lines.append(f"    {n}: a NumPy array, {dtype}{list(shape)}")
-        elif n in params:
-            lines.append(f"    {n}: a number (default {a!r})")
-        else:
-            lines.append(f"    {n}: fixed to {a!r} (the program was specialized on it)")
+    kernels = _kernel_count(len(fn.trace.schedule.kernels))
+    lines = [f'"""{fn.title}, as lazygrad compiled it: {kernels}.', "", "Arguments:"]
+    lines += [f"    {a.describe(fn.params)}" for a in fn.args]
+    if opencl:
+        lines += [
+            "    context: the pyopencl Context to run in (default: one on the first device)",
+            "    queue: the pyopencl CommandQueue to run on (default: one on `context`)",
+        ]
     lines += ["", "Returns, in this order:"]
-    for i, (label, node) in enumerate(trace.outputs):
+    for i, (label, node) in enumerate(fn.trace.outputs):
         lines.append(f"    {i}: {node.dtype.name}{list(node.shape)}, {label}")
     lines.append('"""')
     return lines
 
 
-def _spec_of(value: Any) -> tuple[str, tuple[int, ...]]:
-    """The NumPy dtype name and shape of a tensor or array argument."""
-    if isinstance(value, Tensor):
-        return value._node.dtype.name, tuple(value.shape)
-    return value.dtype.name, value.shape
+def _kernel_count(count: int) -> str:
+    return f"{count} kernel{'' if count == 1 else 's'}"
+
+
+def _check_kernels(sched: Schedule, device: str) -> None:
+    """Raise UnsupportedError, naming the kernel, where the schedule holds one the module
+    cannot run on `device`."""
+    for kernel in sched.kernels:
+        reason = _unsupported(kernel, device)
+        if reason is not None:
+            raise UnsupportedError(f"kernel {kernel.name} on {kernel.device}: {reason}")
+
+
+def _unsupported(kernel: Kernel, device: str) -> str | None:
+    """Why a module for `device` cannot run `kernel` (None: it can)."""
+    if kernel.kind == "rand":
+        return "random draws are not exported yet"
+    if kernel.kind == "collective":
+        return "collectives are not exported"
+    on_cpu = kernel.device == "cpu"
+    if device == "cpu":
+        ok = on_cpu and kernel.kind != "copy"
+        return None if ok else "a NumPy program runs every kernel on cpu, with no copies"
+    if kernel.kind == "copy":
+        return None  # run through the host, as lazygrad runs it
+    if on_cpu:
+        return "an OpenCL program runs every kernel on the OpenCL device"
+    from .runtime.opencl import check_dtypes, device_index
+
+    try:
+        check_dtypes(kernel, device_index(kernel.device))
+    except RuntimeError as err:  # float64 on a device without it
+        return str(err)
+    return None
+
+
+def opencl_source_path(path: str | Path) -> Path:
+    """Where the OpenCL C of the module at `path` goes: beside it, with the suffix .cl."""
+    module = Path(path)
+    source = module.with_suffix(".cl")
+    if source == module:
+        raise ValueError(f"export: {module} ends in .cl, the name of the OpenCL C beside it")
+    return source
+
+
+def _files(
+    functions: list[_Function], device: str, path: Path, about: list[str]
+) -> dict[Path, str]:
+    """The module's text at `path` (and the OpenCL C beside it, for OpenCL), for the public
+    `functions`; `about` is the module docstring."""
+    module = _Module(device, len(functions) > 1)
+    writer = _OpenCLWriter if module.opencl else _Writer
+    programs = [_public_function(fn, writer(fn, module).body(), module.opencl) for fn in functions]
+    if module.opencl:
+        return _opencl_files(module, programs, path, about)
+    helpers = _needed({**_HELPER_SOURCES, **_ENTRY_HELPERS}, "\n".join(module.kernels + programs))
+    definitions = [
+        _section("runtime helpers the kernels call", helpers),
+        _section("kernels, in the order the program runs them", module.kernels),
+    ]
+    imports = _imports(_base64(module), ["import numpy as np"])
+    return {path: _text(about, imports, _constants(module), definitions, programs)}
+
+
+def _public_function(fn: _Function, body: list[str], opencl: bool) -> str:
+    """The public function's text: its `def` line, docstring and body."""
+    lines = [*_docstring(fn, opencl), *body]
+    return "\n".join([_signature(fn, opencl), *(f"    {x}" if x else "" for x in lines)])
+
+
+def _opencl_files(
+    module: _Module, programs: list[str], path: Path, about: list[str]
+) -> dict[Path, str]:
+    """The OpenCL module's text and its OpenCL C, by path."""
+    from .runtime.opencl import build_options, device_index
+    from .runtime.opencl_device import get_device
+
+    options = build_options(get_device(device_index(module.device)))
+    source_path = opencl_source_path(path)
+    kept = list(module.programs.values())
+    helpers = {"_view": _HELPER_SOURCES["_view"], **_OPENCL_HELPERS, **_ENTRY_HELPERS}
+    used = _needed(helpers, "\n".join(programs))
+    names = _names_in("\n".join(used))
+    setup = []
+    if module.launches:  # (none: the functions only move arrays, or compute nothing)
+        setup += _opencl_setup(source_path.name, options, module.launches, _renames(kept))
+    if "_QUEUES" in names:
+        setup.append("_QUEUES = {}  # context (None: the first device's) -> the queue made on it")
+    stdlib = _base64(module) + (["from pathlib import Path"] if module.launches else [])
+    third_party = ["import numpy as np"] + (["import pyopencl as cl"] if "cl" in names else [])
+    statements = ["\n".join(setup), *_constants(module)] if setup else _constants(module)
+    definitions = [_section("runtime helpers the program calls", used)]
+    imports = _imports(stdlib, third_party)
+    text = _text(about, imports, statements, definitions, programs)
+    return {path: text, source_path: _opencl_source(kept, path.name, options)}
+
+
+def _base64(module: _Module) -> list[str]:
+    """The import the module's constants need."""
+    return ["import base64"] if any("base64." in c for c in module.constants) else []
+
+
+def _imports(stdlib: list[str], third_party: list[str]) -> list[str]:
+    """The module's import lines, in two groups."""
+    return [*stdlib, "", *third_party] if stdlib else third_party
+
+
+def _constants(module: _Module) -> list[str]:
+    """The block of the module's constants, if it has any."""
+    if not module.constants:
+        return []
+    return ["# ---- constants the functions read\n" + "\n".join(module.constants)]
+
+
+def _text(
+    about: list[str],
+    imports: list[str],
+    statements: list[str],
+    definitions: list[str],
+    programs: list[str],
+) -> str:
+    """The module's text: its docstring, imports, blocks of statements, blocks of
+    definitions, then the `programs`."""
+    title = "the program" if len(programs) == 1 else "the programs"
+    blocks = [*statements, *definitions, _section(title, programs)]
+    # statements go one blank line below the imports, definitions two
+    head = ['"""' + about[0], *about[1:], '"""', "", *imports, "", *([] if statements else [""])]
+    return "\n".join(head) + "\n" + "\n\n\n".join(blocks) + "\n"
+
+
+def _needed(helpers: dict[str, str], text: str) -> list[str]:
+    """The sources of the helpers `text` calls, and of the helpers those call, in the order
+    of `helpers`."""
+    wanted: set[str] = set()
+    reads = _names_in(text) & helpers.keys()
+    while reads - wanted:
+        wanted |= reads
+        reads = set().union(*(_names_in(helpers[n]) for n in wanted)) & helpers.keys()
+    return [src for name, src in helpers.items() if name in wanted]
+
+
+def _opencl_setup(
+    source_name: str,
+    options: tuple[str, ...],
+    launches: dict[str, Any],
+    renames: dict[str, dict[str, str]],
+) -> list[str]:
+    """The statements that say where the program's source is, how to build it and what each
+    kernel launches, and the dict of built programs."""
+    lines = [
+        "# ---- the OpenCL program: its source (beside this file), build options and launches",
+        f'SOURCE = Path(__file__).with_name("{source_name}")',
+        f"BUILD_OPTIONS = [{', '.join(map(_quoted, options))}]",
+        "# per kernel, the functions it launches in order, with their global and local sizes",
+        "LAUNCHES = {",
+    ]
+    for name, program in launches.items():
+        new = renames[program.source]
+        lines.append(f'    "{name}": (')
+        for f in program.launches:
+            lines.append(f'        ("{new.get(f.name, f.name)}", {f.global_size}, {f.local_size}),')
+        lines.append("    ),")
+    return [*lines, "}", "_KERNELS = {}  # context -> the program's functions, by name"]
+
+
+def _quoted(text: str) -> str:
+    """`text` as a double-quoted Python string (for text without quotes or backslashes)."""
+    return f'"{text}"'
+
+
+def _section(title: str, texts: list[str]) -> str:
+    """A section of the module: a title comment over its definitions."""
+    return f"# ---- {title}\n" + "\n\n\n".join(t.strip("\n") for t in texts)
 
 
 def _arg_names(fn: Callable, count: int) -> list[str]:
@@ -495,6 +987,18 @@ def _function_name(fn: Callable) -> str:
     return name if name.isidentifier() and not keyword.iskeyword(name) else "program"
 
 
+def _spec_of(value: Any) -> _Arg:
+    """A tensor or array argument's NumPy dtype name and shape (its name left empty)."""
+    if isinstance(value, Tensor):
+        return _Arg("", value._node.dtype.name, tuple(value.shape))
+    return _Arg("", value.dtype.name, value.shape)
+
+
+def _target(device: Any) -> str:
+    """The device a module is written for: "cpu" or "opencl:N"."""
+    return "cpu" if device is None else str(parse_device(device))
+
+
 def export(
     fn: Callable[..., Any],
     *example_args: Any,
@@ -502,7 +1006,7 @@ def export(
     device: str | None = None,
 ) -> Path:
     """Write the program `fn(*example_args)` compiles to as a standalone module at `path`,
-    which imports only NumPy, and return the path.
+    which imports only NumPy (and pyopencl, for OpenCL), and return the path.
 
     The module's one public function, named after `fn`, takes the tensor arguments as NumPy
     arrays (their shapes and dtypes checked: ValueError otherwise) and the scalar arguments
@@ -510,92 +1014,145 @@ def export(
     `fn` returned, then the arguments it updated in place that it did not return (a
     training step's updated parameters), in argument order. Its docstring lists both.
 
-    `device`: where to trace (None: the example tensors' device). Only NumPy code is
-    written; "opencl" raises NotImplementedError."""
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise NotImplementedError(
-            f"export: device={device!r}: only the NumPy program (device='cpu') can be exported "
-            "so far; OpenCL export is not implemented"
-        )
+    `device`: None or "cpu" writes the NumPy program; "opencl" (or "opencl:N") writes the
+    OpenCL program, traced on that device: its C goes beside the module (`path` with the
+    suffix .cl, read by the module from its own folder), and the function takes `context`
+    and `queue` keywords (pyopencl objects; by default a queue on the first OpenCL device).
+    A program holding what the exporter cannot write (random draws, collectives) raises
+    UnsupportedError (a NotImplementedError)."""
+    target = _target(device)
     args = list(example_args)
-    for a in args:
-        if isinstance(a, Tensor) and str(a.device) != "cpu" and device is None:
-            device = "cpu"  # the program is written for NumPy: trace it there
     names = _arg_names(fn, len(args))
+    _check_args(names, args, target)
+    trace, kwargs = _scalar_names(fn, args, names, target)
+    name = _function_name(fn)
+    try:
+        _check_kernels(trace.schedule, target)
+    except UnsupportedError as err:
+        raise UnsupportedError(f"export: cannot export {name}: {err}") from None
+    specs = [
+        replace(_spec_of(a), name=n) if _is_array(a) else _Arg(n, value=a)
+        for n, a in zip(names, args, strict=True)
+    ]
+    function = _Function(name, getattr(fn, "__name__", name), specs, trace, kwargs)
+    out = Path(path)
+    call = f"Call {name}(...) with NumPy arrays; see its docstring for the arguments and results."
+    about = _about(f"{name}: a program exported by lazygrad", target, out, [call])
+    for file, text in _files([function], target, out, about).items():
+        file.write_text(text)
+    return out
+
+
+def _check_args(names: list[str], args: list[Any], device: str) -> None:
+    """Raise where an argument cannot be one of the exported function's."""
     for n, a in zip(names, args, strict=True):
         if not _is_array(a) and type(a) not in (bool, int, float):
             raise TypeError(
                 f"export: argument {n} is a {type(a).__name__}: only tensors, NumPy arrays and "
                 "Python numbers can be arguments of an exported function"
             )
-    trace, kwargs = _scalar_names(fn, args, names, device)
-    source = _module(fn, _function_name(fn), names, args, trace, kwargs)
-    out = Path(path)
-    out.write_text(source)
-    return out
+        if device != "cpu" and n in OPENCL_KEYWORDS:
+            raise ValueError(
+                f"export: argument {n}: an OpenCL program's function takes {n}= itself "
+                "(the pyopencl object to run on); rename the argument"
+            )
 
 
-def _module(
-    fn: Callable,
-    name: str,
-    names: list[str],
-    args: list[Any],
-    trace: _Trace,
-    kwargs: dict[Node, str],
-) -> str:
-    """The module's text."""
-    sched = trace.schedule
-    for kernel in sched.kernels:
-        if kernel.device.split(":")[0] != "cpu" or kernel.kind in ("copy", "collective"):
-            raise NotImplementedError(f"export: a {kernel.kind} kernel on {kernel.device}")
-    writer = _Writer(trace, names, kwargs)
-    kernels, used = [], set()
-    for k, (kernel, dead) in enumerate(zip(sched.kernels, sched.releases, strict=True)):
-        fname, text, reads = _kernel_source(kernel, k)
-        kernels.append(text)
-        used |= reads
-        writer.call(k, kernel, fname, dead)
-    results = [writer.result(node) for _, node in trace.outputs]
-    helpers = [src for helper, src in _HELPER_SOURCES.items() if helper in used]
-    params = set(kwargs.values())
-    body = _docstring(getattr(fn, "__name__", name), names, args, trace, params)
-    for n, a in zip(names, args, strict=True):
-        if _is_array(a):
-            dtype, shape = _spec_of(a)
-            body.append(f'{n}_flat = _check("{n}", {n}, {shape}, "{dtype}")')
-        elif n not in params:
-            body.append(f'_fixed("{n}", {n}, {a!r})')
-    body += writer.lines
-    if trace.single:
-        body.append(f"return {results[0]}")
-    else:
-        body.append(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    imports = (
-        ["import base64", "", "import numpy as np"] if writer.constants else ["import numpy as np"]
-    )
-    head = [
-        f'"""{name}: a program exported by lazygrad. Needs only NumPy.',
+def _about(title: str, device: str, path: Path, lines: list[str]) -> list[str]:
+    """The module docstring: `title` and what the module needs, for OpenCL where its C is
+    and which device its launch sizes suit, then `lines`."""
+    if device == "cpu":
+        return [f"{title}. Needs only NumPy.", "", *lines]
+    return [
+        f"{title}. Needs NumPy and pyopencl.",
         "",
-        f"Call {name}(...) with NumPy arrays; see its docstring for the arguments and results.",
-        '"""',
+        f"The OpenCL C is in {opencl_source_path(path).name}, which this module reads from its "
+        "own folder; the",
+        f"launch sizes suit {_device_name(device)}.",
         "",
-        *imports,
-        "",
-        *([] if writer.constants else [""]),  # statements one blank line below, defs two
+        *lines,
     ]
-    blocks = []
-    if writer.constants:
-        blocks.append("\n".join(["# ---- constants the function read", *writer.constants]))
-    helpers.append(_CHECK_SOURCE)
-    if any(not _is_array(a) and n not in params for n, a in zip(names, args, strict=True)):
-        helpers.append(_FIXED_SOURCE)
-    blocks.append(_section("runtime helpers the kernels call", helpers))
-    blocks.append(_section("kernels, in the order the program runs them", kernels))
-    program = [_signature(name, names, args), *(f"    {x}" if x else "" for x in body)]
-    blocks.append(_section("the program", ["\n".join(program)]))
-    return "\n".join(head) + "\n" + "\n\n\n".join(blocks) + "\n"
 
 
-def _section(title: str, texts: list[str]) -> str:
-    """A section of the module: a title comment over its definitions."""
-    return f"# ---- {title}\n" + "\n\n\n".join(t.strip("\n") for t in texts)
+def _device_name(device: str) -> str:
+    """`device` and the name of the device behind it."""
+    from .runtime.opencl import device_index
+    from .runtime.opencl_device import get_device
+
+    return f"{device} ({get_device(device_index(device)).name})"
+
+
+# ---- the schedules a script realizes (`lazygrad export`) ----------------------------------------
+class ScriptExport:
+    """The schedules a script realizes, noted while it runs (`add`, a realize listener) and
+    written as one module (`files`): one function per schedule, `schedule_1`, `schedule_2`...
+    in the order they first ran, each taking the schedule's input buffers as arrays (in the
+    order its docstring and the module docstring list them) and returning a tuple of the
+    values it realized. A schedule realized again with the same structure and scalar
+    constants is the same function."""
+
+    def __init__(self, device: str = "cpu", script: str = "the script") -> None:
+        self.device = _target(device)
+        self.script = script
+        self.functions: list[_Function] = []
+        self.runs: list[int] = []  # per function, how many realizes ran its schedule
+        self._known: dict[tuple, int] = {}  # (structure, scalar nodes) -> function index
+
+    def add(self, tensors: list[Tensor]) -> None:
+        """Note the realize of `tensors` about to run (call it as `engine.realize` calls its
+        schedule listeners). Raises UnsupportedError where its schedule cannot be exported,
+        naming the schedule."""
+        nodes = list(dict.fromkeys(t._node for t in tensors))
+        devices = {t._node: str(t.device) for t in tensors}
+        key, inputs, params = structural_key(
+            nodes, [devices[n] for n in nodes], _stored_for(devices)
+        )
+        known = self._known.get((key, tuple(params)))
+        if known is not None:
+            self.runs[known] += 1
+            return
+        number = len(self.functions) + 1
+        trace = self._trace(nodes, inputs, key, params)
+        try:
+            _check_kernels(trace.schedule, self.device)
+        except UnsupportedError as err:
+            raise UnsupportedError(f"schedule {number}: {err}") from None
+        args = [_Arg(f"input_{i}", n.dtype.name, n.shape) for i, n in enumerate(inputs)]
+        title = f"Schedule {number} of {self.script}"
+        self._known[(key, tuple(params))] = len(self.functions)
+        self.functions.append(_Function(f"schedule_{number}", title, args, trace, {}))
+        self.runs.append(1)
+
+    def _trace(self, nodes: list[Node], inputs: list[Node], key: tuple, params: list) -> _Trace:
+        """The schedule of `nodes` on this export's device, built as `engine.realize` builds
+        a schedule it caches: against placeholder buffers for its inputs, in slot order."""
+        slots = {
+            n: make(Op.BUFFER, (), Buffer(self.device, n.dtype, n.numel), n.dtype, n.shape)
+            for n in inputs
+        }
+        sched = build_schedule(nodes, dict.fromkeys(nodes, self.device), slots)
+        outputs = [(f"realized value {i}", n) for i, n in enumerate(nodes)]
+        buffers = {id(slots[n].arg): i for i, n in enumerate(inputs)}
+        return _Trace(sched, buffers, outputs, key, params, single=False, keep=[slots])
+
+    def files(self, path: str | Path) -> dict[Path, str]:
+        """The module at `path` (and, for OpenCL, its C beside it): each file and its text."""
+        lines = [
+            "One function per schedule (realized again with the same structure and scalar",
+            "constants, a schedule is the same function). Each takes the schedule's input",
+            "buffers as NumPy arrays, in the order listed, and returns a tuple of the values it",
+            "realized.",
+        ]
+        for fn, runs in zip(self.functions, self.runs, strict=True):
+            times = "" if runs == 1 else f" (realized {runs} times)"
+            arrays = ", ".join(a.name for a in fn.args)
+            kernels = _kernel_count(len(fn.trace.schedule.kernels))
+            lines += ["", f"{fn.name}({arrays}): {kernels}{times}"]
+            lines += [f"    {a.name}: {a.dtype}{list(a.shape)}" for a in fn.args]
+            lines += [
+                f"    returns {i}: {n.dtype.name}{list(n.shape)}"
+                for i, (_, n) in enumerate(fn.trace.outputs)
+            ]
+        title = f"The schedules {self.script} realized, exported by lazygrad"
+        about = _about(title, self.device, Path(path), lines)
+        return _files(self.functions, self.device, Path(path), about)

@@ -1,4 +1,6 @@
-"""`lg.export`: a function's program written as a module that needs only NumPy."""
+"""`lg.export`: a function's program written as a module that needs only NumPy, or NumPy
+and pyopencl (with its OpenCL C beside it); each exported module runs where lazygrad cannot
+be imported and matches lazygrad on the device it was exported for."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import opencl_ready
 
 import lazygrad as lg
+from lazygrad.export import UnsupportedError
 
 RNG = np.random.default_rng(7)
 
@@ -92,16 +96,16 @@ def matmul_chain(a, b, c):  # noqa: ANN001, ANN201
         (matmul_chain, [(4, 8), (8, 16), (16, 3)]),
     ],
 )
-def test_matches_lazygrad_without_lazygrad(tmp_path: Path, fn, shapes) -> None:  # noqa: ANN001
+def test_matches_lazygrad_without_lazygrad(tmp_path: Path, fn, shapes, device: str) -> None:  # noqa: ANN001
     values = arrays(*shapes)
-    expected = fn(*(lg.tensor(v) for v in values)).numpy()
-    path = lg.export(fn, *(lg.tensor(v) for v in values), path=tmp_path / "m.py")
+    expected = fn(*(lg.tensor(v, device=device) for v in values)).numpy()
+    path = lg.export(fn, *(lg.tensor(v) for v in values), path=tmp_path / "m.py", device=device)
     (got,) = run_isolated(path, fn.__name__, *values)
     assert got.shape == expected.shape and got.dtype == expected.dtype
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
     # other values than the example's
     values = arrays(*shapes)
-    expected = fn(*(lg.tensor(v) for v in values)).numpy()
+    expected = fn(*(lg.tensor(v, device=device) for v in values)).numpy()
     np.testing.assert_allclose(load(path).__dict__[fn.__name__](*values), expected, rtol=1e-6)
 
 
@@ -122,24 +126,27 @@ def mlp_data() -> list[np.ndarray]:
     return [x, y, w1 * 0.05, np.zeros(32, np.float32), w2 * 0.1, np.zeros(10, np.float32)]
 
 
-def lazygrad_step(data: list[np.ndarray], lr: float) -> list[np.ndarray]:
+def lazygrad_step(data: list[np.ndarray], lr: float, device: str = "cpu") -> list[np.ndarray]:
     x, y, *params = data
-    weights = [lg.tensor(p, requires_grad=True) for p in params]
-    loss = mlp_step(lg.tensor(x), lg.tensor(y), *weights, lr)
+    weights = [lg.tensor(p, requires_grad=True, device=device) for p in params]
+    loss = mlp_step(lg.tensor(x, device=device), lg.tensor(y, device=device), *weights, lr)
     return [loss.detach().numpy(), *(w.detach().numpy() for w in weights)]
 
 
-def export_step(tmp_path: Path, data: list[np.ndarray], lr: float = 0.05) -> Path:
+def export_step(
+    tmp_path: Path, data: list[np.ndarray], lr: float = 0.05, device: str = "cpu"
+) -> Path:
     x, y, *params = data
     weights = [lg.tensor(p, requires_grad=True) for p in params]
-    return lg.export(mlp_step, lg.tensor(x), lg.tensor(y), *weights, lr, path=tmp_path / "s.py")
+    example = (lg.tensor(x), lg.tensor(y), *weights, lr)
+    return lg.export(mlp_step, *example, path=tmp_path / "s.py", device=device)
 
 
-def test_training_step(tmp_path: Path) -> None:
+def test_training_step(tmp_path: Path, device: str) -> None:
     data = mlp_data()
-    path = export_step(tmp_path, data)
+    path = export_step(tmp_path, data, device=device)
     got = run_isolated(path, "mlp_step", *data)
-    expected = lazygrad_step(data, 0.05)
+    expected = lazygrad_step(data, 0.05, device)
     assert len(got) == 5  # the loss, then the four parameters updated in place
     for g, e in zip(got, expected, strict=True):
         assert g.shape == e.shape and g.dtype == e.dtype
@@ -147,20 +154,21 @@ def test_training_step(tmp_path: Path) -> None:
     # a second step from the updated parameters
     step = load(path).mlp_step
     again = step(data[0], data[1], *got[1:])
-    expected = lazygrad_step([data[0], data[1], *expected[1:]], 0.05)
+    expected = lazygrad_step([data[0], data[1], *expected[1:]], 0.05, device)
     for g, e in zip(again, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
-def test_scalar_keyword_default_and_override(tmp_path: Path) -> None:
+def test_scalar_keyword_default_and_override(tmp_path: Path, device: str) -> None:
     data = mlp_data()
-    path = export_step(tmp_path, data, lr=0.05)
+    path = export_step(tmp_path, data, lr=0.05, device=device)
     text = path.read_text()
-    assert "def mlp_step(x, y, w1, b1, w2, b2, *, lr=0.05):" in text
+    queue = ", context=None, queue=None" if device == "opencl" else ""
+    assert f"def mlp_step(x, y, w1, b1, w2, b2, *, lr=0.05{queue}):" in text
     step = load(path).mlp_step
     for lr, kwargs in ((0.05, {}), (0.3, {"lr": 0.3}), (1.0, {"lr": 1.0})):
         got = step(*data, **kwargs)
-        for g, e in zip(got, lazygrad_step(data, lr), strict=True):
+        for g, e in zip(got, lazygrad_step(data, lr, device), strict=True):
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
@@ -193,9 +201,10 @@ def test_example_tensors_are_left_as_they_were(tmp_path: Path) -> None:
         np.testing.assert_array_equal(w.detach().numpy(), p)
 
 
-def test_wrong_shape_or_dtype_names_the_parameter(tmp_path: Path) -> None:
+def test_wrong_shape_or_dtype_names_the_parameter(tmp_path: Path, device: str) -> None:
     a, b, c = arrays((3, 5), (3, 5), (3, 5))
-    path = lg.export(w1, lg.tensor(a), lg.tensor(b), lg.tensor(c), path=tmp_path / "w.py")
+    example = (lg.tensor(a), lg.tensor(b), lg.tensor(c))
+    path = lg.export(w1, *example, path=tmp_path / "w.py", device=device)
     fn = load(path).w1
     with pytest.raises(ValueError, match=r"b: expected .*\(3, 5\).*float32.*got shape \(5, 3\)"):
         fn(a, b.T.copy(), c)
@@ -215,17 +224,17 @@ def test_fixed_scalars_are_checked(tmp_path: Path) -> None:
         fn(x, n=2)
 
 
-def test_closure_tensors_become_constants(tmp_path: Path) -> None:
-    scale = lg.tensor(np.arange(100, dtype=np.float32))
-    small = lg.tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32))
+def test_closure_tensors_become_constants(tmp_path: Path, device: str) -> None:
+    scale = lg.tensor(np.arange(100, dtype=np.float32), device=device)
+    small = lg.tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), device=device)
 
     def scaled(x):  # noqa: ANN001, ANN202
         return (x * scale).reshape(4, 25).sum(1)[:3] + small
 
     x = arrays((100,))[0]
-    path = lg.export(scaled, lg.tensor(x), path=tmp_path / "c.py")
+    path = lg.export(scaled, lg.tensor(x), path=tmp_path / "c.py", device=device)
     (got,) = run_isolated(path, "scaled", x)
-    np.testing.assert_allclose(got, scaled(lg.tensor(x)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got, scaled(lg.tensor(x, device=device)).numpy(), rtol=1e-5)
 
 
 def test_only_used_helpers_are_written(tmp_path: Path) -> None:
@@ -239,16 +248,21 @@ def test_only_used_helpers_are_written(tmp_path: Path) -> None:
     assert "# elementwise_0_3x5: " in text  # the renderer's comment lines
 
 
-def test_written_module_is_ruff_clean(tmp_path: Path) -> None:
+def test_written_module_is_ruff_clean(tmp_path: Path, device: str) -> None:
+    data = mlp_data()
+    paths = [export_step(tmp_path, data, device=device)]
+    scale = lg.tensor(np.arange(100, dtype=np.float32), device=device)  # a constant
+    x = lg.tensor(arrays((100,))[0])
+    paths.append(lg.export(lambda x: x * scale, x, path=tmp_path / "k.py", device=device))
+    assert_ruff_clean(paths)
+
+
+def assert_ruff_clean(paths: list[Path]) -> None:
+    """Written modules pass ruff's pyflakes, pycodestyle (long lines aside), bugbear,
+    pyupgrade and import-order rules."""
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     if ruff is None:
         pytest.skip("ruff is not installed")
-    data = mlp_data()
-    paths = [export_step(tmp_path, data)]
-    scale = lg.tensor(np.arange(100, dtype=np.float32))
-    paths.append(
-        lg.export(lambda x: x * scale, lg.tensor(arrays((100,))[0]), path=tmp_path / "k.py")
-    )
     proc = subprocess.run(
         [
             ruff,
@@ -260,17 +274,11 @@ def test_written_module_is_ruff_clean(tmp_path: Path) -> None:
             "E501",
             *map(str, paths),
         ],
-        cwd=tmp_path,
+        cwd=paths[0].parent,
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_opencl_is_not_exported_yet(tmp_path: Path) -> None:
-    a = lg.tensor(arrays((3,))[0])
-    with pytest.raises(NotImplementedError, match="OpenCL"):
-        lg.export(row_softmax, a, path=tmp_path / "o.py", device="opencl")
 
 
 def test_returning_something_else_than_tensors_is_an_error(tmp_path: Path) -> None:
@@ -299,3 +307,99 @@ def test_a_lambda_is_exported_as_program(tmp_path: Path) -> None:
     fn = load(path).program
     np.testing.assert_allclose(fn(x), x)
     np.testing.assert_allclose(fn(x, s=2.5), x * np.float32(2.5))
+
+
+# ---- OpenCL: what only the OpenCL program does ----------------------------------------------
+@pytest.fixture
+def opencl() -> str:
+    """The OpenCL device ("opencl"), where one exists (see `conftest.opencl_ready`)."""
+    if not opencl_ready():
+        pytest.skip("no OpenCL device here and CI is unset")
+    return "opencl"
+
+
+def test_opencl_source_sits_beside_the_module_and_moves_with_it(
+    tmp_path: Path, opencl: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c = arrays((3, 5), (3, 5), (3, 5))
+    example = (lg.tensor(a), lg.tensor(b), lg.tensor(c))
+    path = lg.export(w1, *example, path=tmp_path / "step.py", device=opencl)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step.cl", "step.py"]
+    source = (tmp_path / "step.cl").read_text()
+    assert "__kernel void " in source and "import lazygrad" not in path.read_text()
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for name in ("step.py", "step.cl"):
+        (tmp_path / name).rename(moved / name)
+    monkeypatch.chdir(tmp_path)  # the module finds its C beside itself, not in the cwd
+    expected = w1(*(lg.tensor(v, device=opencl) for v in (a, b, c))).numpy()
+    np.testing.assert_array_equal(load(moved / "step.py").w1(a, b, c), expected)
+
+
+def test_opencl_runs_on_the_queue_it_is_given(tmp_path: Path, opencl: str) -> None:
+    import pyopencl as cl
+
+    x = arrays((6, 10))[0]
+    path = lg.export(row_softmax, lg.tensor(x), path=tmp_path / "s.py", device=opencl)
+    context = cl.Context([cl.get_platforms()[0].get_devices()[0]])
+    expected = row_softmax(lg.tensor(x, device=opencl)).numpy()
+    module = load(path)
+    np.testing.assert_array_equal(module.row_softmax(x, queue=cl.CommandQueue(context)), expected)
+    np.testing.assert_array_equal(module.row_softmax(x, context=context), expected)
+
+
+def test_opencl_index_out_of_bounds_raises_index_error(tmp_path: Path, opencl: str) -> None:
+    def pick(x, i):  # noqa: ANN001, ANN202
+        return x[i] * 2
+
+    x, i = arrays((5, 3))[0], np.array([0, 4, 2])
+    path = lg.export(pick, lg.tensor(x), lg.tensor(i), path=tmp_path / "p.py", device=opencl)
+    assert "_check_flag(queue, flag)" in path.read_text()  # the index is computed on device
+    fn = load(path).pick
+    np.testing.assert_array_equal(fn(x, i), x[i] * 2)
+    with pytest.raises(IndexError, match="index out of bounds"):
+        fn(x, np.array([0, 7, 2]))
+
+
+def test_opencl_float16_is_held_as_float32_on_the_device(tmp_path: Path, opencl: str) -> None:
+    def half(a, b):  # noqa: ANN001, ANN202
+        return (a * b + 1).exp().sum(1)
+
+    a, b = (v.astype(np.float16) for v in arrays((4, 6), (4, 6)))
+    path = lg.export(half, lg.tensor(a), lg.tensor(b), path=tmp_path / "h.py", device=opencl)
+    (got,) = run_isolated(path, "half", a, b)
+    expected = half(lg.tensor(a, device=opencl), lg.tensor(b, device=opencl)).numpy()
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_opencl_copies_run_through_the_host(tmp_path: Path, opencl: str) -> None:
+    """A copy onto the device (read through a transpose), an elementwise kernel writing over
+    the copy it reads, and a copy back to cpu."""
+    scale = lg.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+
+    def scaled(x):  # noqa: ANN001, ANN202
+        return (x * scale.T.to(opencl) + 1).to("cpu")
+
+    x = arrays((3, 2))[0]
+    path = lg.export(scaled, lg.tensor(x), path=tmp_path / "c.py", device=opencl)
+    text = path.read_text()
+    assert text.count("through the host") == 2 and "written over in place" in text
+    (got,) = run_isolated(path, "scaled", x)
+    np.testing.assert_array_equal(got, scaled(lg.tensor(x, device=opencl)).numpy())
+    assert_ruff_clean([path])
+
+
+def test_opencl_random_draws_are_refused_at_export(tmp_path: Path, opencl: str) -> None:
+    x = lg.tensor(arrays((3,))[0])
+    with pytest.raises(UnsupportedError, match="random draws are not exported yet"):
+        lg.export(lambda x: x + lg.rand(3, device=opencl), x, path=tmp_path / "r.py", device=opencl)
+    assert not any(tmp_path.iterdir())
+
+
+def test_opencl_argument_names_keep_clear_of_its_keywords(tmp_path: Path, opencl: str) -> None:
+    x = lg.tensor(arrays((3,))[0])
+    with pytest.raises(ValueError, match="argument queue"):
+        lg.export(lambda queue: queue * 2, x, path=tmp_path / "q.py", device=opencl)
+    with pytest.raises(ValueError, match=r"q\.cl ends in \.cl"):
+        lg.export(lambda x: x * 2, x, path=tmp_path / "q.cl", device=opencl)

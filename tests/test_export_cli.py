@@ -1,0 +1,119 @@
+"""`lazygrad export SCRIPT -o OUT.py`: the schedules a script realizes, written as one
+module that runs without lazygrad (the command runs as a subprocess, in a temporary folder).
+Apart from test_cli.py, whose tests all need a Graphviz renderer."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import opencl_ready
+from test_cli import FAILING, run_cli
+from test_export import assert_ruff_clean, load, run_isolated
+
+import lazygrad as lg
+
+# Two schedules: a W1-like chain of x, then softmax(x @ w) read on the host, realized three
+# times with new buffers of one structure (one function).
+SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import lazygrad as lg
+
+    rng = np.random.default_rng(0)
+    x = lg.tensor(rng.standard_normal((6, 10)).astype(np.float32))
+    weights = rng.standard_normal((10, 4)).astype(np.float32)
+    lg.relu(lg.exp(x * x + x) * 0.5 + lg.sqrt(lg.abs(x))).realize()
+    for _ in range(3):
+        print(lg.softmax(x @ lg.tensor(weights), dim=1).numpy().sum())
+""")
+
+RANDOM = textwrap.dedent("""
+    import lazygrad as lg
+
+    x = lg.randn(4, 3)
+    (x * 2).realize()
+""")
+
+
+def inputs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 10)).astype(np.float32)
+    return x, rng.standard_normal((10, 4)).astype(np.float32)
+
+
+def expected(device: str) -> list[np.ndarray]:
+    """What SCRIPT's two schedules compute, by lazygrad on `device`."""
+    x, w = (lg.tensor(v, device=device) for v in inputs())
+    chain = lg.relu(lg.exp(x * x + x) * 0.5 + lg.sqrt(lg.abs(x)))
+    return [chain.numpy(), lg.softmax(x @ w, dim=1).numpy()]
+
+
+@pytest.fixture(params=["cpu", "opencl"])
+def target(request: pytest.FixtureRequest) -> str:
+    if request.param == "opencl" and not opencl_ready():
+        pytest.skip("no OpenCL device here and CI is unset")
+    return request.param
+
+
+def test_export_writes_one_function_per_schedule(tmp_path: Path, target: str) -> None:
+    (tmp_path / "script.py").write_text(SCRIPT)
+    proc = run_cli(tmp_path, "export", "script.py", "-o", "out.py", "--device", target)
+    assert proc.returncode == 0, proc.stderr
+    written = ["out.py"] + (["out.cl"] if target == "opencl" else [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["script.py", *written])
+    assert proc.stdout.splitlines()[-1].startswith(f"wrote {' and '.join(written)} (2 functions")
+    doc = load(tmp_path / "out.py").__doc__
+    assert "schedule_1(input_0): 1 kernel\n    input_0: float32[6, 10]" in doc
+    assert "schedule_2(input_0, input_1): " in doc and "(realized 3 times)" in doc
+    x, w = inputs()
+    chain, probs = expected(target)
+    (got,) = run_isolated(tmp_path / "out.py", "schedule_1", x)
+    np.testing.assert_allclose(got, chain, rtol=1e-6, atol=1e-6)
+    (got,) = run_isolated(tmp_path / "out.py", "schedule_2", x, w)
+    np.testing.assert_allclose(got, probs, rtol=1e-6, atol=1e-6)
+    assert_ruff_clean([tmp_path / "out.py"])
+
+
+def test_export_nests_the_output_where_asked(tmp_path: Path) -> None:
+    (tmp_path / "script.py").write_text(SCRIPT)
+    proc = run_cli(tmp_path, "export", "script.py", "-o", "gen/step_module.py")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (tmp_path / "gen").iterdir()] == ["step_module.py"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["random draws", "script raises", "nothing realized", "no output", "output is .cl"],
+)
+def test_export_failures_are_one_clear_line(tmp_path: Path, case: str) -> None:
+    scripts = {"draws.py": RANDOM, "bad.py": FAILING, "empty.py": "print('hi')\n"}
+    for name, text in scripts.items():
+        (tmp_path / name).write_text(text)
+    args, message = {
+        "random draws": (
+            ["draws.py", "-o", "out.py"],
+            "cannot export draws.py: schedule 1: kernel rand_0_4x3 on cpu: random draws are "
+            "not exported yet (realized at draws.py:5)",
+        ),
+        "script raises": (["bad.py", "-o", "out.py"], "bad.py raised ValueError: boom"),
+        "nothing realized": (["empty.py", "-o", "out.py"], "realized no tensors"),
+        "no output": (["empty.py"], "required: -o/--output"),
+        "output is .cl": (["empty.py", "-o", "x.cl", "--device", "opencl"], "x.cl ends in .cl"),
+    }[case]
+    if case == "output is .cl" and not opencl_ready():
+        pytest.skip("no OpenCL device here and CI is unset")
+    proc = run_cli(tmp_path, "export", *args)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("lazygrad: ") and message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(scripts)  # nothing written
+
+
+def test_help_lists_export(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path, "--help")
+    assert proc.returncode == 0 and "export" in proc.stdout
+    proc = run_cli(tmp_path, "export", "--help")
+    assert proc.returncode == 0 and "--device" in proc.stdout and "-o OUT.py" in proc.stdout
