@@ -9,8 +9,19 @@ from __future__ import annotations
 from .autograd_state import enable_grad, is_grad_enabled, no_grad
 from .device import device
 from .dtypes import DType as dtype
+from .dtypes import (
+    bfloat16,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
 from .dtypes import bool_ as bool  # noqa: A001 - lg.bool like torch.bool
-from .dtypes import float16, float32, float64, int8, int16, int32, int64, set_default_dtype, uint8
 from .engine.jit import jit
 from .engine.realize import realize, schedule
 from .frontend import methods as _methods

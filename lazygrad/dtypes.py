@@ -1,8 +1,11 @@
 """dtypes and the one type-promotion table (PyTorch rules, Python scalars are "weak").
 
-float16 has no C arithmetic type without the cl_khr_fp16 extension: the OpenCL backend
-keeps its values as float32 in device memory and rounds every result to half precision
-(`cl_name` is the type it computes in). The default floating dtype (`default_float`) is
+float16 and bfloat16 are *narrow* floats: each op computes in float32 and rounds its result
+to the narrow type, and sums, products and matmuls accumulate in float32 and round once, as
+PyTorch does. NumPy has no bfloat16: `ml_dtypes` supplies the NumPy dtype (and its ufunc
+loops). OpenCL C has no arithmetic on either without extensions: the OpenCL backend keeps
+their values as float32 in device memory and rounds every result (`cl_name` is the type it
+computes in). The default floating dtype (`default_float`) is
 float32 unless `set_default_dtype` changed it."""
 
 from __future__ import annotations
@@ -23,13 +26,20 @@ class DType:
 
     @property
     def np(self) -> np.dtype:
-        """The NumPy dtype."""
-        return _NUMPY[self.name]
+        """The NumPy dtype (bfloat16's comes from `ml_dtypes`, imported on first use: it
+        takes most of a second)."""
+        found = _NUMPY.get(self.name)
+        return found if found is not None else _bfloat16_numpy()
 
     @property
     def is_floating_point(self) -> bool:
-        """Whether this is a floating dtype (float16, float32 or float64)."""
+        """Whether this is a floating dtype (float16, bfloat16, float32 or float64)."""
         return self.category == 2
+
+    @property
+    def is_narrow_float(self) -> bool:
+        """Whether this is float16 or bfloat16: computed in float32, each result rounded."""
+        return self.category == 2 and self.itemsize == 2
 
     @property
     def is_signed(self) -> bool:
@@ -60,6 +70,7 @@ _TORCH_NAMES = {
     "int32": "Int",
     "int64": "Long",
     "float16": "Half",
+    "bfloat16": "BFloat16",
     "float32": "Float",
     "float64": "Double",
 }
@@ -71,6 +82,7 @@ _C_NAMES = {
     "int32": "int",
     "int64": "long int",
     "float16": "c10::Half",
+    "bfloat16": "c10::BFloat16",
     "float32": "float",
     "float64": "double",
 }
@@ -83,14 +95,27 @@ int16 = DType("int16", 1, 2, "short")
 int32 = DType("int32", 1, 4, "int")
 int64 = DType("int64", 1, 8, "long")
 float16 = DType("float16", 2, 2, "float")  # computed in float, rounded to half (see above)
+bfloat16 = DType("bfloat16", 2, 2, "float")  # computed in float, rounded to bfloat16
 float32 = DType("float32", 2, 4, "float")
 float64 = DType("float64", 2, 8, "double")
 
-ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
-_BY_NUMPY = {d.np: d for d in ALL_DTYPES}
+ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+_BY_NUMPY = {d.np: d for d in ALL_DTYPES if d is not bfloat16}
+
+
+def _bfloat16_numpy() -> np.dtype:
+    """bfloat16's NumPy dtype, registered on first use."""
+    import ml_dtypes
+
+    found = _NUMPY["bfloat16"] = np.dtype(ml_dtypes.bfloat16)
+    _BY_NUMPY[found] = bfloat16
+    return found
+
+
 _ALIASES = {
     "half": float16,
     "float16": float16,
+    "bfloat16": bfloat16,
     "float": float32,
     "float32": float32,
     "double": float64,
@@ -127,6 +152,8 @@ def from_numpy_dtype(dt: np.dtype) -> DType:
     dt = np.dtype(dt)
     if dt in _BY_NUMPY:
         return _BY_NUMPY[dt]
+    if dt.name == "bfloat16":  # an ml_dtypes array: its module is loaded
+        return bfloat16
     if dt.kind == "f":  # long double
         return float64
     if dt.kind in "iu":  # uint16, uint32, uint64: the signed type that holds them (or int64)
@@ -160,7 +187,8 @@ def to_dtype(dtype: object) -> DType:
 
 def promote_types(a: DType, b: DType) -> DType:
     """`torch.promote_types`: the smallest dtype of the higher category (bool < integer <
-    floating) that holds both; uint8 with int8 gives int16 (neither holds the other)."""
+    floating) that holds both; uint8 with int8 gives int16, float16 with bfloat16 float32
+    (neither holds the other)."""
     if a is b:
         return a
     if a.category != b.category:
@@ -168,6 +196,8 @@ def promote_types(a: DType, b: DType) -> DType:
     if uint8 in (a, b):  # the only unsigned integer: a signed one must hold 0..255 too
         other = b if a is uint8 else a
         return int16 if other is int8 else other
+    if a.is_narrow_float and b.is_narrow_float:  # float16 and bfloat16: neither holds the other
+        return float32
     return a if a.itemsize >= b.itemsize else b
 
 

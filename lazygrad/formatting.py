@@ -155,6 +155,8 @@ def format_tensor(arr: np.ndarray, dtype_name: str, suffixes: list[str]) -> str:
     repr with ``torch.`` replaced by ``lazygrad.``, even where that makes a line 83 characters.
     """
     arr = np.asarray(arr, dtype=np.dtype(dtype_name))
+    if dtype_name == "bfloat16":  # exact in float32, which NumPy formats as a float
+        arr = arr.astype(np.float32)
     default = dtypes.default_float.name
     dtype_item = f"dtype=lazygrad.{dtype_name}"
     leading = [s for s in suffixes if s.startswith("device=")]

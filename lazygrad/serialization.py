@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .dtypes import ALL_DTYPES
+from .dtypes import ALL_DTYPES, bfloat16
 from .engine.realize import realize
 from .frontend.creation import tensor
 from .tensor import Tensor
@@ -28,7 +28,8 @@ __all__ = ["save", "load"]
 
 _META = "__lazygrad__"
 _FORMAT = "lazygrad.save/1"
-_DTYPES = {d.np.str: d for d in ALL_DTYPES}  # native byte order only
+# native byte order only; bfloat16 (NumPy's "V2", raw bytes) is stored as its bits, uint16
+_DTYPES = {d.np.str: d for d in ALL_DTYPES if d is not bfloat16}
 
 FileLike = str | os.PathLike | BinaryIO
 
@@ -103,8 +104,11 @@ class _Encoder:
         name = self._names.get(id(t))
         if name is None:
             name = self._names[id(t)] = f"tensor{len(self._names)}"
-            self.arrays[name] = np.array(t.detach().numpy(), order="C")  # keeps 0-d shapes
-        return {"tensor": name, "device": str(t.device), "requires_grad": t.requires_grad}
+            values = t.detach()._host()
+            bits = values.view(np.uint16) if t.dtype is bfloat16 else values
+            self.arrays[name] = np.array(bits, order="C")  # keeps 0-d shapes
+        entry = {"tensor": name, "device": str(t.device), "requires_grad": t.requires_grad}
+        return entry | ({"dtype": "bfloat16"} if t.dtype is bfloat16 else {})
 
 
 def save(obj: Any, f: FileLike) -> None:
@@ -194,10 +198,15 @@ class _Decoder:
         if name not in self._cache:
             self._check_declared_size(name)
             arr = self.archive[name]
-            if arr.dtype.str not in _DTYPES:
+            if node.get("dtype") == "bfloat16" and arr.dtype == np.uint16:
+                arr = arr.view(bfloat16.np)
+                d = bfloat16
+            elif arr.dtype.str in _DTYPES:
+                d = _DTYPES[arr.dtype.str]
+            else:
                 raise ValueError(f"array {name!r} has unsupported dtype {arr.dtype}")
             where = self.map_location if self.map_location is not None else device
-            t = tensor(arr, dtype=_DTYPES[arr.dtype.str], device=where)
+            t = tensor(arr, dtype=d, device=where)
             if node.get("requires_grad") is True and t.is_floating_point():
                 t.requires_grad_(True)
             self._cache[name] = t

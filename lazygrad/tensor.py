@@ -177,9 +177,16 @@ class Tensor:
                 "Can't call numpy() on Tensor that requires grad. Use "
                 "tensor.detach().numpy() instead."
             )
+        self._check_numpy_has_dtype()
         return self._host()
 
+    def _check_numpy_has_dtype(self) -> None:
+        """NumPy has no bfloat16 of its own: PyTorch refuses the conversion; so do we."""
+        if self.dtype is dt.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16")
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        self._check_numpy_has_dtype()
         arr = self._host()
         return arr if dtype is None else arr.astype(dtype)
 
@@ -390,6 +397,10 @@ class Tensor:
     def half(self) -> Tensor:
         """This tensor as float16 (`torch.Tensor.half`)."""
         return self._cast(dt.float16)
+
+    def bfloat16(self) -> Tensor:
+        """This tensor as bfloat16 (`torch.Tensor.bfloat16`)."""
+        return self._cast(dt.bfloat16)
 
     def byte(self) -> Tensor:
         """This tensor as uint8 (values wrap around, as in PyTorch)."""

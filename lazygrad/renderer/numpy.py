@@ -35,13 +35,14 @@ def _literal(value: object, dtype: str) -> str:
         text = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     else:
         text = repr(value)
-    return f"np.{dtype}({text})"
+    return f"{'' if dtype == 'bfloat16' else 'np.'}{dtype}({text})"  # (not in NumPy's names)
 
 
 def _wide_accumulator(n: Node) -> str:
-    """The `dtype=` argument that makes a float16 sum, product or matmul accumulate in
-    float32 and round once at the end, as PyTorch does ('' for other dtypes)."""
-    return ", dtype=np.float32" if n.dtype.name == "float16" else ""
+    """The `dtype=` argument that makes a float16 or bfloat16 sum, product or matmul
+    accumulate in float32 and round once at the end, as PyTorch does ('' for other
+    dtypes)."""
+    return ", dtype=np.float32" if n.dtype.is_narrow_float else ""
 
 
 _ERF_HELPER = "_erf = np.frompyfunc(__import__('math').erf, 1, 1)"

@@ -14,8 +14,6 @@ import math
 import string
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..codegen.access import Access, loaded_view, make_access
 from ..codegen.bounds import positions_inside
 from ..codegen.graph import ALIAS_OPS, KernelGraph
@@ -29,21 +27,28 @@ _ROUNDED_WHEN_DEFINED = frozenset((*REDUCE_OPS, Op.DOT))
 
 
 # ---- types and literals -------------------------------------------------------------------
-# float16: OpenCL C has no arithmetic on `half` without cl_khr_fp16 (PoCL's CPU device lacks
-# it), so float16 values live in device memory as float32 (`storage_itemsize`), are computed
-# in float, and every float16 result is rounded to half precision (`lg_half`, round to
-# nearest even, as NumPy and PyTorch convert), so values match NumPy's float16 arithmetic.
-# Sums, products and matmuls accumulate in float and round once, as PyTorch's do.
+# float16 and bfloat16: OpenCL C has no arithmetic on them without extensions (PoCL's CPU
+# device lacks cl_khr_fp16), so their values live in device memory as float32
+# (`storage_itemsize`), are computed in float, and every result is rounded to the narrow type
+# (`rounding`: round to nearest even, as NumPy and PyTorch convert), so values match
+# NumPy's float16 and ml_dtypes' bfloat16 arithmetic. Sums, products and matmuls accumulate
+# in float and round once, as PyTorch's do.
 
 
 def storage_itemsize(d: DType) -> int:
-    """Bytes per element of a device buffer of dtype `d` (float16 is stored as float32)."""
-    return 4 if d is float16 else d.itemsize
+    """Bytes per element of a device buffer of dtype `d` (float16 and bfloat16 are stored as
+    float32)."""
+    return 4 if d.is_narrow_float else d.itemsize
+
+
+def rounding(d: DType) -> str:
+    """The helper that rounds a float to narrow float dtype `d`."""
+    return "lg_half" if d is float16 else "lg_bf16"
 
 
 def buf_type(d: DType) -> str:
-    """The element type of a buffer of dtype `d` (bool is stored as one byte, float16 as a
-    float)."""
+    """The element type of a buffer of dtype `d` (bool is stored as one byte, float16 and
+    bfloat16 as a float)."""
     return "uchar" if d == bool_ else d.cl_name
 
 
@@ -55,15 +60,16 @@ def val_type(d: DType, width: int = 1) -> str:
 
 
 def literal(value: object, d: DType) -> str:
-    """A C literal of dtype `d` (INFINITY/NAN macros, `f` suffix for float32 and float16,
-    whose values are rounded to half precision first; integers wrapped into `d`'s range)."""
+    """A C literal of dtype `d` (INFINITY/NAN macros, `f` suffix for float32 and the narrow
+    floats, whose values are rounded to their precision first; integers wrapped into `d`'s
+    range)."""
     if d == bool_:
         return "true" if value else "false"
-    single = d.cl_name == "float"  # float32, and float16 computed in float
+    single = d.cl_name == "float"  # float32, and the narrow floats computed in float
     if d.is_floating_point:
         v = float(value)  # type: ignore[arg-type]
-        if d is float16:
-            v = float(np.float16(v))
+        if d.is_narrow_float:
+            v = float(d.np.type(v))
         if math.isnan(v):
             text = "NAN"
         elif math.isinf(v):
@@ -108,6 +114,14 @@ _HALF_ROUNDING = """inline float lg_half(float x) {
   u += 0xfffu + ((u >> 13) & 1u);
   return as_float(u & 0xffffe000u);
 }"""
+# A float rounded to the nearest bfloat16 value (ties to even), kept as a float: bfloat16 is
+# float32 with 16 mantissa bits fewer, so inf and NaN stay, the largest values round to inf.
+_BFLOAT16_ROUNDING = """inline float lg_bf16(float x) {
+  uint u = as_uint(x);
+  if ((u & 0x7fffffffu) >= 0x7f800000u) return x;
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return as_float(u & 0xffff0000u);
+}"""
 
 
 def _int_helpers(t: str, u: str) -> dict[str, str]:
@@ -147,6 +161,7 @@ def _float_helpers(t: str) -> dict[str, str]:
 
 _FUNCTIONS = {
     "lg_half": _HALF_ROUNDING,
+    "lg_bf16": _BFLOAT16_ROUNDING,
     **_int_helpers("char", "uchar"),
     **_int_helpers("uchar", "uchar"),
     **_int_helpers("short", "ushort"),
@@ -376,9 +391,9 @@ class Emitter:
         return None
 
     def define(self, node: Node, val: Val) -> None:
-        if node.dtype is float16 and node.op in _ROUNDED_WHEN_DEFINED:
-            # a float16 sum, product or matmul accumulates in float: round the result once
-            val = Val(f"{self.src.need('lg_half')}({val.expr})", val.vec)
+        if node.dtype.is_narrow_float and node.op in _ROUNDED_WHEN_DEFINED:
+            # a narrow sum, product or matmul accumulates in float: round the result once
+            val = Val(f"{self.src.need(rounding(node.dtype))}({val.expr})", val.vec)
         self.scopes[-1][node] = val
 
     def open(self, header: str) -> None:
@@ -429,8 +444,8 @@ class Emitter:
             ]
             width = self.width if vec else 1
             expr = render_op(n, exprs, width, self.src)
-            if n.dtype is float16:  # computed in float: every result rounded to half
-                expr = f"{self.src.need('lg_half')}({expr})"
+            if n.dtype.is_narrow_float:  # computed in float: every result rounded
+                expr = f"{self.src.need(rounding(n.dtype))}({expr})"
             self.define(n, self.var(n.dtype, vec, expr))
         else:
             raise AssertionError(f"cannot emit {n.op} here")
@@ -449,8 +464,8 @@ class Emitter:
             value = self.ctx.const_expr(base)
         elif base.op is Op.ARANGE:
             value = self.ctx.arange_expr(base, index)
-            if d is float16:
-                value = f"{self.src.need('lg_half')}({value})"
+            if d.is_narrow_float:
+                value = f"{self.src.need(rounding(d))}({value})"
         else:
             arg = self.ctx.input_name(base)
             value = f"{arg}[{index}]"
@@ -528,8 +543,9 @@ class Emitter:
         index, _ = index_expr(acc, self.names)
         if not vec:
             expr = f"(uchar)({val.expr})" if d == bool_ else val.expr
-            if d is float16 and not expr.startswith("lg_half("):  # every stored value a half
-                expr = f"{self.src.need('lg_half')}({expr})"
+            helper = rounding(d)
+            if d.is_narrow_float and not expr.startswith(f"{helper}("):  # every stored value
+                expr = f"{self.src.need(helper)}({expr})"  # rounded
             self.lines.append(f"{out}[{index}] = {expr};")
             return
         w = self.width

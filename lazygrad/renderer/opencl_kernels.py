@@ -20,7 +20,7 @@ from ..codegen.dot_plan import DotStrategy, Panels, plan_dot
 from ..codegen.graph import KernelGraph
 from ..codegen.reduce_plan import Lanes, Layout, plan_reduce
 from ..codegen.target import Target
-from ..dtypes import DType, bool_, float16, float32, int32
+from ..dtypes import DType, bool_, float32, int32
 from ..ir.node import Node
 from ..ir.ops import Op
 from ..ir.schedule import Kernel
@@ -39,6 +39,7 @@ from .opencl import (
     identity,
     index_expr,
     kernel_function,
+    rounding,
     uses_fp64,
     val_type,
 )
@@ -691,8 +692,8 @@ class ScatterKernel:
             return f"atomic_add(o0 + p, {v});"
         if d == bool_:
             return f"o0[p] = (uchar)(o0[p] | ({v}));"
-        if d is float16:  # each addition rounded to half, as PyTorch's float16 index_add_
-            return f"o0[p] = {src.need('lg_half')}(o0[p] + ({v}));"
+        if d.is_narrow_float:  # each addition rounded, as PyTorch's float16 index_add_
+            return f"o0[p] = {src.need(rounding(d))}(o0[p] + ({v}));"
         return f"o0[p] += {v};"
 
     def _function(

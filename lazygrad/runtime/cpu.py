@@ -20,7 +20,7 @@ import numpy as np
 from .. import lru
 from ..buffer import MIN_SIZE_CLASS, Buffer, host_array, size_class_for
 from ..debug import log
-from ..dtypes import numpy_scalar
+from ..dtypes import bfloat16, numpy_scalar
 from ..ir.node import Node
 from ..ir.ops import Op
 from ..ir.schedule import Kernel, Schedule
@@ -151,6 +151,11 @@ def own(value: object, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     return out
 
 
+def bfloat16_scalar(value: object) -> np.generic:
+    """`value` as a bfloat16 NumPy scalar (NumPy's namespace has no `np.bfloat16`)."""
+    return bfloat16.np.type(value)  # type: ignore[no-any-return]
+
+
 def int_power(base: object, exponent: object, out: np.ndarray) -> np.ndarray:
     """Integer power as PyTorch computes it: a negative exponent gives 0, except for the
     bases 1 (always 1) and -1 (+-1 by parity); NumPy raises instead."""
@@ -253,6 +258,7 @@ _HELPERS = {
     "_max_by_columns": max_by_columns,
     "inf": np.inf,
     "nan": np.nan,
+    "bfloat16": bfloat16_scalar,
 }
 
 
@@ -287,6 +293,8 @@ def compile_kernel(kernel: Kernel) -> KernelFn:
     fn = _functions.get(kernel)
     if fn is not None:
         return fn  # type: ignore[no-any-return]
+    if any(n.dtype is bfloat16 for n in kernel.nodes):
+        bfloat16.np  # noqa: B018 - loads ml_dtypes, whose dtype the source names as 'bfloat16'
     source = numpy_renderer.render(kernel)
     body = source.split("\n", 1)[1]
     fn = lru.get(_compiled, body)

@@ -27,7 +27,7 @@ from ..buffer import Buffer, on_download
 from ..codegen.bounds import checks_indices
 from ..codegen.target import Target
 from ..debug import log
-from ..dtypes import DType, bool_, float16, float64, numpy_scalar
+from ..dtypes import DType, bool_, float64, numpy_scalar
 from ..ir.node import Node, _arg_key
 from ..ir.ops import ELEMENTWISE, Op
 from ..ir.schedule import Kernel
@@ -251,9 +251,9 @@ def _suffixes(programs: list[OpenCLProgram]) -> list[str]:
 
 # ---- running ------------------------------------------------------------------------------
 def _stored(host: np.ndarray, d: DType) -> np.ndarray:
-    """A flat host array of dtype `d` as device memory holds it (float16 as float32)."""
+    """A flat host array of dtype `d` as device memory holds it (narrow floats as float32)."""
     flat = np.ascontiguousarray(host).reshape(-1)
-    return flat.astype(np.float32) if d is float16 else flat
+    return flat.astype(np.float32) if d.is_narrow_float else flat
 
 
 def _upload(array: np.ndarray, device: str, node: Node) -> Buffer:
@@ -297,11 +297,11 @@ def _random(kernel: Kernel, values: dict[Node, object]) -> list[Buffer]:
 
 
 def _scalar(value: object, dtype: DType) -> np.generic:
-    """A constant argument as the NumPy scalar pyopencl passes by value (a float16 value
-    rounded to half precision, passed as the float the kernel computes in; integers
+    """A constant argument as the NumPy scalar pyopencl passes by value (a narrow float's
+    value rounded to its precision, passed as the float the kernel computes in; integers
     wrapped into narrow types)."""
-    if dtype is float16:
-        return np.float32(np.float16(value))
+    if dtype.is_narrow_float:
+        return np.float32(dtype.np.type(value))
     return numpy_scalar(value, dtype)
 
 
@@ -374,9 +374,10 @@ def to_host(buf: Buffer) -> np.ndarray:
     if buf.host is None:
         dev = opencl_device.get_device(device_index(buf.device))
         check_index_errors(dev)
-        out = np.empty(buf.numel, dtype=np.float32 if buf.dtype is float16 else buf.dtype.np)
+        narrow = buf.dtype.is_narrow_float
+        out = np.empty(buf.numel, dtype=np.float32 if narrow else buf.dtype.np)
         dev.copyout(buf.dev, out)
-        buf.host = out.astype(np.float16) if buf.dtype is float16 else out
+        buf.host = out.astype(buf.dtype.np) if narrow else out
     return buf.host
 
 
