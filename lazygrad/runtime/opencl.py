@@ -28,8 +28,9 @@ from ..codegen.bounds import checks_indices
 from ..codegen.target import Target
 from ..debug import log
 from ..dtypes import DType, bool_, float64, numpy_scalar
-from ..ir.node import Node, _arg_key
-from ..ir.ops import ELEMENTWISE, Op
+from ..ir.cache_key import kernel_key
+from ..ir.node import Node
+from ..ir.ops import Op
 from ..ir.schedule import Kernel
 from ..renderer.opencl import joined_source, storage_itemsize
 from ..renderer.opencl_kernels import (
@@ -87,41 +88,13 @@ def build_options(dev: opencl_device.CLDevice) -> tuple[str, ...]:
     return BUILD_OPTIONS + (EXACT_DIVIDE_SQRT,) if dev.rounds_divide_sqrt_exactly else BUILD_OPTIONS
 
 
-# ---- structural keys and the program cache -------------------------------------------------
-def _structural_arg(node: Node) -> object:
-    if node.op in ELEMENTWISE and node.op is not Op.CAST:
-        return None
-    if node.op in (Op.CONTIGUOUS, Op.DETACH, Op.GATHER, Op.DOT):
-        return None
-    return _arg_key(node.op, node.arg)
-
-
+# ---- the program cache ---------------------------------------------------------------------
 def structure(kernel: Kernel) -> tuple[tuple, dict[Node, int]]:
-    """(key, constant slots): equal keys render to the same program. Floating-point constants
-    become numbered kernel arguments instead of part of the key."""
-    ids: dict[Node, int] = {}
-    entries: list[tuple] = []
-    slots: dict[Node, int] = {}
-
-    def add(node: Node, entry: tuple) -> None:
-        ids[node] = len(entries)
-        entries.append(entry)
-
-    for n in kernel.input_nodes:
-        add(n, ("input", n.dtype.name, n.shape))
-    for n in kernel.nodes:
-        for s in (*n.src, n):
-            if s in ids:
-                continue
-            if _is_argument(s):
-                slots[s] = len(slots)
-                add(s, ("constant", s.dtype.name))
-            else:
-                srcs = tuple(ids[x] for x in s.src) if s is n else ()
-                add(s, (s.op.value, _structural_arg(s), s.dtype.name, s.shape, srcs))
-    outputs = tuple(ids[o] for o in kernel.output_nodes)
-    shared = tuple(written_over(kernel).items())  # changes the signature
-    return (kernel.kind, kernel.device, tuple(entries), outputs, shared), slots
+    """(key, constant slots): equal keys render to the same program (`ir.cache_key.kernel_key`
+    with float constants as arguments, plus the outputs written over inputs, which change the
+    signature)."""
+    key, slots = kernel_key(kernel, _is_argument)
+    return (key, tuple(written_over(kernel).items())), slots
 
 
 def _is_argument(node: Node) -> bool:
