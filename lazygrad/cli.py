@@ -432,7 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the schedules a script realizes as a standalone module",
         description="Run SCRIPT and write every schedule it realizes as one Python module "
         "that needs only NumPy (or NumPy and pyopencl, with the OpenCL C beside it): one "
-        "function per schedule, taking its input buffers as arrays (its docstring lists them).",
+        "function per schedule, taking its input buffers as arrays and the key of each random "
+        "draw N as the keywords seed_N and counter_N (its docstring lists them). Random draws "
+        "are lazygrad's own (its generator is written into the module); collectives are not "
+        "exported.",
     )
     export.add_argument(
         "-o", "--output", metavar="OUT.py", required=True, help="the module to write"

@@ -15,12 +15,17 @@ the kernels that read them:
   source file written beside the module, and pyopencl host code launching them with the
   buffer plan and arguments of `runtime.opencl.run` (outputs, inputs, scratch buffers, the
   index-error flag, then scalar constants; outputs written over dying inputs; float16 held
-  as float32 on the device). Copies between devices run through the host, as lazygrad runs
-  them.
+  as float32 on the device). Copies between devices run through the host, and random
+  numbers are drawn on the host and uploaded, as lazygrad runs them.
 
-The public function takes the tensor arguments as arrays and the Python scalar arguments
-as keywords (defaults: the example call's values) and returns, in this order, the tensors
-`fn` returned, then the arguments it updated in place that it did not return.
+Random draws call lazygrad's own generator (`runtime.cpu.rand`, its source written into the
+module), so they are lazygrad's values bit for bit, on both devices.
+
+The public function takes the tensor arguments as arrays, the Python scalar arguments as
+keywords (defaults: the example call's values) and the key of each random draw N as the
+keywords seed_N and counter_N (defaults: the keys the example call draws), and returns, in
+this order, the tensors `fn` returned, then the arguments it updated in place that it did
+not return.
 
 A float argument becomes a real parameter of the program when the traced program does not
 depend on its value (it reaches the kernels only as a scalar argument); any other scalar
@@ -34,10 +39,12 @@ function per schedule, taking the schedule's input buffers as arrays.
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import io
 import keyword
 import math
+import textwrap
 import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -49,8 +56,9 @@ import numpy as np
 from . import recording
 from .buffer import Buffer
 from .device import device as parse_device
-from .dtypes import DType, float16
-from .engine.realize import _LeafValues, _stored_for
+from .dtypes import DType, float16, uint8
+from .engine.realize import LeafValues, stored_for
+from .frontend import creation
 from .frontend.creation import tensor
 from .ir.cache_key import structural_key
 from .ir.node import Node, make
@@ -65,11 +73,17 @@ from .tensor import Tensor
 _PROBES = (0.3183098861837907, 0.2718281828459045)
 LINE_LENGTH = 92  # the program's lines (in its function) that are longer are wrapped
 OPENCL_KEYWORDS = ("context", "queue")  # what an OpenCL program's function takes besides
+# the module docstring's note on random draws, where a function draws random numbers
+_DRAWS = [
+    "Random numbers are drawn by lazygrad's own generator (_rand below: Philox keyed by a seed",
+    "and a counter), so they are lazygrad's values; the keywords seed_N and counter_N are the",
+    "key of draw N.",
+]
 
 
 class UnsupportedError(NotImplementedError):
-    """A program holds something the exporter cannot write (random draws, collectives, a
-    kernel on another device than the one exported for)."""
+    """A program holds something the exporter cannot write (collectives, a kernel on another
+    device than the one exported for)."""
 
 
 # ---- the helpers the generated kernels call, as plain functions -----------------------------
@@ -150,10 +164,18 @@ def _scatter(flat, positions, values, add):
     "inf": "\ninf = np.inf\n",
     "nan": "\nnan = np.nan\n",
 }
-# the runtime's own integer power needs nothing but NumPy: written out as it is
-_HELPER_SOURCES["_int_power"] = "\n" + inspect.getsource(cpu.int_power).replace(
-    "def int_power(", "def _int_power(", 1
-)
+
+
+def _runtime_source(fn: Callable) -> str:
+    """The source of a runtime function that needs nothing but NumPy, written out as it is
+    under the name the kernels call it by (`_` and its name)."""
+    name = fn.__name__
+    return "\n" + inspect.getsource(fn).replace(f"def {name}(", f"def _{name}(", 1)
+
+
+# the runtime's own integer power and random numbers (the same draws as lazygrad's)
+_HELPER_SOURCES["_int_power"] = _runtime_source(cpu.int_power)
+_HELPER_SOURCES["_rand"] = _runtime_source(cpu.rand)
 
 # the checks of the public function's arguments, for both kinds of module
 _ENTRY_HELPERS = {
@@ -296,17 +318,21 @@ def _flat_result(result: Any) -> list[Tensor]:
 
 
 def _trace(fn: Callable, args: list[Any], names: list[str], device: str) -> _Trace:
-    """Run `fn` lazily on fresh copies of `args` and schedule what it returns and updates."""
+    """Run `fn` lazily on fresh copies of `args` and schedule what it returns and updates.
+    Its random draws take the keys a call now would draw: lazygrad's random state is left
+    as it was (so every trace of `fn` draws the same keys)."""
     copies = [_fresh(a, device) for a in args]
     tensors = {i: t for i, t in enumerate(copies) if isinstance(t, Tensor)}
     starts = {id(t._node.arg): i for i, t in tensors.items()}  # fresh tensors: BUFFER nodes
     keep = [t._node.arg for t in tensors.values()]
+    state = _random_state()
     rec = recording.Recording()
     recording.active = rec
     try:
         result = fn(*copies)
     finally:
         recording.active = None
+        _set_random_state(*state)
     if rec.broken is not None:
         raise ValueError(f"export: cannot export {_function_name(fn)}: {rec.broken}")
     returned = _flat_result(result)
@@ -325,13 +351,26 @@ def _trace(fn: Callable, args: list[Any], names: list[str], device: str) -> _Tra
             outputs.append((f"argument {names[i]}, updated in place", t))
     nodes = list(dict.fromkeys(t._node for _, t in outputs))
     devices = {t._node: str(t.device) for _, t in outputs}
-    stored = _LeafValues()
+    stored = LeafValues()
     key, _, params = structural_key(nodes, [devices[n] for n in nodes], stored)
     sched = build_schedule(nodes, devices, stored)
     keep.append(sched)
     single = isinstance(result, Tensor) and len(outputs) == 1
     labelled = [(label, t._node) for label, t in outputs]
     return _Trace(sched, starts, labelled, key, params, single, keep)
+
+
+def _random_state() -> tuple[int, int]:
+    """lazygrad's random state, left as it is: the seed and the counter of the next draw."""
+    seed, counter = creation.get_rng_state().numpy().view("<i8").tolist()
+    return seed, counter
+
+
+def _set_random_state(seed: int, counter: int) -> None:
+    """Make the next draw take the key (seed, counter), and the draws after it the counters
+    that follow (as `lg.manual_seed(seed)` then `counter` draws would)."""
+    raw = np.array([seed, counter], dtype="<i8").view(np.uint8)
+    creation.set_rng_state(tensor(raw, dtype=uint8))
 
 
 def _scalar_names(
@@ -503,6 +542,38 @@ class _Function:
         """The scalar arguments that are real parameters (not fixed)."""
         return set(self.kwargs.values())
 
+    @functools.cached_property
+    def draws(self) -> dict[Node, int]:
+        """Its random draws (RAND nodes), numbered in the order they were drawn (by counter;
+        ties in the order its kernels take them): draw N's key is the keywords seed_N and
+        counter_N."""
+        kernels = self.trace.schedule.kernels
+        found = dict.fromkeys(p for k in kernels for p in k.param_nodes if p.op is Op.RAND)
+        drawn = sorted(found, key=lambda node: node.arg[2])  # type: ignore[index]
+        return {node: i for i, node in enumerate(drawn)}
+
+    def draw_keywords(self) -> list[tuple[str, int]]:
+        """The keywords of its random draws, each with its default (the key traced)."""
+        return [
+            (name, value)
+            for node, i in self.draws.items()
+            for name, value in zip(_draw_names(i), node.arg[1:3], strict=True)  # type: ignore[index]
+        ]
+
+
+def _draw_names(index: int) -> tuple[str, str]:
+    """The keywords of random draw `index`: its seed and its counter."""
+    return f"seed_{index}", f"counter_{index}"
+
+
+def _describe_draw(node: Node, index: int) -> str:
+    """A random draw's line in a docstring: its keywords, defaults and what it draws."""
+    kind, seed, counter, *extra = node.arg  # type: ignore[misc]
+    what = f"{kind} in [{extra[0]}, {extra[1]})" if extra else kind
+    names = ", ".join(_draw_names(index))
+    array = f"{node.dtype.name}{list(node.shape)}"
+    return f"{names}: the key of random draw {index} (default {seed}, {counter}), {what} {array}"
+
 
 class _Keyword(str):
     """A kernel's scalar argument that the public function takes as the keyword it names."""
@@ -611,12 +682,24 @@ class _Writer:
         return name
 
     def param(self, node: Node) -> str:
-        """A scalar argument of a NumPy kernel: its keyword, typed, or its value."""
+        """A scalar argument of a NumPy kernel: its keyword, typed, or its value (a random
+        draw's key: a tuple, as `runtime.cpu` passes it)."""
         if node not in self.typed:
-            name = self.fn.kwargs.get(node)
-            typed = f"{_numpy_type(node.dtype)}({name})"
-            self.typed[node] = typed if name else _literal(node.arg, node.dtype)
+            if node.op is Op.RAND:
+                head, extra = self.draw_key(node)
+                self.typed[node] = f"({', '.join([*head, *map(repr, extra)])})"
+            else:
+                name = self.fn.kwargs.get(node)
+                typed = f"{_numpy_type(node.dtype)}({name})"
+                self.typed[node] = typed if name else _literal(node.arg, node.dtype)
         return self.typed[node]
+
+    def draw_key(self, node: Node) -> tuple[list[str], tuple]:
+        """A random draw's kind, seed and counter (the draw's keywords, as ints) as the
+        module passes them, and the kind's extra arguments (an integer draw's range)."""
+        kind, _seed, _counter, *extra = node.arg  # type: ignore[misc]
+        seed, counter = _draw_names(self.fn.draws[node])
+        return [_quoted(kind), f"int({seed})", f"int({counter})"], tuple(extra)
 
     def call(self, k: int, kernel: Kernel, fname: str) -> None:
         """The kernel's function in the module, and the line calling it."""
@@ -675,8 +758,20 @@ class _OpenCLWriter(_Writer):
     def call(self, k: int, kernel: Kernel, fname: str) -> None:
         if kernel.kind == "copy":
             self.copy(k, kernel)
+        elif kernel.kind == "rand":
+            self.draw(k, kernel)
         else:
             self.launch(k, kernel, fname)
+
+    def draw(self, k: int, kernel: Kernel) -> None:
+        """Random numbers: drawn on the host by lazygrad's generator and uploaded, as
+        `runtime.opencl` draws them."""
+        out = kernel.output_nodes[0]
+        head, extra = self.draw_key(out)
+        values = f"_rand({', '.join(head)}, {extra!r}, {out.shape}, {_quoted(out.dtype.name)})"
+        self.array_of[out] = f"o{k}_0"
+        self.lines.append(f"# {kernel.name}: random numbers drawn on the host and uploaded")
+        self.lines += _call_lines(f"o{k}_0 = _upload", ["context", values, _quoted(out.dtype.name)])
 
     def copy(self, k: int, kernel: Kernel) -> None:
         """A copy between devices: through the host, read through its view (if any)."""
@@ -766,13 +861,16 @@ def _call_lines(head: str, args: list[str]) -> list[str]:
     return [*lines, ")"]
 
 
-def _signature(fn: _Function, opencl: bool) -> str:
-    """The public function's `def` line: arrays first, then scalars as keywords (and, for
-    OpenCL, the context and queue to run on)."""
+def _signature(fn: _Function, opencl: bool) -> list[str]:
+    """The public function's `def` line (lines, where long): arrays first, then keywords:
+    the scalars, the keys of the random draws and, for OpenCL, the context and queue to run
+    on."""
     arrays = [a.name for a in fn.args if a.is_array]
     keywords = [f"{a.name}={a.value!r}" for a in fn.args if not a.is_array]
+    keywords += [f"{name}={value!r}" for name, value in fn.draw_keywords()]
     keywords += [f"{name}=None" for name in OPENCL_KEYWORDS] if opencl else []
-    return f"def {fn.name}({', '.join([*arrays, '*', *keywords] if keywords else arrays)}):"
+    lines = _call_lines(f"def {fn.name}", [*arrays, "*", *keywords] if keywords else arrays)
+    return [*lines[:-1], lines[-1] + ":"]
 
 
 def _docstring(fn: _Function, opencl: bool) -> list[str]:
@@ -780,6 +878,7 @@ def _docstring(fn: _Function, opencl: bool) -> list[str]:
     kernels = _kernel_count(len(fn.trace.schedule.kernels))
     lines = [f'"""{fn.title}, as lazygrad compiled it: {kernels}.', "", "Arguments:"]
     lines += [f"    {a.describe(fn.params)}" for a in fn.args]
+    lines += [f"    {_describe_draw(node, i)}" for node, i in fn.draws.items()]
     if opencl:
         lines += [
             "    context: the pyopencl Context to run in (default: one on the first device)",
@@ -807,16 +906,14 @@ def _check_kernels(sched: Schedule, device: str) -> None:
 
 def _unsupported(kernel: Kernel, device: str) -> str | None:
     """Why a module for `device` cannot run `kernel` (None: it can)."""
-    if kernel.kind == "rand":
-        return "random draws are not exported yet"
     if kernel.kind == "collective":
         return "collectives are not exported"
     on_cpu = kernel.device == "cpu"
     if device == "cpu":
         ok = on_cpu and kernel.kind != "copy"
         return None if ok else "a NumPy program runs every kernel on cpu, with no copies"
-    if kernel.kind == "copy":
-        return None  # run through the host, as lazygrad runs it
+    if kernel.kind in ("copy", "rand"):
+        return None  # run on the host, as lazygrad runs it
     if on_cpu:
         return "an OpenCL program runs every kernel on the OpenCL device"
     from .runtime.opencl import check_dtypes, device_index
@@ -859,7 +956,7 @@ def _files(
 def _public_function(fn: _Function, body: list[str], opencl: bool) -> str:
     """The public function's text: its `def` line, docstring and body."""
     lines = [*_docstring(fn, opencl), *body]
-    return "\n".join([_signature(fn, opencl), *(f"    {x}" if x else "" for x in lines)])
+    return "\n".join([*_signature(fn, opencl), *(f"    {x}" if x else "" for x in lines)])
 
 
 def _opencl_files(
@@ -872,7 +969,8 @@ def _opencl_files(
     options = build_options(get_device(device_index(module.device)))
     source_path = opencl_source_path(path)
     kept = list(module.programs.values())
-    helpers = {"_view": _HELPER_SOURCES["_view"], **_OPENCL_HELPERS, **_ENTRY_HELPERS}
+    shared = {name: _HELPER_SOURCES[name] for name in ("_view", "_rand")}
+    helpers = {**shared, **_OPENCL_HELPERS, **_ENTRY_HELPERS}
     used = _needed(helpers, "\n".join(programs))
     names = _names_in("\n".join(used))
     setup = []
@@ -1014,12 +1112,18 @@ def export(
     `fn` returned, then the arguments it updated in place that it did not return (a
     training step's updated parameters), in argument order. Its docstring lists both.
 
+    Random draws (`lg.rand`, `lg.randn`, `lg.randint`, dropout...) are lazygrad's: the module
+    holds lazygrad's generator, and draw N's key (see `lg.manual_seed`) is the keywords
+    seed_N and counter_N, defaulting to the key `fn(*example_args)` would draw if called
+    now (exporting leaves lazygrad's random state as it was), so a call with the defaults
+    gives that call's values bit for bit and another key gives other draws.
+
     `device`: None or "cpu" writes the NumPy program; "opencl" (or "opencl:N") writes the
     OpenCL program, traced on that device: its C goes beside the module (`path` with the
     suffix .cl, read by the module from its own folder), and the function takes `context`
     and `queue` keywords (pyopencl objects; by default a queue on the first OpenCL device).
-    A program holding what the exporter cannot write (random draws, collectives) raises
-    UnsupportedError (a NotImplementedError)."""
+    A program holding what the exporter cannot write (collectives) raises UnsupportedError
+    (a NotImplementedError)."""
     target = _target(device)
     args = list(example_args)
     names = _arg_names(fn, len(args))
@@ -1035,9 +1139,11 @@ def export(
         for n, a in zip(names, args, strict=True)
     ]
     function = _Function(name, getattr(fn, "__name__", name), specs, trace, kwargs)
+    _check_draw_names(function)
     out = Path(path)
     call = f"Call {name}(...) with NumPy arrays; see its docstring for the arguments and results."
-    about = _about(f"{name}: a program exported by lazygrad", target, out, [call])
+    lines = [call, *(_DRAWS if function.draws else [])]
+    about = _about(f"{name}: a program exported by lazygrad", target, out, lines)
     for file, text in _files([function], target, out, about).items():
         file.write_text(text)
     return out
@@ -1055,6 +1161,16 @@ def _check_args(names: list[str], args: list[Any], device: str) -> None:
             raise ValueError(
                 f"export: argument {n}: an OpenCL program's function takes {n}= itself "
                 "(the pyopencl object to run on); rename the argument"
+            )
+
+
+def _check_draw_names(fn: _Function) -> None:
+    """Raise where an argument has the name of a random draw's keyword."""
+    for keyword_name, _ in fn.draw_keywords():
+        if any(a.name == keyword_name for a in fn.args):
+            raise ValueError(
+                f"export: argument {keyword_name}: {fn.name} draws random numbers and takes "
+                f"{keyword_name}= itself (the key of a draw); rename the argument"
             )
 
 
@@ -1087,16 +1203,18 @@ class ScriptExport:
     """The schedules a script realizes, noted while it runs (`add`, a realize listener) and
     written as one module (`files`): one function per schedule, `schedule_1`, `schedule_2`...
     in the order they first ran, each taking the schedule's input buffers as arrays (in the
-    order its docstring and the module docstring list them) and returning a tuple of the
-    values it realized. A schedule realized again with the same structure and scalar
-    constants is the same function."""
+    order its docstring and the module docstring list them), the key of each random draw N
+    as the keywords seed_N and counter_N (defaults: the keys of the schedule's first
+    realize), and returning a tuple of the values it realized. A schedule realized again
+    with the same structure and scalar constants is the same function, whatever keys its
+    draws took."""
 
     def __init__(self, device: str = "cpu", script: str = "the script") -> None:
         self.device = _target(device)
         self.script = script
         self.functions: list[_Function] = []
         self.runs: list[int] = []  # per function, how many realizes ran its schedule
-        self._known: dict[tuple, int] = {}  # (structure, scalar nodes) -> function index
+        self._known: dict[tuple, int] = {}  # (structure, PARAM nodes) -> function index
 
     def add(self, tensors: list[Tensor]) -> None:
         """Note the realize of `tensors` about to run (call it as `engine.realize` calls its
@@ -1105,9 +1223,10 @@ class ScriptExport:
         nodes = list(dict.fromkeys(t._node for t in tensors))
         devices = {t._node: str(t.device) for t in tensors}
         key, inputs, params = structural_key(
-            nodes, [devices[n] for n in nodes], _stored_for(devices)
+            nodes, [devices[n] for n in nodes], stored_for(devices)
         )
-        known = self._known.get((key, tuple(params)))
+        scalars = tuple(p for p in params if p.op is Op.PARAM)  # a draw's key is a keyword
+        known = self._known.get((key, scalars))
         if known is not None:
             self.runs[known] += 1
             return
@@ -1119,7 +1238,7 @@ class ScriptExport:
             raise UnsupportedError(f"schedule {number}: {err}") from None
         args = [_Arg(f"input_{i}", n.dtype.name, n.shape) for i, n in enumerate(inputs)]
         title = f"Schedule {number} of {self.script}"
-        self._known[(key, tuple(params))] = len(self.functions)
+        self._known[(key, scalars)] = len(self.functions)
         self.functions.append(_Function(f"schedule_{number}", title, args, trace, {}))
         self.runs.append(1)
 
@@ -1140,19 +1259,31 @@ class ScriptExport:
         lines = [
             "One function per schedule (realized again with the same structure and scalar",
             "constants, a schedule is the same function). Each takes the schedule's input",
-            "buffers as NumPy arrays, in the order listed, and returns a tuple of the values it",
-            "realized.",
+            "buffers as NumPy arrays, in the order listed, and the keys of its random draws as",
+            "keywords (defaults: the keys its first realize drew), and returns a tuple of the",
+            "values it realized.",
         ]
+        lines += ([""] + _DRAWS) if any(fn.draws for fn in self.functions) else []
         for fn, runs in zip(self.functions, self.runs, strict=True):
-            times = "" if runs == 1 else f" (realized {runs} times)"
-            arrays = ", ".join(a.name for a in fn.args)
-            kernels = _kernel_count(len(fn.trace.schedule.kernels))
-            lines += ["", f"{fn.name}({arrays}): {kernels}{times}"]
-            lines += [f"    {a.name}: {a.dtype}{list(a.shape)}" for a in fn.args]
-            lines += [
-                f"    returns {i}: {n.dtype.name}{list(n.shape)}"
-                for i, (_, n) in enumerate(fn.trace.outputs)
-            ]
+            lines += ["", *_listed(fn, runs)]
         title = f"The schedules {self.script} realized, exported by lazygrad"
         about = _about(title, self.device, Path(path), lines)
         return _files(self.functions, self.device, Path(path), about)
+
+
+def _listed(fn: _Function, runs: int) -> list[str]:
+    """A schedule's function in the module docstring: its parameters, kernels, how often the
+    script realized it, its arguments (arrays, then the keys of its draws) and results."""
+    times = "" if runs == 1 else f" (realized {runs} times)"
+    names = [a.name for a in fn.args]
+    names += ["*", *(name for name, _ in fn.draw_keywords())] if fn.draws else []
+    kernels = _kernel_count(len(fn.trace.schedule.kernels))
+    # a long parameter list goes on indented lines (the kernel count stays on the last)
+    lines = textwrap.wrap(
+        f"{fn.name}({', '.join(names)}):", LINE_LENGTH - 4, subsequent_indent=" " * 8
+    )
+    lines[-1] += f" {kernels}{times}"
+    lines += [f"    {a.name}: {a.dtype}{list(a.shape)}" for a in fn.args]
+    lines += [f"    {_describe_draw(node, i)}" for node, i in fn.draws.items()]
+    outputs = enumerate(fn.trace.outputs)
+    return lines + [f"    returns {i}: {n.dtype.name}{list(n.shape)}" for i, (_, n) in outputs]

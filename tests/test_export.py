@@ -5,6 +5,7 @@ be imported and matches lazygrad on the device it was exported for."""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import shutil
 import subprocess
 import sys
@@ -291,9 +292,41 @@ def test_reading_a_value_on_the_host_is_an_error(tmp_path: Path) -> None:
         lg.export(lambda x: x * x.sum().item(), lg.tensor(arrays((3,))[0]), path=tmp_path / "h.py")
 
 
-def test_random_draws_are_not_exported_yet(tmp_path: Path) -> None:
-    with pytest.raises(NotImplementedError, match="random"):
-        lg.export(lambda x: x + lg.rand(3), lg.tensor(arrays((3,))[0]), path=tmp_path / "r.py")
+def noisy(x, s):  # noqa: ANN001, ANN201
+    """Normal noise scaled by `s` (a real parameter), dropout, then random integers."""
+    kept = lg.nn.functional.dropout(x + s * lg.randn(*x.shape, device=x.device), 0.5)
+    return kept * lg.randint(1, 4, x.shape, device=x.device)
+
+
+def test_random_draws_match_lazygrad_without_lazygrad(tmp_path: Path, device: str) -> None:
+    x = arrays((5, 3))[0]
+    lg.manual_seed(5)
+    path = lg.export(noisy, lg.tensor(x), 0.1, path=tmp_path / "n.py", device=device)
+    text = path.read_text()
+    params = inspect.signature(load(path).noisy).parameters
+    keys = [params[f"{k}_{i}"].default for i in range(3) for k in ("seed", "counter")]
+    assert keys == [5, 0, 5, 1, 5, 2]  # (seed, counter) of each draw, in the order drawn
+    assert "seed_2, counter_2: the key of random draw 2 (default 5, 2), integers in [1, 4)" in text
+    assert ("drawn on the host and uploaded" in text) == (device == "opencl")
+    # exporting left the random state as it was: the next call draws the defaults' keys
+    expected = noisy(lg.tensor(x, device=device), 0.1).numpy()
+    (got,) = run_isolated(path, "noisy", x)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    # another key: other draws, lazygrad's for that key
+    lg.manual_seed(6)
+    other = noisy(lg.tensor(x, device=device), 0.3).numpy()
+    (got,) = run_isolated(path, "noisy", x, s=0.3, seed_0=6, seed_1=6, seed_2=6)
+    np.testing.assert_array_equal(got, other)
+    assert not np.array_equal(other, expected)
+    assert_ruff_clean([path])
+
+
+def test_draw_keywords_keep_clear_of_the_arguments(tmp_path: Path) -> None:
+    x = lg.tensor(arrays((3,))[0])
+    with pytest.raises(ValueError, match="argument seed_0: .* rename the argument"):
+        lg.export(lambda x, seed_0: x + lg.rand(3) * seed_0, x, 1.0, path=tmp_path / "s.py")
+    assert not any(tmp_path.iterdir())
 
 
 def test_other_arguments_are_an_error(tmp_path: Path) -> None:
@@ -390,10 +423,10 @@ def test_opencl_copies_run_through_the_host(tmp_path: Path, opencl: str) -> None
     assert_ruff_clean([path])
 
 
-def test_opencl_random_draws_are_refused_at_export(tmp_path: Path, opencl: str) -> None:
+def test_a_numpy_program_refuses_kernels_on_another_device(tmp_path: Path, opencl: str) -> None:
     x = lg.tensor(arrays((3,))[0])
-    with pytest.raises(UnsupportedError, match="random draws are not exported yet"):
-        lg.export(lambda x: x + lg.rand(3, device=opencl), x, path=tmp_path / "r.py", device=opencl)
+    with pytest.raises(UnsupportedError, match="a NumPy program runs every kernel on cpu"):
+        lg.export(lambda x: (x.to(opencl) * 2).to("cpu"), x, path=tmp_path / "m.py")
     assert not any(tmp_path.iterdir())
 
 

@@ -29,11 +29,38 @@ SCRIPT = textwrap.dedent("""
         print(lg.softmax(x @ lg.tensor(weights), dim=1).numpy().sum())
 """)
 
-RANDOM = textwrap.dedent("""
+# A model initialized by random draws (nn.Linear's), trained three steps; it saves the loss
+# and parameters after the first step, which its first schedule computes.
+TRAIN = textwrap.dedent("""
+    import numpy as np
     import lazygrad as lg
+    from lazygrad import nn
 
-    x = lg.randn(4, 3)
-    (x * 2).realize()
+    lg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = lg.tensor(rng.standard_normal((8, 4)).astype(np.float32))
+    y = lg.tensor(rng.standard_normal((8, 1)).astype(np.float32))
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+    opt = lg.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(3):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        print(loss.item())
+        if step == 0:
+            first = [loss.detach().numpy(), *(p.detach().numpy() for p in model.parameters())]
+    np.savez("first.npz", *first)
+""")
+
+COLLECTIVE = textwrap.dedent("""
+    import lazygrad as lg
+    import lazygrad.distributed as dist
+
+    dist.init_process_group()
+    x = lg.ones(4, 3) * 2
+    dist.all_reduce(x)
+    x.realize()
 """)
 
 
@@ -76,6 +103,33 @@ def test_export_writes_one_function_per_schedule(tmp_path: Path, target: str) ->
     assert_ruff_clean([tmp_path / "out.py"])
 
 
+def test_export_reproduces_a_training_script(tmp_path: Path, target: str) -> None:
+    """Its first schedule draws the initial weights: called with the default keys, the
+    module computes the script's loss and parameters after one step (bit for bit on cpu,
+    where the script ran; to rounding on OpenCL); other keys, other ones."""
+    (tmp_path / "train.py").write_text(TRAIN)
+    proc = run_cli(tmp_path, "export", "train.py", "-o", "out.py", "--device", target)
+    assert proc.returncode == 0, proc.stderr
+    doc = load(tmp_path / "out.py").__doc__
+    assert "schedule_1(input_0, input_1, input_2, *, seed_0, counter_0, seed_1, " in doc
+    draws = [("16, 4", 0), ("16", 1), ("1, 16", 2), ("1", 3)]
+    for shape, i in draws:
+        key = f"seed_{i}, counter_{i}: the key of random draw {i} (default 0, {i})"
+        assert f"    {key}, uniform float32[{shape}]\n" in doc
+    with np.load(tmp_path / "first.npz") as saved:
+        first = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    rng = np.random.default_rng(0)
+    x, y = (rng.standard_normal(s).astype(np.float32) for s in ((8, 4), (8, 1)))
+    lr = np.float32(0.1)
+    got = run_isolated(tmp_path / "out.py", "schedule_1", x, y, lr)
+    tol = 0 if target == "cpu" else 1e-5
+    for value in first:  # one of the values the schedule realized (in whichever order)
+        assert any(g.shape == value.shape and np.allclose(g, value, tol, tol) for g in got)
+    other = run_isolated(tmp_path / "out.py", "schedule_1", x, y, lr, seed_0=1, seed_3=1)
+    assert not any(np.array_equal(g, first[0]) for g in other if g.shape == ())
+    assert_ruff_clean([tmp_path / "out.py"])
+
+
 def test_export_nests_the_output_where_asked(tmp_path: Path) -> None:
     (tmp_path / "script.py").write_text(SCRIPT)
     proc = run_cli(tmp_path, "export", "script.py", "-o", "gen/step_module.py")
@@ -85,17 +139,17 @@ def test_export_nests_the_output_where_asked(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    ["random draws", "script raises", "nothing realized", "no output", "output is .cl"],
+    ["collective", "script raises", "nothing realized", "no output", "output is .cl"],
 )
 def test_export_failures_are_one_clear_line(tmp_path: Path, case: str) -> None:
-    scripts = {"draws.py": RANDOM, "bad.py": FAILING, "empty.py": "print('hi')\n"}
+    scripts = {"reduce.py": COLLECTIVE, "bad.py": FAILING, "empty.py": "print('hi')\n"}
     for name, text in scripts.items():
         (tmp_path / name).write_text(text)
     args, message = {
-        "random draws": (
-            ["draws.py", "-o", "out.py"],
-            "cannot export draws.py: schedule 1: kernel rand_0_4x3 on cpu: random draws are "
-            "not exported yet (realized at draws.py:5)",
+        "collective": (
+            ["reduce.py", "-o", "out.py"],
+            "cannot export reduce.py: schedule 1: kernel collective_1_4x3 on cpu: collectives "
+            "are not exported (realized at reduce.py:8)",
         ),
         "script raises": (["bad.py", "-o", "out.py"], "bad.py raised ValueError: boom"),
         "nothing realized": (["empty.py", "-o", "out.py"], "realized no tensors"),
@@ -104,6 +158,8 @@ def test_export_failures_are_one_clear_line(tmp_path: Path, case: str) -> None:
     }[case]
     if case == "output is .cl" and not opencl_ready():
         pytest.skip("no OpenCL device here and CI is unset")
+    if case == "collective":
+        pytest.importorskip("mpi4py")  # (lazygrad.distributed runs over MPI)
     proc = run_cli(tmp_path, "export", *args)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
