@@ -213,3 +213,18 @@ def test_zero_grad_with_none_snippet() -> None:
     y.backward()
     assert repr(x.grad) == "tensor([2., 4., 6.])"
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_get_and_set_rng_state_replay_the_draws_that_follow() -> None:
+    lg.manual_seed(3)
+    lg.randn(4)
+    state = lg.get_rng_state()
+    assert state.dtype is lg.uint8 and state.shape == (16,)
+    first = lg.randn(5).tolist()
+    lg.rand(2)
+    lg.set_rng_state(state)
+    assert lg.randn(5).tolist() == first
+    with pytest.raises(TypeError, match="ByteTensor"):
+        lg.set_rng_state(lg.zeros(16))
+    with pytest.raises(RuntimeError, match="16 bytes"):
+        lg.set_rng_state(lg.zeros(3, dtype=lg.uint8))

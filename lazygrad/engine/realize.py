@@ -106,7 +106,7 @@ class _OnDevice(_Lookup):
         return default if found is None else found
 
 
-class _LeafValues(_Lookup):
+class LeafValues(_Lookup):
     """The realized values of leaves only (buffers, and leaves that require grad): what a
     `lg.jit` recording reads as inputs, since a replay has nothing but its arguments and
     the tensors from before the call. Values computed before the call that its graph
@@ -165,7 +165,7 @@ def _also_realized(pending: list[Tensor]) -> list[Tensor]:
     return also
 
 
-def _stored_for(devices: dict[Node, str]) -> _Lookup:
+def stored_for(devices: dict[Node, str]) -> _Lookup:
     """The stored values a graph realized on `devices` reads."""
     wanted = set(devices.values())
     return _OnDevice(wanted.pop()) if len(wanted) == 1 else realized_values
@@ -194,7 +194,7 @@ def schedule(*tensors: Tensor) -> Schedule:
     realizing, it includes the live tensors whose pending work overlaps theirs."""
     pending = pending_of(tensors)
     nodes, devices = _targets(pending + _also_realized(pending))
-    return build_schedule(nodes, devices, _stored_for(devices))
+    return build_schedule(nodes, devices, stored_for(devices))
 
 
 def buffer_of(node: Node, stored: _Lookup | None = None) -> Buffer:
@@ -311,7 +311,7 @@ class Realized:
 def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
     """Realize tensors that `pending_of` returned (each needs computing), together with the
     live tensors whose pending work overlaps theirs (see `_also_realized`). A `lg.jit`
-    recording realizes only `pending` and reads only leaf values (see `_LeafValues`)."""
+    recording realizes only `pending` and reads only leaf values (see `LeafValues`)."""
     by_device: dict[str, list[Tensor]] = {}
     for t in pending:
         by_device.setdefault(str(t.device), []).append(t)
@@ -322,7 +322,7 @@ def realize_pending(pending: list[Tensor], recording: bool = False) -> Realized:
         pending = pending + _also_realized(pending)
         pending = pending + _must_run(pending)
     nodes, devices = _targets(pending)
-    stored = _LeafValues() if recording else _stored_for(devices)
+    stored = LeafValues() if recording else stored_for(devices)
     entry, inputs, params = _cached_schedule(nodes, devices, stored)
     for listener in schedule_listeners:
         listener(entry.schedule, pending)

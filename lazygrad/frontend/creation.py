@@ -28,6 +28,28 @@ def manual_seed(seed: int) -> None:
     _rng_state["counter"] = itertools.count()
 
 
+def get_rng_state() -> Tensor:
+    """`torch.get_rng_state`: the random state as a uint8 tensor (the seed and the number
+    of the next draw, two little-endian int64s), for `set_rng_state`."""
+    state = _rng_state
+    start = next(state["counter"])  # type: ignore[call-overload]
+    state["counter"] = itertools.count(start)
+    raw = np.array([state["seed"], start], dtype="<i8").view(np.uint8)
+    return tensor(raw, dtype=dt.uint8)
+
+
+def set_rng_state(new_state: Tensor) -> None:
+    """`torch.set_rng_state`: make the following draws those that came after the draw
+    `get_rng_state` returned the state of."""
+    if not isinstance(new_state, Tensor) or new_state.dtype is not dt.uint8:
+        raise TypeError("set_rng_state expects a torch.ByteTensor (a uint8 tensor)")
+    raw = new_state.numpy()
+    if raw.shape != (16,):
+        raise RuntimeError(f"RNG state must be 16 bytes, got a tensor of shape {raw.shape}")
+    seed, counter = (int(v) for v in raw.view("<i8"))
+    _rng_state.update(seed=seed, counter=itertools.count(counter))
+
+
 class Generator:
     """`lg.Generator`: a seed, for the APIs that take a generator (`DataLoader`,
     `random_split`, samplers), as PyTorch's `Generator(device).manual_seed(s)` is used.
