@@ -18,7 +18,7 @@ the kernels that read them:
   as float32 on the device). Copies between devices run through the host, and random
   numbers are drawn on the host and uploaded, as lazygrad runs them.
 
-Random draws call lazygrad's own generator (`runtime.cpu.rand`, its source written into the
+Random draws call lazygrad's own generator (`runtime.host.rand`, its source written into the
 module), so they are lazygrad's values bit for bit, on both devices.
 
 The public function takes the tensor arguments as arrays, the Python scalar arguments as
@@ -64,7 +64,7 @@ from .ir.cache_key import structural_key
 from .ir.node import Node, make
 from .ir.ops import Op
 from .ir.schedule import Kernel, Schedule, build_schedule
-from .runtime import cpu
+from .runtime import cpu, host
 from .tensor import Tensor
 
 # Values a float argument takes while probing whether the program depends on it: odd
@@ -175,7 +175,7 @@ def _runtime_source(fn: Callable) -> str:
 
 # the runtime's own integer power and random numbers (the same draws as lazygrad's)
 _HELPER_SOURCES["_int_power"] = _runtime_source(cpu.int_power)
-_HELPER_SOURCES["_rand"] = _runtime_source(cpu.rand)
+_HELPER_SOURCES["_rand"] = _runtime_source(host.rand)
 
 # the checks of the public function's arguments, for both kinds of module
 _ENTRY_HELPERS = {

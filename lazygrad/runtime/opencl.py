@@ -40,7 +40,7 @@ from ..renderer.opencl_kernels import (
     ScatterKernel,
     written_over,
 )
-from . import collective, cpu, opencl_device
+from . import collective, cpu, host, opencl_device
 from .compiled import CompiledForms
 
 try:
@@ -255,17 +255,17 @@ def _transfer(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
     """A copy onto this device, or a collective (which runs on host arrays: the operand
     goes down and the result comes back up)."""
     out = kernel.output_nodes[0]
-    host = cpu.operand_on_host(kernel, inputs[0])
+    array = host.operand_on_host(kernel, inputs[0])
     if kernel.kind == "collective":
         log(f"{kernel.name}: {out.arg[0]} through host memory")  # type: ignore[index]
-        host = collective.run(out, host)
-    return [_upload(host, kernel.device, out)]
+        array = collective.run(out, array)
+    return [_upload(array, kernel.device, out)]
 
 
 def _random(kernel: Kernel, values: dict[Node, object]) -> list[Buffer]:
     node = kernel.output_nodes[0]
     kind, seed, counter, *extra = values.get(node, node.arg)  # type: ignore[misc]
-    values = cpu.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
+    values = host.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
     return [_upload(values, kernel.device, node)]
 
 
