@@ -90,8 +90,25 @@ class UnsupportedError(NotImplementedError):
 _HELPER_SOURCES = {
     "_take": '''
 def _take(shape, dtype):
-    """A new array for a kernel to write (lazygrad reuses one from a pool)."""
-    return np.empty(shape, dtype)
+    """An array for a kernel to write: in a block no array refers to any more where there is
+    one (a fresh large array costs page faults on first touch, as lazygrad's pool knows),
+    else in a new block (the first 8 of each size are kept for reuse)."""
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= n
+    size = 1 << (max(nbytes, 256) - 1).bit_length()
+    blocks = _BLOCKS.setdefault(size, [])
+    for block in blocks:
+        if sys.getrefcount(block) == 3:  # the list, `block` and getrefcount's argument
+            return np.ndarray(shape, dtype, block)
+    block = np.empty(size, np.uint8)
+    if len(blocks) < 8:
+        blocks.append(block)
+    return np.ndarray(shape, dtype, block)
+
+
+_BLOCKS = {}  # size class -> blocks of memory handed out, reused once no array refers to them
 ''',
     "_release": '''
 def _release(arrays):
@@ -949,7 +966,7 @@ def _files(
         _section("runtime helpers the kernels call", helpers),
         _section("kernels, in the order the program runs them", module.kernels),
     ]
-    imports = _imports(_base64(module), ["import numpy as np"])
+    imports = _imports(_base64(module) + _sys(helpers), ["import numpy as np"])
     return {path: _text(about, imports, _constants(module), definitions, programs)}
 
 
@@ -978,7 +995,9 @@ def _opencl_files(
         setup += _opencl_setup(source_path.name, options, module.launches, _renames(kept))
     if "_QUEUES" in names:
         setup.append("_QUEUES = {}  # context (None: the first device's) -> the queue made on it")
-    stdlib = _base64(module) + (["from pathlib import Path"] if module.launches else [])
+    stdlib = (
+        _base64(module) + _sys(used) + (["from pathlib import Path"] if module.launches else [])
+    )
     third_party = ["import numpy as np"] + (["import pyopencl as cl"] if "cl" in names else [])
     statements = ["\n".join(setup), *_constants(module)] if setup else _constants(module)
     definitions = [_section("runtime helpers the program calls", used)]
@@ -990,6 +1009,11 @@ def _opencl_files(
 def _base64(module: _Module) -> list[str]:
     """The import the module's constants need."""
     return ["import base64"] if any("base64." in c for c in module.constants) else []
+
+
+def _sys(helpers: list[str]) -> list[str]:
+    """The import the helpers need (`_take` counts references)."""
+    return ["import sys"] if any("sys." in h for h in helpers) else []
 
 
 def _imports(stdlib: list[str], third_party: list[str]) -> list[str]:

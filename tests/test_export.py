@@ -173,6 +173,24 @@ def test_scalar_keyword_default_and_override(tmp_path: Path, device: str) -> Non
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
+def test_memory_is_reused_only_once_no_array_refers_to_it(tmp_path: Path) -> None:
+    # the module's `_take` reuses the blocks of dropped results (no page faults), never the
+    # memory a view of a dropped result still reads
+    a, b, c = arrays((64, 64), (64, 64), (64, 64))
+    path = tmp_path / "chain.py"
+    lg.export(w1, *(lg.tensor(v) for v in (a, b, c)), path=path)
+    program = load(path).w1
+    want = program(a, b, c)
+    kept = program(a, b, c)[1:]  # a view of a result that is itself dropped
+    before = kept.copy()
+    first = program(a * 2, b, c)  # must not land in `kept`'s memory
+    np.testing.assert_array_equal(kept, before)
+    second_block = program(a * 3, b, c)  # a fresh block or the one dropped just before
+    assert not np.shares_memory(first, second_block) and not np.shares_memory(kept, first)
+    del first, second_block
+    np.testing.assert_array_equal(program(a, b, c), want)
+
+
 def test_returned_parameters_keep_the_return_order(tmp_path: Path) -> None:
     def step(x, w, lr):  # noqa: ANN001, ANN202
         loss = (x @ w).square().mean()
