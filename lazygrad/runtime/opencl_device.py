@@ -77,7 +77,7 @@ DISK_CACHE_MB = 256  # default size cap of the on-disk binary cache
 # --------------------------------------------------------------------------------------------
 
 _INSTALL_HINT = (
-    "To get one, `pip install pocl-binary-distribution` (a portable CPU device) "
+    "To get one, `pip install 'lazygrad[opencl]'` (PoCL: a portable CPU device) "
     "or install your GPU vendor's OpenCL driver (ICD)."
 )
 
