@@ -600,22 +600,12 @@ def _opencl_source(programs: list[Any], module_name: str, options: tuple[str, ..
     """The text of the OpenCL C file: the distinct `programs` (`OpenCLProgram`s) joined into
     one source, as `runtime.opencl.prepare` joins them, under a line naming its module."""
     from .renderer.opencl import joined_source
+    from .runtime.opencl import joined_renames
 
-    renames = _renames(programs)
+    renames = joined_renames(programs)
     joined = joined_source([(p.parts, renames[p.source]) for p in programs])
     head = f"// The OpenCL C of {module_name}, exported by lazygrad (build options: "
     return f"{head}{' '.join(options)})\n{joined}\n"
-
-
-def _renames(programs: list[Any]) -> dict[str, dict[str, str]]:
-    """Per program source, its functions that the joined source renames (a name an earlier
-    program uses too) and their new names."""
-    from .runtime.opencl import _suffixes
-
-    return {
-        p.source: {launch.name: launch.name + suffix for launch in p.launches} if suffix else {}
-        for p, suffix in zip(programs, _suffixes(programs), strict=True)
-    }
 
 
 @dataclass
@@ -980,7 +970,7 @@ def _opencl_files(
     module: _Module, programs: list[str], path: Path, about: list[str]
 ) -> dict[Path, str]:
     """The OpenCL module's text and its OpenCL C, by path."""
-    from .runtime.opencl import build_options, device_index
+    from .runtime.opencl import build_options, device_index, joined_renames
     from .runtime.opencl_device import get_device
 
     options = build_options(get_device(device_index(module.device)))
@@ -992,7 +982,7 @@ def _opencl_files(
     names = _names_in("\n".join(used))
     setup = []
     if module.launches:  # (none: the functions only move arrays, or compute nothing)
-        setup += _opencl_setup(source_path.name, options, module.launches, _renames(kept))
+        setup += _opencl_setup(source_path.name, options, module.launches, joined_renames(kept))
     if "_QUEUES" in names:
         setup.append("_QUEUES = {}  # context (None: the first device's) -> the queue made on it")
     stdlib = (

@@ -395,12 +395,10 @@ def test_programs_whose_function_names_clash_are_renamed_when_built_together(dev
         return OpenCLProgram(SourceParts(False, "int", (), (body,)), (Launch("f", (1,), None),))
 
     programs = [program(1), program(2), program(3)]
-    suffixes = opencl._suffixes(programs)
-    assert suffixes == ["", "_j1", "_j2"]
-    pairs = [
-        (p.parts, {"f": "f" + s} if s else {}) for p, s in zip(programs, suffixes, strict=True)
-    ]
-    sources = [(p.source, s) for p, s in zip(programs, suffixes, strict=True)]
+    renames = opencl.joined_renames(programs)
+    assert [renames[p.source] for p in programs] == [{}, {"f": "f_j1"}, {"f": "f_j2"}]
+    pairs = [(p.parts, renames[p.source]) for p in programs]
+    sources = [(p.source, opencl._suffix(renames[p.source])) for p in programs]
     options = opencl.build_options(dev)
     before = dev.build_stats()
     dev.build_joined(sources, joined_source(pairs) + f"// {uuid.uuid4().hex}", options)
@@ -421,3 +419,13 @@ def test_a_joined_build_that_fails_leaves_each_source_to_report_its_own_error(de
     run_add(dev, good)
     with pytest.raises(cl_device.KernelBuildError, match="undefined_symbol_xyz"):
         dev.build(bad)
+
+
+def test_build_of_a_source_built_joined_and_renamed_gives_its_own_names(dev):
+    first, second = add_source(), add_source()  # both name their function `add`
+    dev.build_joined(
+        [(first, ""), (second, "_j1")], first + second.replace("void add(", "void add_j1("), ()
+    )
+    run_add(dev, second)  # through kernel(): the joined program, function `add_j1`
+    program = dev.build(second)  # a caller asking for `add` by name gets second's own `add`
+    assert [k.function_name for k in program.all_kernels()] == ["add"]

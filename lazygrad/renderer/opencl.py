@@ -203,6 +203,8 @@ def joined_source(programs: list[tuple[SourceParts, dict[str, str]]]) -> str:
     lines = [FP64_PRAGMA] if any(p.fp64 for p, _ in programs) else []
     defined: set[str] = set()
     for p, renames in programs:
+        # helpers are shared by programs of different index types: none may use idx_t
+        assert not any("idx_t" in h for _, h in p.helpers), "a helper uses idx_t"
         lines += [CONTRACT_OFF, "#undef idx_t", f"#define idx_t {p.index_type}"]
         lines += [h for name, h in p.helpers if name not in defined]
         defined.update(name for name, _ in p.helpers)

@@ -186,10 +186,10 @@ def prepare(kernels: Sequence[Kernel]) -> None:
     """Build the programs of `kernels` that are not built yet as one OpenCL program per
     device: a build's cost is mostly fixed (PoCL: 8 small kernels take ~1.5 s one by one,
     ~0.5 s as one program), so a schedule's first run compiles once rather than once per
-    kernel."""
+    kernel. Kernels `run` launches nothing for (host work, empty outputs) are left out."""
     pending: dict[int, dict[str, OpenCLProgram]] = {}
     for kernel in kernels:
-        if kernel.kind in HOST_KINDS:
+        if kernel.kind in HOST_KINDS or all(n.numel == 0 for n in kernel.output_nodes):
             continue
         program = program_for(kernel)[0]
         index = device_index(kernel.device)
@@ -199,27 +199,29 @@ def prepare(kernels: Sequence[Kernel]) -> None:
     for index, programs in pending.items():
         if len(programs) > 1:
             dev = opencl_device.get_device(index)
-            suffixes = _suffixes(list(programs.values()))
-            joined = joined_source(
-                [
-                    (p.parts, {f.name: f.name + suffix for f in p.launches} if suffix else {})
-                    for p, suffix in zip(programs.values(), suffixes, strict=True)
-                ]
-            )
-            sources = list(zip(programs, suffixes, strict=True))
+            renames = joined_renames(list(programs.values()))
+            joined = joined_source([(p.parts, renames[p.source]) for p in programs.values()])
+            sources = [(source, _suffix(renames[source])) for source in programs]
             dev.build_joined(sources, joined, build_options(dev))
 
 
-def _suffixes(programs: list[OpenCLProgram]) -> list[str]:
-    """What to append to each program's function names so that no two programs share one:
-    nothing for a program whose names are new, else `_j` and its position."""
+def joined_renames(programs: list[OpenCLProgram]) -> dict[str, dict[str, str]]:
+    """Per program source, the functions a joined source of `programs` renames and their new
+    names: a program whose function names an earlier program uses too gets them all
+    suffixed with `_j` and its position; the others keep theirs."""
     seen: set[str] = set()
-    suffixes = []
+    renames = {}
     for i, p in enumerate(programs):
         names = {launch.name for launch in p.launches}
-        suffixes.append(f"_j{i}" if names & seen else "")
+        clash = bool(names & seen)
+        renames[p.source] = {name: f"{name}_j{i}" for name in sorted(names)} if clash else {}
         seen |= names
-    return suffixes
+    return renames
+
+
+def _suffix(renames: dict[str, str]) -> str:
+    """The suffix `joined_renames` gave a program's functions ('' when none)."""
+    return next((new[len(old) :] for old, new in renames.items()), "")
 
 
 # ---- running ------------------------------------------------------------------------------

@@ -503,9 +503,11 @@ def _touch(path: Path) -> None:
 
 def _forget_invoker(function_name: str) -> None:
     """Drop from linecache the argument-setting code pyopencl generated for kernels named
-    ``function_name`` (one entry per new name, registered for tracebacks)."""
-    prefix = f"<generated: 'pyopencl invoker for '{function_name}'"
-    for filename in [name for name in linecache.cache if name.startswith(prefix)]:
+    ``function_name``, or that name renamed in a joined build (``_jN``): one entry per new
+    name, registered for tracebacks."""
+    prefix = f"<generated: 'pyopencl invoker for '{function_name}"
+    prefixes = (prefix + "'", prefix + "_j")
+    for filename in [name for name in linecache.cache if name.startswith(prefixes)]:
         del linecache.cache[filename]
 
 
@@ -727,7 +729,15 @@ class CLDevice:
         Raises:
             KernelBuildError: when compilation fails (message has numbered source and log).
         """
-        return self._built(source, _options(options))[0]
+        options = _options(options)
+        program, suffix = self._built(source, options)
+        if suffix:  # built with other sources, its functions renamed: build it alone
+            with self._build_lock:
+                program = self._build_with_disk_cache(source, options)
+                self._remember(
+                    self._programs, (source, options), (program, ""), PROGRAMS_KEPT, "program"
+                )
+        return program
 
     def _built(self, source: str, options: tuple[str, ...]) -> tuple[Any, str]:
         """`build`'s program and the suffix its function names carry in it."""
