@@ -151,3 +151,49 @@ def test_importing_lazygrad_leaves_ml_dtypes_unloaded() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[2.0, 2.0] False", "[1.0, 1.0] True"]
+
+
+def test_casts_from_double_and_integers_round_through_float32_on_both_backends() -> None:
+    # PyTorch converts to bfloat16 and float16 from float only: a double or a large integer is
+    # rounded to float32 first (two roundings), on every device
+    double = 1 + 2.0**-8 + 2.0**-30  # just above a bfloat16 tie, exactly a tie in float32
+    devices = ["cpu", "opencl"] if lg.opencl.is_available() else ["cpu"]
+    for device in devices:
+        x = lg.tensor([double], dtype=lg.float64, device=device)
+        assert x.bfloat16().tolist() == [1.0], device
+        half = lg.tensor([1 + 2.0**-11 + 2.0**-40], dtype=lg.float64, device=device).half()
+        assert half.tolist() == [1.0], device  # a half tie once in float32: to even
+        n = lg.tensor([2**24 + 2**16 + 1], dtype=lg.int32, device=device)
+        assert n.bfloat16().tolist() == [2.0**24], device
+    assert lg.tensor([double], dtype=lg.bfloat16).tolist() == [1.0]
+
+
+def test_mean_and_python_scalars_stay_at_float32_until_the_result(device: str) -> None:
+    data = np.array([0.1259765625, -0.1318359375, 0.640625], np.float32)
+    x = lg.tensor(data, dtype=lg.bfloat16, device=device)
+    # PyTorch: a float32 sum divided by n, rounded once (not sum * bf16(1/3), rounded thrice)
+    assert values(x.mean()) == bf16(data.sum(dtype=np.float32) / np.float32(3))
+    assert values(x.mean()) == np.float32(0.2119140625)
+    # a Python scalar is used at float32: 0.001 is not rounded to bfloat16 before the product
+    for got in (x * 0.001, 0.001 * x, x - 0.001, x / 3):
+        assert got.dtype is lg.bfloat16
+    np.testing.assert_array_equal(values(x * 0.001), bf16(data * np.float32(0.001)))
+    np.testing.assert_array_equal(values(x / 3), bf16(data / np.float32(3)))
+
+
+def test_uniform_draws_stay_below_one_in_every_float_dtype(device: str) -> None:
+    # a float64 draw rounded to a narrow type can become 1.0; torch.rand never returns it
+    for dtype in (lg.bfloat16, lg.float16, lg.float32):
+        lg.manual_seed(0)
+        assert float(lg.rand(20000, dtype=dtype, device=device).float().max().item()) < 1.0
+
+
+def test_bfloat16_draws_on_opencl_first_thing_in_a_process() -> None:
+    if not lg.opencl.is_available():
+        pytest.skip("no OpenCL device")
+    import subprocess
+    import sys
+
+    code = "import lazygrad as lg; print(lg.randn(3, dtype=lg.bfloat16, device='opencl').dtype)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "lazygrad.bfloat16"

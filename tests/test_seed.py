@@ -228,3 +228,16 @@ def test_get_and_set_rng_state_replay_the_draws_that_follow() -> None:
         lg.set_rng_state(lg.zeros(16))
     with pytest.raises(RuntimeError, match="16 bytes"):
         lg.set_rng_state(lg.zeros(3, dtype=lg.uint8))
+
+
+def test_rng_state_holds_any_seed_pytorch_takes() -> None:
+    for seed in (2**63, 2**64 - 1, -1):
+        lg.manual_seed(seed)
+        state = lg.get_rng_state()
+        first = lg.randn(3).tolist()
+        lg.set_rng_state(state)
+        assert lg.randn(3).tolist() == first
+    lg.manual_seed(-1)
+    negative = lg.randn(3).tolist()
+    lg.manual_seed(2**64 - 1)
+    assert lg.randn(3).tolist() == negative  # -1 is read as 2**64 - 1, as in PyTorch

@@ -24,17 +24,17 @@ _rng_state = {"seed": 0, "counter": itertools.count()}
 
 def manual_seed(seed: int) -> None:
     """Seed every random creation function (rand, randn, randint, dropout)."""
-    _rng_state["seed"] = int(seed)
+    _rng_state["seed"] = int(seed) % 2**64  # as PyTorch: any int, read as an unsigned 64-bit
     _rng_state["counter"] = itertools.count()
 
 
 def get_rng_state() -> Tensor:
     """`torch.get_rng_state`: the random state as a uint8 tensor (the seed and the number
-    of the next draw, two little-endian int64s), for `set_rng_state`."""
+    of the next draw, two little-endian unsigned 64-bit integers), for `set_rng_state`."""
     state = _rng_state
     start = next(state["counter"])  # type: ignore[call-overload]
     state["counter"] = itertools.count(start)
-    raw = np.array([state["seed"], start], dtype="<i8").view(np.uint8)
+    raw = np.array([state["seed"], start % 2**64], dtype="<u8").view(np.uint8)
     return tensor(raw, dtype=dt.uint8)
 
 
@@ -46,7 +46,7 @@ def set_rng_state(new_state: Tensor) -> None:
     raw = new_state.numpy()
     if raw.shape != (16,):
         raise RuntimeError(f"RNG state must be 16 bytes, got a tensor of shape {raw.shape}")
-    seed, counter = (int(v) for v in raw.view("<i8"))
+    seed, counter = (int(v) for v in raw.view("<u8"))
     _rng_state.update(seed=seed, counter=itertools.count(counter))
 
 
@@ -118,6 +118,8 @@ def _host_array(data: Any, dtype: dt.DType | None) -> np.ndarray:
             raise RuntimeError(
                 f"value cannot be converted to type {target.np.name}_t without overflow"
             )
+    if target.is_narrow_float and arr.dtype.name not in ("float32", target.name):
+        arr = arr.astype(np.float32)  # through float32, as PyTorch converts: rounding twice
     return np.array(arr, dtype=target.np, copy=True, order="C")
 
 

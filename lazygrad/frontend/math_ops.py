@@ -121,15 +121,32 @@ def _record(op: Op, name: str, operands: Sequence[Operand], ctype: dt.DType) -> 
             elif o._node.shape != shape:
                 shape = _broadcast_pair(shape, o._node.shape)
     assert ref is not None
+    compute = _compute_type(op, operands, ctype)
     srcs, inputs = [], []
     for o in operands:
         if isinstance(o, Tensor):
-            srcs.append(expand_node(o._cast_node(ctype), shape))
+            srcs.append(expand_node(o._cast_node(compute), shape))
             inputs.append(o)
         else:
-            srcs.append(param(o, ctype, shape))
+            srcs.append(param(o, compute, shape))
             inputs.append(None)
-    return ref._result(make(op, tuple(srcs)), name, tuple(inputs))
+    node = make(op, tuple(srcs))
+    if compute is not ctype:
+        node = make(Op.CAST, (node,), ctype)
+    return ref._result(node, name, tuple(inputs))
+
+
+_SCALAR_AT_FLOAT32 = frozenset((Op.ADD, Op.SUB, Op.MUL, Op.DIV))
+
+
+def _compute_type(op: Op, operands: Sequence[Operand], ctype: dt.DType) -> dt.DType:
+    """The dtype `op` computes in: `ctype`, except float32 for arithmetic of a float16 or
+    bfloat16 tensor with a Python scalar, which PyTorch keeps at float32 (`x * 0.001` is
+    rounded once, after the product, and 0.001 is not rounded to bfloat16 first)."""
+    if ctype.is_narrow_float and op in _SCALAR_AT_FLOAT32:
+        if any(not isinstance(o, Tensor) for o in operands):
+            return dt.float32
+    return ctype
 
 
 def _float_type(operands: Sequence[Operand]) -> dt.DType:
@@ -199,7 +216,8 @@ def binary(op: Op, name: str, a: Operand, b: Operand, on_bool: Op | None = None)
     `on_bool` replaces `op` when both operands promote to bool (`+` is `|` there)."""
     if type(b) in _NUMBERS and isinstance(a, Tensor):  # the common `x * 0.5`: no conversions
         ctype = _with_scalar(a.dtype, b)
-        if op not in _CHECKED_OPS and (ctype is not dt.bool_ or on_bool is None):
+        plain = ctype is not dt.bool_ or on_bool is None
+        if op not in _CHECKED_OPS and plain and not ctype.is_narrow_float:
             if OP_TABLE[op].float_only and not ctype.is_floating_point:
                 ctype = dt.default_float
             node = a._cast_node(ctype)
@@ -604,6 +622,9 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False, dtype: object =
             f"floating point or complex dtype. Got: {input.dtype.torch_name}"
         )
     count = math.prod(input.shape[a] for a in reduce_axes(input, dim))
+    if input.dtype.is_narrow_float:  # as PyTorch: a float32 sum divided, rounded once
+        out = (sum(input._cast(dt.float32), dim, keepdim) / (count or 0.0))._cast(input.dtype)
+        return _renamed(out, "MeanBackward0" if dim is None else "MeanBackward1")
     total = sum(input, dim, keepdim)
     out = total * (1.0 / count) if count else total / 0.0
     return _renamed(out, "MeanBackward0" if dim is None else "MeanBackward1")

@@ -315,7 +315,11 @@ class _Renderer:
             self.line(n, slot, f"_select({a[0]}, {a[1]}, {a[2]}, {slot})")
         elif op is Op.CAST:
             slot = self.new_slot(n, [])
-            self.line(n, slot, f"np.copyto({slot}, {a[0]}, casting='unsafe')")
+            source = a[0]
+            if n.dtype.is_narrow_float and n.src[0].dtype.name not in ("float32", n.dtype.name):
+                # through float32, as PyTorch converts (and OpenCL computes): rounding twice
+                source = f"np.asarray({source}, np.float32)"
+            self.line(n, slot, f"np.copyto({slot}, {source}, casting='unsafe')")
         elif op is Op.ERF:  # no NumPy ufunc: Python's math.erf over the elements
             slot = self.new_slot(n, list(n.src))
             self.helpers.add(_ERF_HELPER)

@@ -46,15 +46,21 @@ def view(
 
 
 def rand(
-    kind: str, seed: int, counter: int, extra: tuple, shape: tuple[int, ...], dtype: str
+    kind: str,
+    seed: int,
+    counter: int,
+    extra: tuple,
+    shape: tuple[int, ...],
+    dtype: str | np.dtype,
 ) -> np.ndarray:
     """Random numbers from Philox keyed by (seed, counter): the same on every run and device."""
     # (seed, counter) is the 128-bit key: every draw gets its own stream (a shared key with
     # different counters would give overlapping, shifted streams).
     key = np.array([seed % 2**64, counter % 2**64], dtype=np.uint64)
     gen = np.random.Generator(np.random.Philox(key=key))
-    if kind == "uniform":
-        return gen.random(shape, dtype=np.float64).astype(dtype)
+    if kind == "uniform":  # multiples of 2**-digits in [0, 1), as PyTorch's: never 1
+        digits = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}[np.dtype(dtype).name]
+        return (gen.integers(0, 2**digits, shape) * 2.0**-digits).astype(dtype)
     if kind == "normal":
         return gen.standard_normal(shape, dtype=np.float64).astype(dtype)
     low, high = extra

@@ -267,7 +267,7 @@ def _transfer(kernel: Kernel, inputs: list[Buffer]) -> list[Buffer]:
 def _random(kernel: Kernel, values: dict[Node, object]) -> list[Buffer]:
     node = kernel.output_nodes[0]
     kind, seed, counter, *extra = values.get(node, node.arg)  # type: ignore[misc]
-    values = host.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.name)
+    values = host.rand(kind, seed, counter, tuple(extra), node.shape, node.dtype.np)
     return [_upload(values, kernel.device, node)]
 
 
