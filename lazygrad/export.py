@@ -23,9 +23,11 @@ module), so they are lazygrad's values bit for bit, on both devices.
 
 The public function takes the tensor arguments as arrays, the Python scalar arguments as
 keywords (defaults: the example call's values) and the key of each random draw N as the
-keywords seed_N and counter_N (defaults: the keys the example call draws), and returns, in
-this order, the tensors `fn` returned, then the arguments it updated in place that it did
-not return.
+keywords seed_N and counter_N, and returns, in this order, the tensors `fn` returned, then
+the arguments it updated in place that it did not return. A key left None continues
+lazygrad's random stream: the first call draws the keys the example call draws, and each
+later one the keys lazygrad's next call would (new numbers every call); a key given pins
+its draw.
 
 A float argument becomes a real parameter of the program when the traced program does not
 depend on its value (it reaches the kernels only as a scalar argument); any other scalar
@@ -56,7 +58,7 @@ import numpy as np
 from . import recording
 from .buffer import Buffer
 from .device import device as parse_device
-from .dtypes import DType, float16, uint8
+from .dtypes import DType, bfloat16, float16, uint8
 from .engine.realize import LeafValues, stored_for
 from .frontend import creation
 from .frontend.creation import tensor
@@ -77,38 +79,69 @@ OPENCL_KEYWORDS = ("context", "queue")  # what an OpenCL program's function take
 _DRAWS = [
     "Random numbers are drawn by lazygrad's own generator (_rand below: Philox keyed by a seed",
     "and a counter), so they are lazygrad's values; the keywords seed_N and counter_N are the",
-    "key of draw N.",
+    "key of draw N. Left None, they continue lazygrad's stream: a function's first call draws",
+    "the keys traced, each later call the keys lazygrad's next run would (new numbers every",
+    "call). A key given pins its draw.",
 ]
 
 
 class UnsupportedError(NotImplementedError):
-    """A program holds something the exporter cannot write (collectives, a kernel on another
-    device than the one exported for)."""
+    """A program holds something the exporter cannot write (collectives, bfloat16, a kernel
+    on another device than the one exported for)."""
+
+
+# why a program holding bfloat16 (an argument, a value it computes or returns) is refused
+_NO_BFLOAT16 = "bfloat16 is not exported: NumPy has no bfloat16 of its own"
 
 
 # ---- the helpers the generated kernels call, as plain functions -----------------------------
 _HELPER_SOURCES = {
     "_take": '''
 def _take(shape, dtype):
-    """An array for a kernel to write: in a block no array refers to any more where there is
-    one (a fresh large array costs page faults on first touch, as lazygrad's pool knows),
-    else in a new block (the first 8 of each size are kept for reuse)."""
+    """An array for a kernel to write: in a free block of memory where there is one (a fresh
+    large array costs page faults on first touch, as lazygrad's pool knows), else in a new
+    block. Every array reading the block (the one returned, and the views of it) refers to
+    one _Lease, which gives the block back when the last of them is gone: a view of a
+    dropped result keeps its memory, on any interpreter. Safe to call from several threads
+    (a block is taken off its free list before use)."""
     dtype = np.dtype(dtype)
     nbytes = dtype.itemsize
     for n in shape:
         nbytes *= n
     size = 1 << (max(nbytes, 256) - 1).bit_length()
-    blocks = _BLOCKS.setdefault(size, [])
-    for block in blocks:
-        if sys.getrefcount(block) == 3:  # the list, `block` and getrefcount's argument
-            return np.ndarray(shape, dtype, block)
-    block = np.empty(size, np.uint8)
-    if len(blocks) < 8:
-        blocks.append(block)
-    return np.ndarray(shape, dtype, block)
+    free = _FREE.setdefault(size, [])
+    try:
+        block, address = free.pop()
+    except IndexError:
+        block = np.empty(size, np.uint8)
+        address = block.ctypes.data
+    lease = _Lease(block, address, shape, dtype)
+    weakref.finalize(lease, _give_back, free, (block, address))
+    return np.asarray(lease)
 
 
-_BLOCKS = {}  # size class -> blocks of memory handed out, reused once no array refers to them
+class _Lease:
+    """A block of memory (at `address`) seen as an array of `shape` and `dtype`, through
+    NumPy's array interface: that array's base, which every view of it refers to in turn."""
+
+    def __init__(self, block, address, shape, dtype):
+        self.block = block
+        self.__array_interface__ = {
+            "shape": shape,
+            "typestr": dtype.str,
+            "data": (address, False),  # (not read-only)
+            "version": 3,
+        }
+
+
+def _give_back(free, item):
+    """Put a block (and its address) that no array reads any more back on its free list,
+    unless that holds 8 already."""
+    if len(free) < 8:
+        free.append(item)
+
+
+_FREE = {}  # size class -> the blocks of memory no array reads (and their addresses)
 ''',
     "_release": '''
 def _release(arrays):
@@ -194,7 +227,8 @@ def _runtime_source(fn: Callable) -> str:
 _HELPER_SOURCES["_int_power"] = _runtime_source(cpu.int_power)
 _HELPER_SOURCES["_rand"] = _runtime_source(host.rand)
 
-# the checks of the public function's arguments, for both kinds of module
+# the checks of the public function's arguments and the keys of its draws, for both kinds
+# of module
 _ENTRY_HELPERS = {
     "_check": '''
 def _check(name, value, shape, dtype):
@@ -215,6 +249,27 @@ def _fixed(name, value, expected):
             f"{name}: this program was exported for {name}={expected!r} (it was specialized "
             f"on that value), got {value!r}"
         )
+''',
+    "_Stream": '''
+class _Stream:
+    """The keys of one function's random draws: `traced`, each draw's key (seed, counter) as
+    traced, and `step`, how far one run of the program moves lazygrad's random counter."""
+
+    def __init__(self, step, *traced):
+        self.step = step
+        self.traced = traced
+        self.calls = itertools.count()  # the calls so far that left a counter None
+
+    def keys(self, *given):
+        """Each draw's key, from the keywords seed_0, counter_0, seed_1...: a value given as
+        is; a seed left None the one traced; a counter left None the one traced moved on by
+        `step` per earlier call that left a counter None (as lazygrad's counter moves on)."""
+        pairs = list(zip(given[::2], given[1::2], strict=True))
+        moved = self.step * next(self.calls) if any(c is None for _, c in pairs) else 0
+        return [
+            (int(seed if s is None else s), int(counter + moved if c is None else c))
+            for (seed, counter), (s, c) in zip(self.traced, pairs, strict=True)
+        ]
 ''',
 }
 
@@ -309,6 +364,8 @@ class _Trace:
     params: list[Node]
     single: bool  # whether the program returns one array (not a tuple)
     keep: list[Any] = field(default_factory=list)  # keeps buffers (and their ids) alive
+    # how far one run moves lazygrad's random counter (None: by its number of draws)
+    step: int | None = None
 
 
 def _fresh(value: Any, device: str) -> Any:
@@ -349,6 +406,7 @@ def _trace(fn: Callable, args: list[Any], names: list[str], device: str) -> _Tra
         result = fn(*copies)
     finally:
         recording.active = None
+        step = _moved(state)
         _set_random_state(*state)
     if rec.broken is not None:
         raise ValueError(f"export: cannot export {_function_name(fn)}: {rec.broken}")
@@ -374,19 +432,27 @@ def _trace(fn: Callable, args: list[Any], names: list[str], device: str) -> _Tra
     keep.append(sched)
     single = isinstance(result, Tensor) and len(outputs) == 1
     labelled = [(label, t._node) for label, t in outputs]
-    return _Trace(sched, starts, labelled, key, params, single, keep)
+    return _Trace(sched, starts, labelled, key, params, single, keep, step)
+
+
+def _moved(before: tuple[int, int]) -> int:
+    """How far lazygrad's random counter moved on since the random state was `before`: 0
+    where the seed changed or the counter went back (a function that sets the seed itself
+    draws the same keys at every call)."""
+    seed, counter = _random_state()
+    return counter - before[1] if seed == before[0] and counter >= before[1] else 0
 
 
 def _random_state() -> tuple[int, int]:
     """lazygrad's random state, left as it is: the seed and the counter of the next draw."""
-    seed, counter = creation.get_rng_state().numpy().view("<i8").tolist()
+    seed, counter = creation.get_rng_state().numpy().view("<u8").tolist()
     return seed, counter
 
 
 def _set_random_state(seed: int, counter: int) -> None:
     """Make the next draw take the key (seed, counter), and the draws after it the counters
     that follow (as `lg.manual_seed(seed)` then `counter` draws would)."""
-    raw = np.array([seed, counter], dtype="<i8").view(np.uint8)
+    raw = np.array([seed, counter], dtype="<u8").view(np.uint8)
     creation.set_rng_state(tensor(raw, dtype=uint8))
 
 
@@ -569,13 +635,27 @@ class _Function:
         drawn = sorted(found, key=lambda node: node.arg[2])  # type: ignore[index]
         return {node: i for i, node in enumerate(drawn)}
 
-    def draw_keywords(self) -> list[tuple[str, int]]:
-        """The keywords of its random draws, each with its default (the key traced)."""
-        return [
-            (name, value)
-            for node, i in self.draws.items()
-            for name, value in zip(_draw_names(i), node.arg[1:3], strict=True)  # type: ignore[index]
-        ]
+    def draw_keywords(self) -> list[str]:
+        """The keywords of its random draws, in order: seed_0, counter_0, seed_1..."""
+        return [name for i in self.draws.values() for name in _draw_names(i)]
+
+    @property
+    def step(self) -> int:
+        """How far one run of its program moves lazygrad's random counter: how far the
+        traced call moved it, else (a script's schedule) its number of draws."""
+        return len(self.draws) if self.trace.step is None else self.trace.step
+
+    @property
+    def stream(self) -> str:
+        """The module-level name of its draws' `_Stream`."""
+        return f"_draws_{self.name}"
+
+    def stream_lines(self) -> list[str]:
+        """The statement making its `_Stream` (the step and each draw's traced key), which
+        the module runs just before defining the function."""
+        keys = [f"({node.arg[1]}, {node.arg[2]})" for node in self.draws]  # type: ignore[index]
+        note = f"# {self.name}'s random draws: how far a run moves the counter, each traced key"
+        return [note, *_call_lines(f"{self.stream} = _Stream", [str(self.step), *keys])]
 
 
 def _draw_names(index: int) -> tuple[str, str]:
@@ -584,12 +664,12 @@ def _draw_names(index: int) -> tuple[str, str]:
 
 
 def _describe_draw(node: Node, index: int) -> str:
-    """A random draw's line in a docstring: its keywords, defaults and what it draws."""
+    """A random draw's line in a docstring: its keywords, traced key and what it draws."""
     kind, seed, counter, *extra = node.arg  # type: ignore[misc]
     what = f"{kind} in [{extra[0]}, {extra[1]})" if extra else kind
     names = ", ".join(_draw_names(index))
     array = f"{node.dtype.name}{list(node.shape)}"
-    return f"{names}: the key of random draw {index} (default {seed}, {counter}), {what} {array}"
+    return f"{names}: the key of random draw {index} (traced {seed}, {counter}), {what} {array}"
 
 
 class _Keyword(str):
@@ -662,6 +742,8 @@ class _Writer:
                 lines.append(f"{flat} = {check}" if flat in used else check)
             elif a.name not in self.fn.params:
                 lines.append(f'_fixed("{a.name}", {a.name}, {a.value!r})')
+        if self.fn.draws:
+            lines += _call_lines(f"keys = {self.fn.stream}.keys", self.fn.draw_keywords())
         return lines
 
     def setup(self, used: set[str]) -> list[str]:
@@ -702,11 +784,11 @@ class _Writer:
         return self.typed[node]
 
     def draw_key(self, node: Node) -> tuple[list[str], tuple]:
-        """A random draw's kind, seed and counter (the draw's keywords, as ints) as the
-        module passes them, and the kind's extra arguments (an integer draw's range)."""
+        """A random draw's kind, seed and counter (its key in `keys`, which the function's
+        `_Stream` gives) as the module passes them, and the kind's extra arguments (an
+        integer draw's range)."""
         kind, _seed, _counter, *extra = node.arg  # type: ignore[misc]
-        seed, counter = _draw_names(self.fn.draws[node])
-        return [_quoted(kind), f"int({seed})", f"int({counter})"], tuple(extra)
+        return [_quoted(kind), f"*keys[{self.fn.draws[node]}]"], tuple(extra)
 
     def call(self, k: int, kernel: Kernel, fname: str) -> None:
         """The kernel's function in the module, and the line calling it."""
@@ -874,7 +956,7 @@ def _signature(fn: _Function, opencl: bool) -> list[str]:
     on."""
     arrays = [a.name for a in fn.args if a.is_array]
     keywords = [f"{a.name}={a.value!r}" for a in fn.args if not a.is_array]
-    keywords += [f"{name}={value!r}" for name, value in fn.draw_keywords()]
+    keywords += [f"{name}=None" for name in fn.draw_keywords()]
     keywords += [f"{name}=None" for name in OPENCL_KEYWORDS] if opencl else []
     lines = _call_lines(f"def {fn.name}", [*arrays, "*", *keywords] if keywords else arrays)
     return [*lines[:-1], lines[-1] + ":"]
@@ -891,6 +973,7 @@ def _docstring(fn: _Function, opencl: bool) -> list[str]:
             "    context: the pyopencl Context to run in (default: one on the first device)",
             "    queue: the pyopencl CommandQueue to run on (default: one on `context`)",
         ]
+    lines += ["", *_keys_note(fn.step)] if fn.draws else []
     lines += ["", "Returns, in this order:"]
     for i, (label, node) in enumerate(fn.trace.outputs):
         lines.append(f"    {i}: {node.dtype.name}{list(node.shape)}, {label}")
@@ -898,23 +981,41 @@ def _docstring(fn: _Function, opencl: bool) -> list[str]:
     return lines
 
 
+def _keys_note(step: int) -> list[str]:
+    """What a draw's keywords left None mean, for a program whose run moves lazygrad's
+    random counter by `step` (a paragraph of the function's docstring)."""
+    return textwrap.wrap(
+        "Random keys: a seed_N left None is the one traced; a counter_N left None is the one "
+        "traced at the first call that leaves a counter None, and "
+        f"{step} further on at each such call after it, as lazygrad's counter moves on by "
+        f"{step} at each run of this program (so each call draws new numbers, lazygrad's). "
+        "A key given pins its draw.",
+        LINE_LENGTH - 4,
+    )
+
+
 def _kernel_count(count: int) -> str:
     return f"{count} kernel{'' if count == 1 else 's'}"
 
 
-def _check_kernels(sched: Schedule, device: str) -> None:
+def _check_schedule(sched: Schedule, device: str) -> None:
     """Raise UnsupportedError, naming the kernel, where the schedule holds one the module
-    cannot run on `device`."""
+    cannot run on `device`, or where it returns bfloat16 (a stored value no kernel reads)."""
     for kernel in sched.kernels:
         reason = _unsupported(kernel, device)
         if reason is not None:
             raise UnsupportedError(f"kernel {kernel.name} on {kernel.device}: {reason}")
+    if any(node.dtype is bfloat16 for node in sched.targets):
+        raise UnsupportedError(f"a value it returns is bfloat16: {_NO_BFLOAT16}")
 
 
 def _unsupported(kernel: Kernel, device: str) -> str | None:
     """Why a module for `device` cannot run `kernel` (None: it can)."""
     if kernel.kind == "collective":
         return "collectives are not exported"
+    nodes = (kernel.nodes, kernel.input_nodes, kernel.output_nodes, kernel.param_nodes)
+    if any(n.dtype is bfloat16 for group in nodes for n in group):
+        return _NO_BFLOAT16
     on_cpu = kernel.device == "cpu"
     if device == "cpu":
         ok = on_cpu and kernel.kind != "copy"
@@ -956,14 +1057,16 @@ def _files(
         _section("runtime helpers the kernels call", helpers),
         _section("kernels, in the order the program runs them", module.kernels),
     ]
-    imports = _imports(_base64(module) + _sys(helpers), ["import numpy as np"])
+    imports = _imports(_base64(module) + _stdlib(helpers), ["import numpy as np"])
     return {path: _text(about, imports, _constants(module), definitions, programs)}
 
 
 def _public_function(fn: _Function, body: list[str], opencl: bool) -> str:
-    """The public function's text: its `def` line, docstring and body."""
+    """The public function's text: the `_Stream` of its draws (if it draws), its `def` line,
+    docstring and body."""
     lines = [*_docstring(fn, opencl), *body]
-    return "\n".join([*_signature(fn, opencl), *(f"    {x}" if x else "" for x in lines)])
+    text = "\n".join([*_signature(fn, opencl), *(f"    {x}" if x else "" for x in lines)])
+    return "\n\n\n".join(["\n".join(fn.stream_lines()), text]) if fn.draws else text
 
 
 def _opencl_files(
@@ -986,7 +1089,7 @@ def _opencl_files(
     if "_QUEUES" in names:
         setup.append("_QUEUES = {}  # context (None: the first device's) -> the queue made on it")
     stdlib = (
-        _base64(module) + _sys(used) + (["from pathlib import Path"] if module.launches else [])
+        _base64(module) + _stdlib(used) + (["from pathlib import Path"] if module.launches else [])
     )
     third_party = ["import numpy as np"] + (["import pyopencl as cl"] if "cl" in names else [])
     statements = ["\n".join(setup), *_constants(module)] if setup else _constants(module)
@@ -1001,9 +1104,10 @@ def _base64(module: _Module) -> list[str]:
     return ["import base64"] if any("base64." in c for c in module.constants) else []
 
 
-def _sys(helpers: list[str]) -> list[str]:
-    """The import the helpers need (`_take` counts references)."""
-    return ["import sys"] if any("sys." in h for h in helpers) else []
+def _stdlib(helpers: list[str]) -> list[str]:
+    """The imports the helpers need (`_Stream` counts calls, `_take` gives memory back once
+    its arrays are gone)."""
+    return [f"import {m}" for m in ("itertools", "weakref") if any(f"{m}." in h for h in helpers)]
 
 
 def _imports(stdlib: list[str], third_party: list[str]) -> list[str]:
@@ -1128,16 +1232,24 @@ def export(
 
     Random draws (`lg.rand`, `lg.randn`, `lg.randint`, dropout...) are lazygrad's: the module
     holds lazygrad's generator, and draw N's key (see `lg.manual_seed`) is the keywords
-    seed_N and counter_N, defaulting to the key `fn(*example_args)` would draw if called
-    now (exporting leaves lazygrad's random state as it was), so a call with the defaults
-    gives that call's values bit for bit and another key gives other draws.
+    seed_N and counter_N. Left None (their default), they continue lazygrad's stream as a
+    loop of calls would: the first such call draws the keys `fn(*example_args)` would draw
+    if called now (exporting leaves lazygrad's random state as it was), so it gives that
+    call's values bit for bit, and each later one the keys lazygrad's next call would (the
+    counters moved on by as many as one call of `fn` moved lazygrad's), so each call draws
+    new numbers. A key given pins its draw.
 
     `device`: None or "cpu" writes the NumPy program; "opencl" (or "opencl:N") writes the
     OpenCL program, traced on that device: its C goes beside the module (`path` with the
     suffix .cl, read by the module from its own folder), and the function takes `context`
     and `queue` keywords (pyopencl objects; by default a queue on the first OpenCL device).
-    A program holding what the exporter cannot write (collectives) raises UnsupportedError
-    (a NotImplementedError)."""
+    A program holding what the exporter cannot write (collectives; bfloat16, as an argument,
+    a value computed or one returned) raises UnsupportedError (a NotImplementedError), and
+    nothing is written.
+
+    A NumPy program's function is not safe to call from several threads at once: its
+    kernels keep small scratch arrays between calls (the memory `_take` hands out, and the
+    keys of the draws, are safe)."""
     target = _target(device)
     args = list(example_args)
     names = _arg_names(fn, len(args))
@@ -1145,7 +1257,7 @@ def export(
     trace, kwargs = _scalar_names(fn, args, names, target)
     name = _function_name(fn)
     try:
-        _check_kernels(trace.schedule, target)
+        _check_schedule(trace.schedule, target)
     except UnsupportedError as err:
         raise UnsupportedError(f"export: cannot export {name}: {err}") from None
     specs = [
@@ -1171,6 +1283,8 @@ def _check_args(names: list[str], args: list[Any], device: str) -> None:
                 f"export: argument {n} is a {type(a).__name__}: only tensors, NumPy arrays and "
                 "Python numbers can be arguments of an exported function"
             )
+        if _is_array(a) and _spec_of(a).dtype == bfloat16.name:
+            raise UnsupportedError(f"export: argument {n} is bfloat16: {_NO_BFLOAT16}")
         if device != "cpu" and n in OPENCL_KEYWORDS:
             raise ValueError(
                 f"export: argument {n}: an OpenCL program's function takes {n}= itself "
@@ -1179,12 +1293,13 @@ def _check_args(names: list[str], args: list[Any], device: str) -> None:
 
 
 def _check_draw_names(fn: _Function) -> None:
-    """Raise where an argument has the name of a random draw's keyword."""
-    for keyword_name, _ in fn.draw_keywords():
-        if any(a.name == keyword_name for a in fn.args):
+    """Raise where an argument has the name of a random draw's keyword, or of the variable
+    holding the keys of the draws (`keys`)."""
+    for name in [*fn.draw_keywords(), "keys"] if fn.draws else []:
+        if any(a.name == name for a in fn.args):
             raise ValueError(
-                f"export: argument {keyword_name}: {fn.name} draws random numbers and takes "
-                f"{keyword_name}= itself (the key of a draw); rename the argument"
+                f"export: argument {name}: {fn.name} draws random numbers and names the keys "
+                f"of its draws {name} itself; rename the argument"
             )
 
 
@@ -1218,10 +1333,12 @@ class ScriptExport:
     written as one module (`files`): one function per schedule, `schedule_1`, `schedule_2`...
     in the order they first ran, each taking the schedule's input buffers as arrays (in the
     order its docstring and the module docstring list them), the key of each random draw N
-    as the keywords seed_N and counter_N (defaults: the keys of the schedule's first
-    realize), and returning a tuple of the values it realized. A schedule realized again
-    with the same structure and scalar constants is the same function, whatever keys its
-    draws took."""
+    as the keywords seed_N and counter_N, and returning a tuple of the values it realized.
+    Keys left None (the default) draw the keys of the schedule's first realize at the first
+    such call, then counters moved on by the schedule's number of draws at each call after
+    it (new numbers every call); a key given pins its draw. A schedule realized again with
+    the same structure and scalar constants is the same function, whatever keys its draws
+    took."""
 
     def __init__(self, device: str = "cpu", script: str = "the script") -> None:
         self.device = _target(device)
@@ -1247,7 +1364,7 @@ class ScriptExport:
         number = len(self.functions) + 1
         trace = self._trace(nodes, inputs, key, params)
         try:
-            _check_kernels(trace.schedule, self.device)
+            _check_schedule(trace.schedule, self.device)
         except UnsupportedError as err:
             raise UnsupportedError(f"schedule {number}: {err}") from None
         args = [_Arg(f"input_{i}", n.dtype.name, n.shape) for i, n in enumerate(inputs)]
@@ -1274,8 +1391,8 @@ class ScriptExport:
             "One function per schedule (realized again with the same structure and scalar",
             "constants, a schedule is the same function). Each takes the schedule's input",
             "buffers as NumPy arrays, in the order listed, and the keys of its random draws as",
-            "keywords (defaults: the keys its first realize drew), and returns a tuple of the",
-            "values it realized.",
+            "keywords (left None: the keys its first realize drew at the first call, new ones",
+            "at each call after it), and returns a tuple of the values it realized.",
         ]
         lines += ([""] + _DRAWS) if any(fn.draws for fn in self.functions) else []
         for fn, runs in zip(self.functions, self.runs, strict=True):
@@ -1290,7 +1407,7 @@ def _listed(fn: _Function, runs: int) -> list[str]:
     script realized it, its arguments (arrays, then the keys of its draws) and results."""
     times = "" if runs == 1 else f" (realized {runs} times)"
     names = [a.name for a in fn.args]
-    names += ["*", *(name for name, _ in fn.draw_keywords())] if fn.draws else []
+    names += ["*", *fn.draw_keywords()] if fn.draws else []
     kernels = _kernel_count(len(fn.trace.schedule.kernels))
     # a long parameter list goes on indented lines (the kernel count stays on the last)
     lines = textwrap.wrap(

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,29 @@ def test_memory_is_reused_only_once_no_array_refers_to_it(tmp_path: Path) -> Non
     np.testing.assert_array_equal(program(a, b, c), want)
 
 
+@pytest.mark.parametrize("miscount", [-1, 1])
+def test_memory_reuse_does_not_depend_on_reference_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, miscount: int
+) -> None:
+    # an interpreter whose sys.getrefcount reports one reference fewer (3.14 borrows the
+    # references of locals passed as arguments) or one more must neither reuse the memory a
+    # live view reads nor stop reusing the memory of dropped results
+    a, b, c = arrays((64, 64), (64, 64), (64, 64))
+    path = lg.export(w1, *(lg.tensor(v) for v in (a, b, c)), path=tmp_path / "chain.py")
+    program = load(path).w1
+    counted = sys.getrefcount
+    # (`o` and `counted`'s argument: one reference more than a direct call sees)
+    monkeypatch.setattr(sys, "getrefcount", lambda o: counted(o) - 1 + miscount)
+    kept = program(a, b, c)[1:]
+    before = kept.copy()
+    program(a * 2, b, c)
+    np.testing.assert_array_equal(kept, before)
+    dropped = program(a, b, c)
+    address = dropped.ctypes.data
+    del dropped
+    assert program(a * 3, b, c).ctypes.data == address  # the dropped result's block, reused
+
+
 def test_returned_parameters_keep_the_return_order(tmp_path: Path) -> None:
     def step(x, w, lr):  # noqa: ANN001, ANN202
         loss = (x @ w).square().mean()
@@ -322,9 +346,10 @@ def test_random_draws_match_lazygrad_without_lazygrad(tmp_path: Path, device: st
     path = lg.export(noisy, lg.tensor(x), 0.1, path=tmp_path / "n.py", device=device)
     text = path.read_text()
     params = inspect.signature(load(path).noisy).parameters
-    keys = [params[f"{k}_{i}"].default for i in range(3) for k in ("seed", "counter")]
-    assert keys == [5, 0, 5, 1, 5, 2]  # (seed, counter) of each draw, in the order drawn
-    assert "seed_2, counter_2: the key of random draw 2 (default 5, 2), integers in [1, 4)" in text
+    assert all(params[f"{k}_{i}"].default is None for i in range(3) for k in ("seed", "counter"))
+    # (seed, counter) of each draw, in the order drawn
+    assert "_draws_noisy = _Stream(3, (5, 0), (5, 1), (5, 2))" in text
+    assert "seed_2, counter_2: the key of random draw 2 (traced 5, 2), integers in [1, 4)" in text
     assert ("drawn on the host and uploaded" in text) == (device == "opencl")
     # exporting left the random state as it was: the next call draws the defaults' keys
     expected = noisy(lg.tensor(x, device=device), 0.1).numpy()
@@ -340,10 +365,60 @@ def test_random_draws_match_lazygrad_without_lazygrad(tmp_path: Path, device: st
     assert_ruff_clean([path])
 
 
+def wasteful(x):  # noqa: ANN001, ANN201
+    """A draw it drops (lazygrad's counter moves on by it all the same), then one it uses."""
+    lg.rand(3, device=x.device)
+    return x + lg.rand(*x.shape, device=x.device)
+
+
+@pytest.mark.parametrize(
+    "fn, scalars, counters", [(noisy, (0.1,), (0, 1, 2)), (wasteful, (), (1,))]
+)
+def test_each_call_with_default_keys_draws_what_lazygrad_draws_next(
+    tmp_path: Path, device: str, fn: Callable, scalars: tuple, counters: tuple
+) -> None:
+    """`counters`: the counters of the draws of lazygrad's first call after manual_seed."""
+    x = arrays((5, 3))[0]
+    lg.manual_seed(5)
+    path = lg.export(fn, lg.tensor(x), *scalars, path=tmp_path / "n.py", device=device)
+    # lazygrad's calls, its counter going on from where exporting left it
+    expected = [fn(lg.tensor(x, device=device), *scalars).numpy() for _ in range(3)]
+    program = getattr(load(path), fn.__name__)
+    got = [program(x) for _ in expected]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert not np.array_equal(got[0], got[1])
+    # keys given pin the draws, and leave the stream where it was
+    pinned = program(x, **{f"counter_{i}": c for i, c in enumerate(counters)})
+    np.testing.assert_array_equal(pinned, expected[0])
+    np.testing.assert_array_equal(program(x), fn(lg.tensor(x, device=device), *scalars).numpy())
+
+
 def test_draw_keywords_keep_clear_of_the_arguments(tmp_path: Path) -> None:
     x = lg.tensor(arrays((3,))[0])
     with pytest.raises(ValueError, match="argument seed_0: .* rename the argument"):
         lg.export(lambda x, seed_0: x + lg.rand(3) * seed_0, x, 1.0, path=tmp_path / "s.py")
+    assert not any(tmp_path.iterdir())
+
+
+BFLOAT16 = "bfloat16 is not exported: NumPy has no bfloat16 of its own"
+
+
+@pytest.mark.parametrize(
+    "where", ["intermediate", "output", "tensor argument", "array argument", "constant"]
+)
+def test_bfloat16_is_refused_up_front(tmp_path: Path, device: str, where: str) -> None:
+    x = arrays((4,))[0]
+    kept = lg.tensor(x).bfloat16().realize()  # returned as is: no kernel computes it
+    fn, example = {
+        "intermediate": (lambda x: (x.bfloat16() * 3.3).float(), lg.tensor(x)),
+        "output": (lambda x: x.bfloat16() * 2, lg.tensor(x)),
+        "tensor argument": (lambda x: x.float() * 2, lg.tensor(x).bfloat16()),
+        "array argument": (lambda x: x.float() * 2, x.astype(lg.bfloat16.np)),
+        "constant": (lambda x: (x * 2, kept), lg.tensor(x)),
+    }[where]
+    with pytest.raises(UnsupportedError, match=BFLOAT16):
+        lg.export(fn, example, path=tmp_path / "b.py", device=device)
     assert not any(tmp_path.iterdir())
 
 

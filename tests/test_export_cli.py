@@ -53,6 +53,15 @@ TRAIN = textwrap.dedent("""
     np.savez("first.npz", *first)
 """)
 
+# bfloat16 computed on the way: refused (NumPy has no bfloat16 of its own)
+BFLOAT16 = textwrap.dedent("""
+    import numpy as np
+    import lazygrad as lg
+
+    x = lg.tensor(np.ones(4, np.float32))
+    print((x.bfloat16() * 3.3).float().numpy())
+""")
+
 COLLECTIVE = textwrap.dedent("""
     import lazygrad as lg
     import lazygrad.distributed as dist
@@ -106,7 +115,8 @@ def test_export_writes_one_function_per_schedule(tmp_path: Path, target: str) ->
 def test_export_reproduces_a_training_script(tmp_path: Path, target: str) -> None:
     """Its first schedule draws the initial weights: called with the default keys, the
     module computes the script's loss and parameters after one step (bit for bit on cpu,
-    where the script ran; to rounding on OpenCL); other keys, other ones."""
+    where the script ran; to rounding on OpenCL); called again, or with other keys, other
+    ones."""
     (tmp_path / "train.py").write_text(TRAIN)
     proc = run_cli(tmp_path, "export", "train.py", "-o", "out.py", "--device", target)
     assert proc.returncode == 0, proc.stderr
@@ -114,7 +124,7 @@ def test_export_reproduces_a_training_script(tmp_path: Path, target: str) -> Non
     assert "schedule_1(input_0, input_1, input_2, *, seed_0, counter_0, seed_1, " in doc
     draws = [("16, 4", 0), ("16", 1), ("1, 16", 2), ("1", 3)]
     for shape, i in draws:
-        key = f"seed_{i}, counter_{i}: the key of random draw {i} (default 0, {i})"
+        key = f"seed_{i}, counter_{i}: the key of random draw {i} (traced 0, {i})"
         assert f"    {key}, uniform float32[{shape}]\n" in doc
     with np.load(tmp_path / "first.npz") as saved:
         first = [saved[f"arr_{i}"] for i in range(len(saved.files))]
@@ -127,6 +137,11 @@ def test_export_reproduces_a_training_script(tmp_path: Path, target: str) -> Non
         assert any(g.shape == value.shape and np.allclose(g, value, tol, tol) for g in got)
     other = run_isolated(tmp_path / "out.py", "schedule_1", x, y, lr, seed_0=1, seed_3=1)
     assert not any(np.array_equal(g, first[0]) for g in other if g.shape == ())
+    schedule = load(tmp_path / "out.py").schedule_1
+    again = [schedule(x, y, lr) for _ in range(2)]  # the second draws new initial weights
+    for a, b, g in zip(*again, got, strict=True):
+        np.testing.assert_array_equal(a, g)
+        assert not np.array_equal(a, b)
     assert_ruff_clean([tmp_path / "out.py"])
 
 
@@ -139,10 +154,23 @@ def test_export_nests_the_output_where_asked(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    ["collective", "script raises", "nothing realized", "no output", "output is .cl"],
+    [
+        "collective",
+        "script raises",
+        "nothing realized",
+        "no output",
+        "output is .cl",
+        "bfloat16",
+        "bfloat16 on opencl",
+    ],
 )
 def test_export_failures_are_one_clear_line(tmp_path: Path, case: str) -> None:
-    scripts = {"reduce.py": COLLECTIVE, "bad.py": FAILING, "empty.py": "print('hi')\n"}
+    scripts = {
+        "reduce.py": COLLECTIVE,
+        "bad.py": FAILING,
+        "empty.py": "print('hi')\n",
+        "half.py": BFLOAT16,
+    }
     for name, text in scripts.items():
         (tmp_path / name).write_text(text)
     args, message = {
@@ -155,8 +183,17 @@ def test_export_failures_are_one_clear_line(tmp_path: Path, case: str) -> None:
         "nothing realized": (["empty.py", "-o", "out.py"], "realized no tensors"),
         "no output": (["empty.py"], "required: -o/--output"),
         "output is .cl": (["empty.py", "-o", "x.cl", "--device", "opencl"], "x.cl ends in .cl"),
+        "bfloat16": (
+            ["half.py", "-o", "out.py"],
+            "cannot export half.py: schedule 1: kernel elementwise_0_4 on cpu: bfloat16 is not "
+            "exported: NumPy has no bfloat16 of its own (realized at half.py:6)",
+        ),
+        "bfloat16 on opencl": (
+            ["half.py", "-o", "out.py", "--device", "opencl"],
+            "bfloat16 is not exported: NumPy has no bfloat16 of its own (realized at half.py:6)",
+        ),
     }[case]
-    if case == "output is .cl" and not opencl_ready():
+    if case in ("output is .cl", "bfloat16 on opencl") and not opencl_ready():
         pytest.skip("no OpenCL device here and CI is unset")
     if case == "collective":
         pytest.importorskip("mpi4py")  # (lazygrad.distributed runs over MPI)
