@@ -174,11 +174,14 @@ def test_mean_and_python_scalars_stay_at_float32_until_the_result(device: str) -
     # PyTorch: a float32 sum divided by n, rounded once (not sum * bf16(1/3), rounded thrice)
     assert values(x.mean()) == bf16(data.sum(dtype=np.float32) / np.float32(3))
     assert values(x.mean()) == np.float32(0.2119140625)
-    # a Python scalar is used at float32: 0.001 is not rounded to bfloat16 before the product
+    # PyTorch multiplies and divides by a Python scalar at float32 (0.001 is not rounded to
+    # bfloat16 first) but adds and subtracts it rounded (x + 0.3 adds 0.30078125)
     for got in (x * 0.001, 0.001 * x, x - 0.001, x / 3):
         assert got.dtype is lg.bfloat16
     np.testing.assert_array_equal(values(x * 0.001), bf16(data * np.float32(0.001)))
+    np.testing.assert_array_equal(values(0.001 * x), bf16(data * np.float32(0.001)))
     np.testing.assert_array_equal(values(x / 3), bf16(data / np.float32(3)))
+    np.testing.assert_array_equal(values(x + 0.3), bf16(data + np.float32(0.30078125)))
 
 
 def test_uniform_draws_stay_below_one_in_every_float_dtype(device: str) -> None:

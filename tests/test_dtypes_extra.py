@@ -222,7 +222,9 @@ def test_float16_arithmetic_rounds_like_numpy(device: str) -> None:
     check(ta - tb, a - b)
     check(ta * tb, a * b)
     check(ta / tb, a / b)
-    check(ta * 0.1, a * np.float16(0.1))
+    # a Python scalar multiplies at float32 (PyTorch's `original_scalar_value`), adds as half
+    check(ta * 0.1, (a.astype(np.float32) * np.float32(0.1)).astype(np.float16))
+    check(ta + 0.1, a + np.float16(0.1))
     check((ta + tb) * ta - tb, (a + b) * a - b)
     check(-ta, -a)
     check(lg.maximum(ta, tb), np.maximum(a, b))

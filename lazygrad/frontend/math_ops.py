@@ -136,13 +136,15 @@ def _record(op: Op, name: str, operands: Sequence[Operand], ctype: dt.DType) -> 
     return ref._result(node, name, tuple(inputs))
 
 
-_SCALAR_AT_FLOAT32 = frozenset((Op.ADD, Op.SUB, Op.MUL, Op.DIV))
+# PyTorch's CPU kernels read a Python scalar at float32 for these (`original_scalar_value`);
+# `add` and `sub` round it to the tensor's dtype first (`bf16 + 0.3` adds 0.30078125)
+_SCALAR_AT_FLOAT32 = frozenset((Op.MUL, Op.DIV))
 
 
 def _compute_type(op: Op, operands: Sequence[Operand], ctype: dt.DType) -> dt.DType:
-    """The dtype `op` computes in: `ctype`, except float32 for arithmetic of a float16 or
-    bfloat16 tensor with a Python scalar, which PyTorch keeps at float32 (`x * 0.001` is
-    rounded once, after the product, and 0.001 is not rounded to bfloat16 first)."""
+    """The dtype `op` computes in: `ctype`, except float32 for a product or quotient of a
+    float16 or bfloat16 tensor and a Python scalar, as PyTorch computes them (`x * 0.001`:
+    0.001 is not rounded to bfloat16 first; the product is rounded once)."""
     if ctype.is_narrow_float and op in _SCALAR_AT_FLOAT32:
         if any(not isinstance(o, Tensor) for o in operands):
             return dt.float32
