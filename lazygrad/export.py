@@ -192,25 +192,6 @@ def _max_by_columns(x, out):
     np.copyto(out, np.max(x, axis=-1, keepdims=True))
     return out
 ''',
-    "_gather": '''
-def _gather(source, positions, out):
-    """The elements of `source` at `positions`, into `out`."""
-    try:
-        return np.take(source, positions, out=out)
-    except IndexError:
-        raise IndexError("index out of bounds: an index held a value outside its dimension")
-''',
-    "_scatter": '''
-def _scatter(flat, positions, values, add):
-    """Write (with `add`, accumulate) `values` into `flat` at `positions`."""
-    try:
-        if add:
-            np.add.at(flat, positions, values)
-        else:
-            flat[positions] = values
-    except IndexError:
-        raise IndexError("index out of bounds: an index held a value outside its dimension")
-''',
     "inf": "\ninf = np.inf\n",
     "nan": "\nnan = np.nan\n",
 }
@@ -218,14 +199,20 @@ def _scatter(flat, positions, values, add):
 
 def _runtime_source(fn: Callable) -> str:
     """The source of a runtime function that needs nothing but NumPy, written out as it is
-    under the name the kernels call it by (`_` and its name)."""
+    under the name the kernels call it by (`_` and its name), with the runtime's index
+    error message spelled out."""
     name = fn.__name__
-    return "\n" + inspect.getsource(fn).replace(f"def {name}(", f"def _{name}(", 1)
+    return "\n" + _spelled(inspect.getsource(fn).replace(f"def {name}(", f"def _{name}(", 1))
 
 
-# the runtime's own integer power and random numbers (the same draws as lazygrad's)
-_HELPER_SOURCES["_int_power"] = _runtime_source(cpu.int_power)
-_HELPER_SOURCES["_rand"] = _runtime_source(host.rand)
+def _spelled(source: str) -> str:
+    """`source` with the runtime's index error message in place of its name."""
+    return source.replace("INDEX_OUT_OF_BOUNDS", repr(cpu.INDEX_OUT_OF_BOUNDS))
+
+
+# the runtime's own integer power, gathers, scatters and random numbers (its draws)
+_RUNTIME_HELPERS = (cpu.int_power, cpu.gather, cpu.scatter, host.rand)
+_HELPER_SOURCES.update({f"_{fn.__name__}": _runtime_source(fn) for fn in _RUNTIME_HELPERS})
 
 # the checks of the public function's arguments and the keys of its draws, for both kinds
 # of module
@@ -339,14 +326,16 @@ def _new_flag(context):
     flags = cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR
     return cl.Buffer(context, flags, hostbuf=np.zeros(1, np.int32))
 ''',
-    "_check_flag": '''
+    "_check_flag": _spelled(
+        '''
 def _check_flag(queue, flag):
     """Raise IndexError if a kernel set `flag` (lazygrad raises it at the next read)."""
     found = np.zeros(1, np.int32)
     cl.enqueue_copy(queue, found, flag)
     if found[0]:
-        raise IndexError(MESSAGE)
-'''.replace("MESSAGE", repr(cpu.INDEX_OUT_OF_BOUNDS)),
+        raise IndexError(INDEX_OUT_OF_BOUNDS)
+'''
+    ),
 }
 
 
